@@ -1,0 +1,114 @@
+"""The closed set of Raft log commands.
+
+Every command carries the time (``now``, unix nanoseconds), the IDs and the evaluations
+it creates: they are fixed by the leader before the command enters the log, so every
+replica that applies it computes the same state. ``Command`` is the tagged union that
+``StateStore.apply`` matches on.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from gitorch.core.model import (
+    Evaluation,
+    FileError,
+    GitSync,
+    Job,
+    Node,
+    Plan,
+    TaskState,
+)
+from gitorch.core.naming import nomad_name
+
+
+class _Cmd(msgspec.Struct, frozen=True, kw_only=True, tag=True, rename=nomad_name):
+    now: int
+
+
+class RegisterJob(_Cmd, frozen=True, kw_only=True):
+    job: Job
+    eval: Evaluation | None = None
+
+
+class DeregisterJob(_Cmd, frozen=True, kw_only=True):
+    namespace: str
+    job_id: str
+    purge: bool = False
+    eval: Evaluation | None = None
+
+
+class RegisterNode(_Cmd, frozen=True, kw_only=True):
+    node: Node
+    evals: list[Evaluation] = []
+
+
+class UpdateNodeStatus(_Cmd, frozen=True, kw_only=True):
+    node_id: str
+    status: str
+    description: str = ""
+    evals: list[Evaluation] = []
+
+
+class UpdateNodeEligibility(_Cmd, frozen=True, kw_only=True):
+    node_id: str
+    eligibility: str
+    evals: list[Evaluation] = []
+
+
+class UpsertEvals(_Cmd, frozen=True, kw_only=True):
+    evals: list[Evaluation]
+
+
+class ApplyPlan(_Cmd, frozen=True, kw_only=True):
+    plan: Plan
+
+
+class AllocClientUpdate(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name):
+    id: str
+    client_status: str
+    client_description: str = ""
+    task_states: dict[str, TaskState] = {}
+
+
+class UpdateAllocsFromClient(_Cmd, frozen=True, kw_only=True):
+    updates: list[AllocClientUpdate]
+    evals: list[Evaluation] = []
+
+
+class RecordGitSync(_Cmd, frozen=True, kw_only=True):
+    sync: GitSync
+
+
+class RecordGitFetchError(_Cmd, frozen=True, kw_only=True):
+    message: str
+
+
+Command = (
+    RegisterJob
+    | DeregisterJob
+    | RegisterNode
+    | UpdateNodeStatus
+    | UpdateNodeEligibility
+    | UpsertEvals
+    | ApplyPlan
+    | UpdateAllocsFromClient
+    | RecordGitSync
+    | RecordGitFetchError
+)
+
+__all__ = [
+    "AllocClientUpdate",
+    "ApplyPlan",
+    "Command",
+    "DeregisterJob",
+    "FileError",
+    "RecordGitFetchError",
+    "RecordGitSync",
+    "RegisterJob",
+    "RegisterNode",
+    "UpdateAllocsFromClient",
+    "UpdateNodeEligibility",
+    "UpdateNodeStatus",
+    "UpsertEvals",
+]

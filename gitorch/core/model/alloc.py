@@ -1,0 +1,74 @@
+"""Allocations: one task group of one job placed on one node."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gitorch.core.model.base import Model
+from gitorch.core.model.job import Resources
+
+DesiredStatus = Literal["run", "stop", "evict"]
+ClientStatus = Literal["pending", "running", "complete", "failed", "lost"]
+TERMINAL_CLIENT = frozenset({"complete", "failed", "lost"})
+
+
+class TaskEvent(Model, frozen=True, kw_only=True):
+    type: str
+    time: int = 0
+    message: str = ""
+    display_message: str = ""
+    exit_code: int = 0
+    signal: int = 0
+    fails_task: bool = False
+    restart_reason: str = ""
+
+
+class TaskState(Model, frozen=True, kw_only=True):
+    state: Literal["pending", "running", "dead"] = "pending"
+    failed: bool = False
+    restarts: int = 0
+    last_restart: int = 0
+    started_at: int = 0
+    finished_at: int = 0
+    events: list[TaskEvent] = []
+
+
+class Allocation(Model, frozen=True, kw_only=True):
+    id: str
+    name: str
+    namespace: str = "default"
+    eval_id: str = ""
+    node_id: str = ""
+    node_name: str = ""
+    job_id: str = ""
+    job_version: int = 0
+    task_group: str = ""
+    resources: Resources = Resources()
+    desired_status: DesiredStatus = "run"
+    desired_description: str = ""
+    client_status: ClientStatus = "pending"
+    client_description: str = ""
+    task_states: dict[str, TaskState] = {}
+    previous_allocation: str = ""
+    next_allocation: str = ""
+    create_index: int = 0
+    modify_index: int = 0
+    alloc_modify_index: int = 0
+    create_time: int = 0
+    modify_time: int = 0
+
+    def terminal(self) -> bool:
+        """Nomad's TerminalStatus: the server wants it stopped, or the client is done."""
+        return self.desired_status != "run" or self.client_status in TERMINAL_CLIENT
+
+    def client_terminal(self) -> bool:
+        return self.client_status in TERMINAL_CLIENT
+
+    def index(self) -> int:
+        """The N in ``job.group[N]``."""
+        return int(self.name.rsplit("[", 1)[1].rstrip("]"))
+
+
+def alloc_name(job_id: str, group: str, index: int) -> str:
+    """Nomad's allocation name: ``job.group[index]``."""
+    return f"{job_id}.{group}[{index}]"

@@ -1,0 +1,173 @@
+"""Jobs as Nomad's API spells them: Job > TaskGroup > Task, with their blocks.
+
+Durations are integer nanoseconds, as on Nomad's wire. Values are frozen.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from gitorch.core.model.base import Model
+
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+
+JobType = Literal["service", "batch", "system", "sysbatch"]
+
+
+class Constraint(Model, frozen=True, kw_only=True):
+    ltarget: str = ""
+    rtarget: str = ""
+    operand: str = "="
+
+    def describe(self) -> str:
+        """Nomad's String() form, used as the key of ConstraintFiltered."""
+        return f"{self.ltarget} {self.operand} {self.rtarget}".strip()
+
+
+class RestartPolicy(Model, frozen=True, kw_only=True):
+    attempts: int = 2
+    interval: int = 30 * MINUTE
+    delay: int = 15 * SECOND
+    mode: Literal["fail", "delay"] = "fail"
+    render_templates: bool = False
+
+
+BATCH_RESTART = RestartPolicy(attempts=3, interval=24 * 60 * MINUTE, delay=15 * SECOND)
+
+
+class Resources(Model, frozen=True, kw_only=True):
+    cpu: int = 100
+    memory_mb: int = 300
+    memory_max_mb: int = 0
+    disk_mb: int = 0
+
+
+class ServiceCheck(Model, frozen=True, kw_only=True):
+    name: str = ""
+    type: str = ""
+    path: str = ""
+    port_label: str = ""
+    interval: int = 0
+    timeout: int = 0
+    command: str = ""
+    args: list[str] = []
+
+
+class Service(Model, frozen=True, kw_only=True):
+    name: str = ""
+    port_label: str = ""
+    tags: list[str] = []
+    provider: str = "nomad"
+    address_mode: str = "auto"
+    checks: list[ServiceCheck] = []
+    meta: dict[str, str] = {}
+
+
+class Template(Model, frozen=True, kw_only=True):
+    source_path: str = ""
+    dest_path: str = ""
+    embedded_tmpl: str = ""
+    change_mode: str = "restart"
+    change_signal: str = ""
+    perms: str = "0644"
+    left_delim: str = "{{"
+    right_delim: str = "}}"
+    env: bool = False
+
+
+class LogConfig(Model, frozen=True, kw_only=True):
+    max_files: int = 10
+    max_file_size_mb: int = 10
+
+
+class Task(Model, frozen=True, kw_only=True):
+    name: str
+    driver: str
+    user: str = ""
+    config: dict[str, Any] = {}
+    env: dict[str, str] = {}
+    services: list[Service] = []
+    constraints: list[Constraint] = []
+    resources: Resources = Resources()
+    meta: dict[str, str] = {}
+    kill_timeout: int = 5 * SECOND
+    kill_signal: str = "SIGINT"
+    templates: list[Template] = []
+    log_config: LogConfig = LogConfig()
+    leader: bool = False
+
+
+class TaskGroup(Model, frozen=True, kw_only=True):
+    name: str
+    count: int = 1
+    constraints: list[Constraint] = []
+    tasks: list[Task] = []
+    restart_policy: RestartPolicy | None = None
+    services: list[Service] = []
+    meta: dict[str, str] = {}
+
+    def resources(self) -> Resources:
+        """The sum of the group's task resources: what one allocation asks of a node."""
+        return Resources(
+            cpu=sum(t.resources.cpu for t in self.tasks),
+            memory_mb=sum(t.resources.memory_mb for t in self.tasks),
+            disk_mb=sum(t.resources.disk_mb for t in self.tasks),
+        )
+
+
+class JobSource(Model, frozen=True, kw_only=True):
+    """Where a job registered from Git came from (a gitorch addition to Nomad's Job)."""
+
+    file: str
+    commit: str
+    blob: str = ""
+
+
+class Job(Model, frozen=True, kw_only=True):
+    id: str
+    name: str = ""
+    namespace: str = "default"
+    region: str = "global"
+    type: JobType = "service"
+    priority: int = 50
+    datacenters: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    all_at_once: bool = False
+    constraints: list[Constraint] = []
+    task_groups: list[TaskGroup] = []
+    meta: dict[str, str] = {}
+    stop: bool = False
+    status: str = "pending"
+    status_description: str = ""
+    version: int = 0
+    stable: bool = False
+    submit_time: int = 0
+    create_index: int = 0
+    modify_index: int = 0
+    job_modify_index: int = 0
+    source: JobSource | None = None
+
+    def group(self, name: str) -> TaskGroup | None:
+        for tg in self.task_groups:
+            if tg.name == name:
+                return tg
+        return None
+
+    def spec_key(self) -> Job:
+        """The job with every server-set field cleared: equal keys mean an unchanged spec."""
+        return Job(
+            id=self.id,
+            name=self.name,
+            namespace=self.namespace,
+            region=self.region,
+            type=self.type,
+            priority=self.priority,
+            datacenters=self.datacenters,
+            all_at_once=self.all_at_once,
+            constraints=self.constraints,
+            task_groups=self.task_groups,
+            meta=self.meta,
+            stop=self.stop,
+        )

@@ -1,0 +1,97 @@
+"""Client nodes as Nomad's API spells them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gitorch.core.model.base import Model
+
+NodeStatus = Literal["initializing", "ready", "down", "disconnected"]
+Eligibility = Literal["eligible", "ineligible"]
+
+
+class NodeCpu(Model, frozen=True, kw_only=True):
+    cpu_shares: int = 0
+
+
+class NodeMemory(Model, frozen=True, kw_only=True):
+    memory_mb: int = 0
+
+
+class NodeDisk(Model, frozen=True, kw_only=True):
+    disk_mb: int = 0
+
+
+class NodeResources(Model, frozen=True, kw_only=True):
+    cpu: NodeCpu = NodeCpu()
+    memory: NodeMemory = NodeMemory()
+    disk: NodeDisk = NodeDisk()
+
+
+class DriverInfo(Model, frozen=True, kw_only=True):
+    attributes: dict[str, str] = {}
+    detected: bool = False
+    healthy: bool = False
+    health_description: str = ""
+    update_time: int = 0
+
+
+class Node(Model, frozen=True, kw_only=True):
+    id: str
+    name: str = ""
+    datacenter: str = "dc1"
+    node_class: str = ""
+    node_pool: str = "default"
+    http_addr: str = ""
+    attributes: dict[str, str] = {}
+    meta: dict[str, str] = {}
+    node_resources: NodeResources = NodeResources()
+    reserved_resources: NodeResources = NodeResources()
+    drivers: dict[str, DriverInfo] = {}
+    status: NodeStatus = "initializing"
+    status_description: str = ""
+    status_updated_at: int = 0
+    scheduling_eligibility: Eligibility = "eligible"
+    drain: bool = False
+    computed_class: str = ""
+    create_index: int = 0
+    modify_index: int = 0
+
+    def schedulable(self) -> bool:
+        return self.status == "ready" and self.scheduling_eligibility == "eligible"
+
+
+class NodeListStub(Model, frozen=True, kw_only=True):
+    """The row /v1/nodes returns."""
+
+    id: str
+    name: str
+    datacenter: str
+    node_class: str
+    address: str
+    status: str
+    status_description: str
+    scheduling_eligibility: str
+    drain: bool
+    drivers: dict[str, DriverInfo]
+    version: str
+    create_index: int
+    modify_index: int
+
+
+def node_stub(node: Node, version: str) -> NodeListStub:
+    return NodeListStub(
+        id=node.id,
+        name=node.name,
+        datacenter=node.datacenter,
+        node_class=node.node_class,
+        address=node.http_addr.split(":")[0],
+        status=node.status,
+        status_description=node.status_description,
+        scheduling_eligibility=node.scheduling_eligibility,
+        drain=node.drain,
+        drivers=node.drivers,
+        version=version,
+        create_index=node.create_index,
+        modify_index=node.modify_index,
+    )

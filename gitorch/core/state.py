@@ -1,0 +1,388 @@
+"""The state store: tables of jobs, nodes, allocations and evaluations, changed only by
+``StateStore.apply(command)``, the one FSM entry point.
+
+Every replica applies the same commands in the same order and so holds the same
+tables. Tables are dicts of frozen values with copy-on-write secondary indexes, so a
+``Snapshot`` is a cheap shallow copy the scheduler can read while the FSM moves on.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+import msgspec
+
+from gitorch.core import commands as c
+from gitorch.core.model import (
+    Allocation,
+    Evaluation,
+    GitSync,
+    Job,
+    Node,
+    Plan,
+    Resources,
+    replace,
+)
+
+JobKey = tuple[str, str]
+TABLES = ("jobs", "nodes", "allocs", "evals", "gitops")
+MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
+
+
+class ApplyResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What one command did: its index, and the evaluations it made ready for the broker."""
+
+    index: int
+    new_evals: list[Evaluation] = []
+    error: str = ""
+
+
+class StateDump(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a replica needs to rebuild its tables (the Raft snapshot payload)."""
+
+    version: int = 1
+    index: int
+    table_index: dict[str, int]
+    jobs: list[Job]
+    versions: list[list[Job]]
+    nodes: list[Node]
+    allocs: list[Allocation]
+    evals: list[Evaluation]
+    gitsync: GitSync
+
+
+class StateView:
+    """Read access shared by the live store and its snapshots."""
+
+    def __init__(self) -> None:
+        self.index = 0
+        self.table_index: dict[str, int] = dict.fromkeys(TABLES, 0)
+        self.jobs: dict[JobKey, Job] = {}
+        self.versions: dict[JobKey, tuple[Job, ...]] = {}
+        self.nodes: dict[str, Node] = {}
+        self.allocs: dict[str, Allocation] = {}
+        self.by_job: dict[JobKey, frozenset[str]] = {}
+        self.by_node: dict[str, frozenset[str]] = {}
+        self.evals: dict[str, Evaluation] = {}
+        self.evals_by_job: dict[JobKey, frozenset[str]] = {}
+        self.gitsync = GitSync()
+
+    def job(self, namespace: str, job_id: str) -> Job | None:
+        return self.jobs.get((namespace, job_id))
+
+    def job_version(self, namespace: str, job_id: str, version: int) -> Job | None:
+        for job in self.versions.get((namespace, job_id), ()):
+            if job.version == version:
+                return job
+        return None
+
+    def job_versions(self, namespace: str, job_id: str) -> list[Job]:
+        """Newest first, as /v1/job/:id/versions lists them."""
+        return sorted(self.versions.get((namespace, job_id), ()), key=lambda j: -j.version)
+
+    def allocs_for_job(self, namespace: str, job_id: str) -> list[Allocation]:
+        ids = self.by_job.get((namespace, job_id), frozenset())
+        return sorted((self.allocs[i] for i in ids), key=lambda a: (a.create_index, a.name))
+
+    def allocs_for_node(self, node_id: str) -> list[Allocation]:
+        ids = self.by_node.get(node_id, frozenset())
+        return sorted((self.allocs[i] for i in ids), key=lambda a: (a.create_index, a.name))
+
+    def evals_for_job(self, namespace: str, job_id: str) -> list[Evaluation]:
+        ids = self.evals_by_job.get((namespace, job_id), frozenset())
+        return sorted((self.evals[i] for i in ids), key=lambda e: e.create_index)
+
+    def node_usage(self, node_id: str) -> Resources:
+        """What the node's live (non-terminal) allocations hold."""
+        cpu = mem = disk = 0
+        for alloc_id in self.by_node.get(node_id, frozenset()):
+            alloc = self.allocs[alloc_id]
+            if not alloc.terminal():
+                cpu += alloc.resources.cpu
+                mem += alloc.resources.memory_mb
+                disk += alloc.resources.disk_mb
+        return Resources(cpu=cpu, memory_mb=mem, disk_mb=disk)
+
+    def job_status(self, job: Job) -> str:
+        """Nomad's job status: running while any allocation is live, dead once stopped."""
+        allocs = self.allocs_for_job(job.namespace, job.id)
+        if any(not a.terminal() for a in allocs):
+            return "running"
+        if job.stop or (job.type == "batch" and allocs and all(a.terminal() for a in allocs)):
+            return "dead"
+        return "pending"
+
+
+class Snapshot(StateView):
+    """A read-only point-in-time copy of the tables, at ``index``."""
+
+
+class StateStore(StateView):
+    """The live tables. Only ``apply`` changes them."""
+
+    def snapshot(self) -> Snapshot:
+        snap = Snapshot()
+        snap.index = self.index
+        snap.table_index = dict(self.table_index)
+        snap.jobs = dict(self.jobs)
+        snap.versions = dict(self.versions)
+        snap.nodes = dict(self.nodes)
+        snap.allocs = dict(self.allocs)
+        snap.by_job = dict(self.by_job)
+        snap.by_node = dict(self.by_node)
+        snap.evals = dict(self.evals)
+        snap.evals_by_job = dict(self.evals_by_job)
+        snap.gitsync = self.gitsync
+        return snap
+
+    # -- the one entry point -------------------------------------------------------
+
+    def apply(self, cmd: c.Command) -> ApplyResult:
+        """Apply one command at the next index; return what it made ready."""
+        self.index += 1
+        idx = self.index
+        match cmd:
+            case c.RegisterJob():
+                return self._register_job(idx, cmd)
+            case c.DeregisterJob():
+                return self._deregister_job(idx, cmd)
+            case c.RegisterNode():
+                return self._register_node(idx, cmd)
+            case c.UpdateNodeStatus():
+                return self._update_node(
+                    idx,
+                    cmd.node_id,
+                    cmd.evals,
+                    cmd.now,
+                    status=cmd.status,
+                    status_description=cmd.description,
+                    status_updated_at=cmd.now // 1_000_000_000,
+                )
+            case c.UpdateNodeEligibility():
+                return self._update_node(
+                    idx, cmd.node_id, cmd.evals, cmd.now, scheduling_eligibility=cmd.eligibility
+                )
+            case c.UpsertEvals():
+                return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
+            case c.ApplyPlan():
+                return self._apply_plan(idx, cmd.plan, cmd.now)
+            case c.UpdateAllocsFromClient():
+                return self._client_update(idx, cmd)
+            case c.RecordGitSync():
+                self.gitsync = cmd.sync
+                self._touch(idx, "gitops")
+                return ApplyResult(index=idx)
+            case c.RecordGitFetchError():
+                self.gitsync = replace(self.gitsync, fetch_error=cmd.message)
+                self._touch(idx, "gitops")
+                return ApplyResult(index=idx)
+            case _:
+                assert_never(cmd)
+
+    # -- jobs -----------------------------------------------------------------------
+
+    def _register_job(self, idx: int, cmd: c.RegisterJob) -> ApplyResult:
+        key = (cmd.job.namespace, cmd.job.id)
+        old = self.jobs.get(key)
+        job = replace(cmd.job, stop=cmd.job.stop, status=cmd.job.status)
+        if old is not None and old.spec_key() == job.spec_key():
+            job = replace(old, source=job.source, modify_index=idx)
+        else:
+            job = replace(
+                job,
+                version=0 if old is None else old.version + 1,
+                create_index=idx if old is None else old.create_index,
+                modify_index=idx,
+                job_modify_index=idx,
+                submit_time=cmd.now,
+            )
+            history = (*self.versions.get(key, ()), job)[-MAX_VERSIONS:]
+            self.versions[key] = history
+        self.jobs[key] = job
+        self._touch(idx, "jobs")
+        evals = [replace(cmd.eval, job_modify_index=job.job_modify_index)] if cmd.eval else []
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
+
+    def _deregister_job(self, idx: int, cmd: c.DeregisterJob) -> ApplyResult:
+        key = (cmd.namespace, cmd.job_id)
+        old = self.jobs.get(key)
+        if old is None:
+            return ApplyResult(index=idx, error=f"job {cmd.job_id!r} not found")
+        if cmd.purge:
+            del self.jobs[key]
+            self.versions.pop(key, None)
+        elif not old.stop:
+            stopped = replace(
+                old,
+                stop=True,
+                version=old.version + 1,
+                modify_index=idx,
+                job_modify_index=idx,
+                submit_time=cmd.now,
+            )
+            self.jobs[key] = stopped
+            self.versions[key] = (*self.versions.get(key, ()), stopped)[-MAX_VERSIONS:]
+        self._touch(idx, "jobs")
+        evals = [cmd.eval] if cmd.eval else []
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
+
+    # -- nodes ----------------------------------------------------------------------
+
+    def _register_node(self, idx: int, cmd: c.RegisterNode) -> ApplyResult:
+        old = self.nodes.get(cmd.node.id)
+        node = replace(
+            cmd.node,
+            create_index=idx if old is None else old.create_index,
+            modify_index=idx,
+            status_updated_at=cmd.now // 1_000_000_000,
+            scheduling_eligibility=(
+                cmd.node.scheduling_eligibility if old is None else old.scheduling_eligibility
+            ),
+        )
+        self.nodes[node.id] = node
+        self._touch(idx, "nodes")
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
+
+    def _update_node(
+        self, idx: int, node_id: str, evals: list[Evaluation], now: int, **changes: object
+    ) -> ApplyResult:
+        node = self.nodes.get(node_id)
+        if node is None:
+            return ApplyResult(index=idx, error=f"node {node_id!r} not found")
+        self.nodes[node_id] = replace(node, modify_index=idx, **changes)
+        self._touch(idx, "nodes")
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, now))
+
+    # -- evaluations ----------------------------------------------------------------
+
+    def _upsert_evals(self, idx: int, evals: list[Evaluation], now: int) -> list[Evaluation]:
+        ready: list[Evaluation] = []
+        for ev in evals:
+            old = self.evals.get(ev.id)
+            ev = replace(
+                ev,
+                create_index=idx if old is None else old.create_index,
+                create_time=now if old is None else old.create_time,
+                modify_index=idx,
+                modify_time=now,
+            )
+            self.evals[ev.id] = ev
+            key = (ev.namespace, ev.job_id)
+            self.evals_by_job[key] = self.evals_by_job.get(key, frozenset()) | {ev.id}
+            if ev.status == "pending":
+                ready.append(ev)
+        if evals:
+            self._touch(idx, "evals")
+        return ready
+
+    # -- allocations ----------------------------------------------------------------
+
+    def _apply_plan(self, idx: int, plan: Plan, now: int) -> ApplyResult:
+        for stop in plan.stops:
+            old = self.allocs.get(stop.id)
+            if old is None:
+                continue
+            changes: dict[str, object] = {
+                "desired_status": "stop",
+                "desired_description": stop.description,
+                "modify_index": idx,
+                "alloc_modify_index": idx,
+                "modify_time": now,
+            }
+            if stop.client_status:
+                changes["client_status"] = stop.client_status
+            self.allocs[stop.id] = replace(old, **changes)
+        job = self.job_version(plan.namespace, plan.job_id, plan.job_version)
+        placed_on: dict[str, set[str]] = {}
+        for p in plan.placements:
+            group = job.group(p.task_group) if job else None
+            node = self.nodes.get(p.node_id)
+            alloc = Allocation(
+                id=p.id,
+                name=f"{plan.job_id}.{p.task_group}[{p.index}]",
+                namespace=plan.namespace,
+                eval_id=plan.eval_id,
+                node_id=p.node_id,
+                node_name=node.name if node else "",
+                job_id=plan.job_id,
+                job_version=plan.job_version,
+                task_group=p.task_group,
+                resources=group.resources() if group else Resources(),
+                previous_allocation=p.previous_allocation,
+                create_index=idx,
+                modify_index=idx,
+                alloc_modify_index=idx,
+                create_time=now,
+                modify_time=now,
+            )
+            self.allocs[alloc.id] = alloc
+            placed_on.setdefault(alloc.node_id, set()).add(alloc.id)
+            prev = self.allocs.get(p.previous_allocation)
+            if prev is not None:
+                self.allocs[prev.id] = replace(prev, next_allocation=p.id, modify_index=idx)
+        if placed_on:
+            key = (plan.namespace, plan.job_id)
+            self.by_job[key] = self.by_job.get(key, frozenset()).union(*placed_on.values())
+            for node_id, ids in placed_on.items():
+                self.by_node[node_id] = self.by_node.get(node_id, frozenset()) | ids
+        if plan.stops or plan.placements:
+            self._touch(idx, "allocs")
+        evals = ([plan.eval_update] if plan.eval_update else []) + list(plan.new_evals)
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, now))
+
+    def _add_alloc(self, alloc: Allocation) -> None:
+        self.allocs[alloc.id] = alloc
+        key = (alloc.namespace, alloc.job_id)
+        self.by_job[key] = self.by_job.get(key, frozenset()) | {alloc.id}
+        self.by_node[alloc.node_id] = self.by_node.get(alloc.node_id, frozenset()) | {alloc.id}
+
+    def _client_update(self, idx: int, cmd: c.UpdateAllocsFromClient) -> ApplyResult:
+        for up in cmd.updates:
+            old = self.allocs.get(up.id)
+            if old is None:
+                continue
+            self.allocs[up.id] = replace(
+                old,
+                client_status=up.client_status,
+                client_description=up.client_description,
+                task_states=up.task_states or old.task_states,
+                modify_index=idx,
+                modify_time=cmd.now,
+            )
+        self._touch(idx, "allocs")
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
+
+    def _touch(self, idx: int, table: str) -> None:
+        self.table_index[table] = idx
+
+    # -- persistence ----------------------------------------------------------------
+
+    def dump(self) -> StateDump:
+        return StateDump(
+            index=self.index,
+            table_index=dict(self.table_index),
+            jobs=list(self.jobs.values()),
+            versions=[list(v) for v in self.versions.values()],
+            nodes=list(self.nodes.values()),
+            allocs=list(self.allocs.values()),
+            evals=list(self.evals.values()),
+            gitsync=self.gitsync,
+        )
+
+    @classmethod
+    def load(cls, dump: StateDump) -> StateStore:
+        store = cls()
+        store.index = dump.index
+        store.table_index = dict.fromkeys(TABLES, 0) | dump.table_index
+        store.jobs = {(j.namespace, j.id): j for j in dump.jobs}
+        store.versions = {(v[0].namespace, v[0].id): tuple(v) for v in dump.versions if v}
+        store.nodes = {n.id: n for n in dump.nodes}
+        for alloc in dump.allocs:
+            store._add_alloc(alloc)
+        store.evals = {}
+        for ev in dump.evals:
+            store.evals[ev.id] = ev
+            key = (ev.namespace, ev.job_id)
+            store.evals_by_job[key] = store.evals_by_job.get(key, frozenset()) | {ev.id}
+        store.gitsync = dump.gitsync
+        return store
