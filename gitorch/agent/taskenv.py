@@ -1,0 +1,144 @@
+"""Nomad's task environment, as pure functions.
+
+``build`` computes the ``NOMAD_*`` variables a task sees, adds the task's own ``env``
+block (interpolated), and returns a ``TaskEnv`` that interpolates ``${...}`` in any
+string or nested config. Interpolation knows:
+
+* ``${NOMAD_ALLOC_ID}`` and any other variable of the task's environment;
+* ``${env.X}``: the variable ``X`` of the task's environment;
+* ``${attr.<name>}``, ``${meta.<key>}``, ``${node.unique.id}``, ``${node.unique.name}``,
+  ``${node.datacenter}``, ``${node.class}``, ``${node.pool}``: the node's values.
+
+Anything else stays literal, as in Nomad (it may mean something to the program).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from gitorch.core.model import Allocation, Job, Node, Task
+
+_REF = re.compile(r"\$\{([^{}]+)\}")
+_NOT_ENV_CHAR = re.compile(r"[^A-Za-z0-9_]")
+
+
+class TaskDirs(msgspec.Struct, frozen=True, kw_only=True):
+    """The three directories as the task sees them: host paths for drivers without
+    filesystem isolation (raw_exec), in-chroot paths (``/alloc``, ``/local``,
+    ``/secrets``) for drivers with it."""
+
+    alloc_dir: str
+    task_dir: str
+    secrets_dir: str
+
+
+ISOLATED_DIRS = TaskDirs(alloc_dir="/alloc", task_dir="/local", secrets_dir="/secrets")
+
+
+class TaskEnv(msgspec.Struct, frozen=True, kw_only=True):
+    """A task's environment variables and the node values interpolation can see."""
+
+    env: dict[str, str]
+    node_values: dict[str, str]
+
+    def lookup(self, name: str) -> str | None:
+        """The value of one ``${name}``, or None when it is unknown."""
+        if name.startswith("env."):
+            return self.env.get(name[4:])
+        if name in self.node_values:
+            return self.node_values[name]
+        return self.env.get(name)
+
+    def replace(self, text: str) -> str:
+        """Interpolate every known ``${...}`` in ``text``; leave the rest literal."""
+        if "${" not in text:
+            return text
+
+        def sub(match: re.Match[str]) -> str:
+            value = self.lookup(match.group(1).strip())
+            return match.group(0) if value is None else value
+
+        return _REF.sub(sub, text)
+
+    def replace_config(self, value: Any) -> Any:
+        """Interpolate strings in a driver config, recursing into dicts and lists."""
+        if isinstance(value, str):
+            return self.replace(value)
+        if isinstance(value, dict):
+            return {k: self.replace_config(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.replace_config(v) for v in value]
+        return value
+
+
+def node_values(node: Node) -> dict[str, str]:
+    """The ``attr.*``, ``meta.*`` and ``node.*`` values of a node."""
+    values = {f"attr.{k}": v for k, v in node.attributes.items()}
+    values.update({f"meta.{k}": v for k, v in node.meta.items()})
+    values.update(
+        {
+            "node.unique.id": node.id,
+            "node.unique.name": node.name,
+            "node.datacenter": node.datacenter,
+            "node.class": node.node_class,
+            "node.pool": node.node_pool,
+        }
+    )
+    return values
+
+
+def nomad_vars(
+    alloc: Allocation, job: Job, task: Task, node: Node, dirs: TaskDirs
+) -> dict[str, str]:
+    """The ``NOMAD_*`` variables Nomad sets for ``task`` of ``alloc``."""
+    group = job.group(alloc.task_group)
+    env = {
+        "NOMAD_ALLOC_ID": alloc.id,
+        "NOMAD_SHORT_ALLOC_ID": alloc.id[:8],
+        "NOMAD_ALLOC_NAME": alloc.name,
+        "NOMAD_ALLOC_INDEX": str(alloc.index()) if "[" in alloc.name else "0",
+        "NOMAD_ALLOC_DIR": dirs.alloc_dir,
+        "NOMAD_TASK_DIR": dirs.task_dir,
+        "NOMAD_SECRETS_DIR": dirs.secrets_dir,
+        "NOMAD_TASK_NAME": task.name,
+        "NOMAD_GROUP_NAME": alloc.task_group,
+        "NOMAD_JOB_ID": job.id,
+        "NOMAD_JOB_NAME": job.name or job.id,
+        "NOMAD_NAMESPACE": alloc.namespace,
+        "NOMAD_REGION": job.region,
+        "NOMAD_DC": node.datacenter,
+        "NOMAD_CPU_LIMIT": str(task.resources.cpu),
+        "NOMAD_MEMORY_LIMIT": str(task.resources.memory_mb),
+    }
+    if task.resources.memory_max_mb:
+        env["NOMAD_MEMORY_MAX_LIMIT"] = str(task.resources.memory_max_mb)
+    meta = {**job.meta, **(group.meta if group else {}), **task.meta}
+    for key, value in meta.items():
+        clean = _NOT_ENV_CHAR.sub("_", key)
+        env[f"NOMAD_META_{clean}"] = value
+        env[f"NOMAD_META_{clean.upper()}"] = value
+    return env
+
+
+def build(
+    alloc: Allocation,
+    job: Job,
+    task: Task,
+    node: Node,
+    dirs: TaskDirs,
+    *,
+    extra: dict[str, str] | None = None,
+) -> TaskEnv:
+    """The task's environment: ``NOMAD_*`` (plus ``extra``), then the task's ``env``
+    block with its keys and values interpolated against those."""
+    base = TaskEnv(
+        env={**nomad_vars(alloc, job, task, node, dirs), **(extra or {})},
+        node_values=node_values(node),
+    )
+    env = dict(base.env)
+    for key, value in task.env.items():
+        env[base.replace(key)] = base.replace(value)
+    return TaskEnv(env=env, node_values=base.node_values)
