@@ -8,7 +8,7 @@ tables. Tables are dicts of frozen values with copy-on-write secondary indexes, 
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import TypeVar, assert_never
 
 import msgspec
 
@@ -27,6 +27,7 @@ from gitorch.core.model import (
 JobKey = tuple[str, str]
 TABLES = ("jobs", "nodes", "allocs", "evals", "gitops")
 MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
+V = TypeVar("V", bound="StateView")
 
 
 class ApplyResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,6 +113,25 @@ class StateView:
             return "dead"
         return "pending"
 
+    def fork(self) -> StateStore:
+        """A private store starting from this state: for dry runs (``job plan``)."""
+        return _copy_into(self, StateStore())
+
+
+def _copy_into(src: StateView, snap: V) -> V:
+    snap.index = src.index
+    snap.table_index = dict(src.table_index)
+    snap.jobs = dict(src.jobs)
+    snap.versions = dict(src.versions)
+    snap.nodes = dict(src.nodes)
+    snap.allocs = dict(src.allocs)
+    snap.by_job = dict(src.by_job)
+    snap.by_node = dict(src.by_node)
+    snap.evals = dict(src.evals)
+    snap.evals_by_job = dict(src.evals_by_job)
+    snap.gitsync = src.gitsync
+    return snap
+
 
 class Snapshot(StateView):
     """A read-only point-in-time copy of the tables, at ``index``."""
@@ -121,19 +141,7 @@ class StateStore(StateView):
     """The live tables. Only ``apply`` changes them."""
 
     def snapshot(self) -> Snapshot:
-        snap = Snapshot()
-        snap.index = self.index
-        snap.table_index = dict(self.table_index)
-        snap.jobs = dict(self.jobs)
-        snap.versions = dict(self.versions)
-        snap.nodes = dict(self.nodes)
-        snap.allocs = dict(self.allocs)
-        snap.by_job = dict(self.by_job)
-        snap.by_node = dict(self.by_node)
-        snap.evals = dict(self.evals)
-        snap.evals_by_job = dict(self.evals_by_job)
-        snap.gitsync = self.gitsync
-        return snap
+        return _copy_into(self, Snapshot())
 
     # -- the one entry point -------------------------------------------------------
 

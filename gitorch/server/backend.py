@@ -1,0 +1,145 @@
+"""What the HTTP API asks of a server: the ``Backend`` protocol and its result values.
+
+``gitorch.server.server.Server`` implements it over a Raft log (or the in-memory log
+twin in tests). The API layer depends only on this protocol.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+from gitorch.core.commands import AllocClientUpdate
+from gitorch.core.model import AllocMetric, FileError, GitopsStatus, Job, Node
+from gitorch.core.naming import nomad_name
+from gitorch.core.state import StateView
+
+
+class _Wire(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name):
+    pass
+
+
+class JobRegisterResponse(_Wire, frozen=True, kw_only=True):
+    eval_id: str
+    eval_create_index: int
+    job_modify_index: int
+    index: int
+    warnings: str = ""
+
+
+class JobDeregisterResponse(_Wire, frozen=True, kw_only=True):
+    eval_id: str
+    eval_create_index: int
+    job_modify_index: int
+    index: int
+
+
+class TGUpdates(_Wire, frozen=True, kw_only=True):
+    ignore: int = 0
+    place: int = 0
+    migrate: int = 0
+    stop: int = 0
+    in_place_update: int = 0
+    destructive_update: int = 0
+    canary: int = 0
+    preemptions: int = 0
+
+
+class PlanAnnotations(_Wire, frozen=True, kw_only=True):
+    desired_tg_updates: dict[str, TGUpdates] = {}
+
+
+class JobDiff(_Wire, frozen=True, kw_only=True):
+    type: Literal["Added", "Deleted", "Edited", "None"]
+    id: str
+    fields: list[dict[str, Any]] = []
+    objects: list[dict[str, Any]] = []
+    task_groups: list[dict[str, Any]] = []
+
+
+class JobPlanResponse(_Wire, frozen=True, kw_only=True):
+    """Nomad's JobPlanResponse: what `job plan` would do, computed without committing."""
+
+    annotations: PlanAnnotations
+    failed_tg_allocs: dict[str, AllocMetric]
+    job_modify_index: int
+    diff: JobDiff
+    warnings: str = ""
+    created_evals: list[Any] = []
+
+
+class NodeRegisterResponse(_Wire, frozen=True, kw_only=True):
+    index: int
+    heartbeat_ttl: int  # nanoseconds
+
+
+class SyncChange(_Wire, frozen=True, kw_only=True):
+    job_id: str
+    file: str
+    action: Literal["register", "update", "prune", "unchanged", "error"]
+    version: int = 0
+    detail: str = ""
+
+
+class SyncReport(_Wire, frozen=True, kw_only=True):
+    """What a sync did (or, with dry_run, would do), job by job."""
+
+    commit: str
+    dry_run: bool
+    changes: list[SyncChange]
+    errors: list[FileError]
+    fetch_error: str = ""
+
+
+class Backend(Protocol):
+    """The server operations behind the Nomad v1 routes and /v1/gitops."""
+
+    @property
+    def state(self) -> StateView:
+        """Live state; its values are frozen, safe to read from any thread."""
+        ...
+
+    def wait_index(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
+        """Block until one of ``tables`` passes ``index`` or ``timeout`` elapses; return
+        the highest index of those tables (Nomad's blocking query)."""
+        ...
+
+    def register_job(self, job: Job) -> JobRegisterResponse: ...
+
+    def deregister_job(self, namespace: str, job_id: str, purge: bool) -> JobDeregisterResponse: ...
+
+    def plan_job(self, job: Job, diff: bool) -> JobPlanResponse: ...
+
+    def register_node(self, node: Node) -> NodeRegisterResponse: ...
+
+    def heartbeat(self, node_id: str) -> NodeRegisterResponse: ...
+
+    def update_allocs(self, updates: list[AllocClientUpdate]) -> int: ...
+
+    def set_node_eligibility(self, node_id: str, eligible: bool) -> int: ...
+
+    def gitops_status(self) -> GitopsStatus: ...
+
+    def gitops_sync(self, dry_run: bool) -> SyncReport: ...
+
+    def gitops_webhook(self, body: bytes, signature: str | None) -> bool:
+        """Verify a GitHub-style signature; on success trigger a sync and return True."""
+        ...
+
+    def leader(self) -> str: ...
+
+    def peers(self) -> list[str]: ...
+
+    def agent_self(self) -> dict[str, Any]: ...
+
+
+class ClientBackend(Protocol):
+    """What a client agent in this process offers the API (for /v1/client/...)."""
+
+    node_id: str
+
+    def log_path(self, alloc_id: str, task: str, kind: Literal["stdout", "stderr"]) -> Path:
+        """The task's current log file; raises NotFoundError naming what is missing."""
+        ...

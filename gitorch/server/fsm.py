@@ -1,0 +1,77 @@
+"""The replicated state machine: log entries in, state store out, waiters woken.
+
+``Fsm.apply_entry`` is what the Raft log calls on every replica, in log order. It
+decodes the entry with the codec, hands it to ``StateStore.apply`` (the one FSM entry
+point), wakes blocking queries, and tells the leader's listeners about evaluations
+that became ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from gitorch import codec
+from gitorch.core.commands import Command
+from gitorch.core.model import Evaluation
+from gitorch.core.state import ApplyResult, Snapshot, StateStore, StateView
+
+log = logging.getLogger(__name__)
+
+EvalListener = Callable[[list[Evaluation]], None]
+
+
+class Fsm:
+    def __init__(self) -> None:
+        self.store = StateStore()
+        self._cond = threading.Condition()
+        self._listeners: list[Callable[[Command, ApplyResult], None]] = []
+
+    @property
+    def state(self) -> StateView:
+        return self.store
+
+    def listen(self, fn: Callable[[Command, ApplyResult], None]) -> None:
+        """Call ``fn(command, result)`` after every applied command (on the applying thread)."""
+        self._listeners.append(fn)
+
+    def apply_entry(self, entry: bytes) -> ApplyResult:
+        return self.apply(codec.decode_command(entry))
+
+    def apply(self, cmd: Command) -> ApplyResult:
+        with self._cond:
+            result = self.store.apply(cmd)
+            self._cond.notify_all()
+        for fn in self._listeners:
+            try:
+                fn(cmd, result)
+            except Exception:  # a listener must never stall the log
+                log.exception("state listener failed on %s", type(cmd).__name__)
+        return result
+
+    def snapshot(self) -> Snapshot:
+        """A consistent copy of the tables, taken between two applies."""
+        with self._cond:
+            return self.store.snapshot()
+
+    def wait_index(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
+        """Nomad's blocking query: wait until one of ``tables`` moves past ``index``."""
+
+        def current() -> int:
+            return max((self.store.table_index.get(t, 0) for t in tables), default=0)
+
+        with self._cond:
+            self._cond.wait_for(lambda: current() > index, timeout=max(timeout, 0.0))
+            return max(current(), 1)
+
+    def snapshot_bytes(self) -> bytes:
+        with self._cond:
+            dump = self.store.dump()
+        return codec.encode_state(dump)
+
+    def restore_bytes(self, data: bytes) -> None:
+        store = StateStore.load(codec.decode_state(data))
+        with self._cond:
+            self.store = store
+            self._cond.notify_all()

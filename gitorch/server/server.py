@@ -1,0 +1,303 @@
+"""A gitorch server: the replicated state plus the leader's work, behind ``Backend``.
+
+Every write becomes one command through the replicated log. Leader-only services
+(eval broker, plan applier, workers, heartbeat timers, blocked evals, the GitOps loop)
+start when this server becomes leader and stop when it loses leadership.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gitorch import __version__
+from gitorch.core import commands as c
+from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, replace
+from gitorch.core.state import ApplyResult, StateView
+from gitorch.errors import BadRequestError, NotFoundError
+from gitorch.server.backend import (
+    JobDeregisterResponse,
+    JobPlanResponse,
+    JobRegisterResponse,
+    NodeRegisterResponse,
+    SyncReport,
+)
+from gitorch.server.blocked import BlockedEvals
+from gitorch.server.broker import EvalBroker
+from gitorch.server.fsm import Fsm
+from gitorch.server.heartbeat import Heartbeats
+from gitorch.server.jobplan import plan_job
+from gitorch.server.log import LocalLog, ReplicatedLog
+from gitorch.server.planner import PlanApplier
+from gitorch.server.worker import Worker, new_id
+
+log = logging.getLogger(__name__)
+NS = 1_000_000_000
+
+
+class GitopsPort:
+    """What the server needs of the GitOps loop (the loop lives in gitorch.gitsync)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def sync(self, dry_run: bool) -> SyncReport: ...
+    def status(self, state: StateView) -> GitopsStatus: ...
+    def webhook(self, body: bytes, signature: str | None) -> bool: ...
+
+
+class Server:
+    def __init__(
+        self,
+        fsm: Fsm,
+        log_: ReplicatedLog,
+        *,
+        name: str = "gitorch",
+        region: str = "global",
+        datacenter: str = "dc1",
+        num_workers: int = 2,
+        heartbeat_ttl_s: float = 10.0,
+        heartbeat_grace_s: float = 10.0,
+    ) -> None:
+        self.fsm = fsm
+        self.log = log_
+        self.name = name
+        self.region = region
+        self.datacenter = datacenter
+        self.broker = EvalBroker()
+        self.planner = PlanApplier(fsm, log_)
+        self.heartbeats = Heartbeats(heartbeat_ttl_s, heartbeat_grace_s, self._node_expired)
+        self.blocked = BlockedEvals(fsm, self._submit)
+        self.gitops: GitopsPort | None = None
+        self.agent_info: Callable[[], dict[str, Any]] = dict
+        self._workers = [
+            Worker(f"worker-{i}", fsm, log_, self.broker, self.planner) for i in range(num_workers)
+        ]
+        self._leader = False
+        self._lead_lock = threading.Lock()
+        fsm.listen(self._on_apply)
+
+    @classmethod
+    def in_memory(cls, data_dir: Path | None = None, **kwargs: Any) -> Server:
+        """A single server over the local log twin (tests, and the dev agent)."""
+        fsm = Fsm()
+        journal = data_dir / "server" / "journal.bin" if data_dir is not None else None
+        server = cls(fsm, LocalLog(fsm, journal), **kwargs)
+        server.start()
+        server.set_leader(True)
+        return server
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        for w in self._workers:
+            w.start()
+
+    def stop(self) -> None:
+        self.set_leader(False)
+        for w in self._workers:
+            w.stop()
+        self.log.close()
+
+    def set_leader(self, leader: bool) -> None:
+        """Start or stop the leader-only services (called on leadership changes)."""
+        with self._lead_lock:
+            if leader == self._leader:
+                return
+            self._leader = leader
+            if leader:
+                self.broker.set_enabled(True)
+                state = self.fsm.snapshot()
+                for ev in sorted(state.evals.values(), key=lambda e: e.create_index):
+                    if ev.status == "pending":
+                        self.broker.enqueue(ev)
+                ready = [n.id for n in state.nodes.values() if n.status == "ready"]
+                self.heartbeats.start(ready)
+                if self.gitops is not None:
+                    self.gitops.start()
+            else:
+                if self.gitops is not None:
+                    self.gitops.stop()
+                self.heartbeats.stop()
+                self.broker.set_enabled(False)
+
+    def _on_apply(self, cmd: c.Command, result: ApplyResult) -> None:
+        if self._leader:
+            for ev in result.new_evals:
+                self.broker.enqueue(ev)
+            self.blocked.observe(cmd)
+
+    def _submit(self, cmd: c.Command) -> ApplyResult:
+        return self.log.submit(cmd)
+
+    # -- Backend: reads -------------------------------------------------------------
+
+    @property
+    def state(self) -> StateView:
+        return self.fsm.state
+
+    def wait_index(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
+        return self.fsm.wait_index(tables, index, timeout)
+
+    def leader(self) -> str:
+        return self.log.leader() or ""
+
+    def peers(self) -> list[str]:
+        return self.log.peers()
+
+    def agent_self(self) -> dict[str, Any]:
+        info = {
+            "config": {
+                "Name": self.name,
+                "Region": self.region,
+                "Datacenter": self.datacenter,
+                "Version": {"Version": __version__},
+            },
+            "member": {"Name": self.name, "Status": "alive", "Tags": {"role": "nomad"}},
+            "stats": {
+                "raft": {"applied_index": str(self.fsm.state.index)},
+                "broker": self.broker.stats(),
+            },
+        }
+        info.update(self.agent_info())
+        return info
+
+    # -- Backend: jobs --------------------------------------------------------------
+
+    def _eval(self, job: Job, trigger: str) -> Evaluation:
+        return Evaluation(
+            id=new_id(),
+            namespace=job.namespace,
+            priority=job.priority,
+            type=job.type,
+            triggered_by=trigger,
+            job_id=job.id,
+        )
+
+    def register_job(self, job: Job) -> JobRegisterResponse:
+        if not job.id:
+            raise BadRequestError("job is missing its ID")
+        ev = self._eval(job, "job-register")
+        result = self._submit(c.RegisterJob(now=time.time_ns(), job=job, eval=ev))
+        stored = self.fsm.state.job(job.namespace, job.id)
+        return JobRegisterResponse(
+            eval_id=ev.id,
+            eval_create_index=result.index,
+            job_modify_index=stored.job_modify_index if stored else result.index,
+            index=result.index,
+        )
+
+    def deregister_job(self, namespace: str, job_id: str, purge: bool) -> JobDeregisterResponse:
+        job = self.fsm.state.job(namespace, job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id!r} not found in namespace {namespace!r}")
+        ev = self._eval(job, "job-deregister")
+        cmd = c.DeregisterJob(
+            now=time.time_ns(), namespace=namespace, job_id=job_id, purge=purge, eval=ev
+        )
+        result = self._submit(cmd)
+        return JobDeregisterResponse(
+            eval_id=ev.id,
+            eval_create_index=result.index,
+            job_modify_index=result.index,
+            index=result.index,
+        )
+
+    def plan_job(self, job: Job, diff: bool) -> JobPlanResponse:
+        return plan_job(self.fsm.snapshot(), job, diff=diff)
+
+    # -- Backend: nodes and allocations ---------------------------------------------
+
+    def register_node(self, node: Node) -> NodeRegisterResponse:
+        if not node.id:
+            raise BadRequestError("node is missing its ID")
+        old = self.fsm.state.nodes.get(node.id)
+        ready = replace(node, status="ready")
+        evals = self._node_evals(node.id, "node-update") if old is not None else []
+        result = self._submit(c.RegisterNode(now=time.time_ns(), node=ready, evals=evals))
+        ttl = self.heartbeats.reset(node.id)
+        return NodeRegisterResponse(index=result.index, heartbeat_ttl=int(ttl * NS))
+
+    def heartbeat(self, node_id: str) -> NodeRegisterResponse:
+        node = self.fsm.state.nodes.get(node_id)
+        if node is None:
+            raise NotFoundError(f"node {node_id} not registered: register it first")
+        index = self.fsm.state.index
+        if node.status != "ready":
+            evals = self._node_evals(node_id, "node-update")
+            index = self._submit(
+                c.UpdateNodeStatus(now=time.time_ns(), node_id=node_id, status="ready", evals=evals)
+            ).index
+        ttl = self.heartbeats.reset(node_id)
+        return NodeRegisterResponse(index=index, heartbeat_ttl=int(ttl * NS))
+
+    def _node_expired(self, node_id: str) -> None:
+        node = self.fsm.state.nodes.get(node_id)
+        if node is None or node.status == "down":
+            return
+        log.warning("node %s (%s) missed its heartbeat: marking it down", node_id, node.name)
+        evals = self._node_evals(node_id, "node-update")
+        self._submit(
+            c.UpdateNodeStatus(
+                now=time.time_ns(),
+                node_id=node_id,
+                status="down",
+                description="node heartbeat missed",
+                evals=evals,
+            )
+        )
+
+    def _node_evals(self, node_id: str, trigger: str) -> list[Evaluation]:
+        """One evaluation per job with live allocations on the node (Nomad's node-update)."""
+        state = self.fsm.state
+        jobs: dict[tuple[str, str], Evaluation] = {}
+        for alloc in state.allocs_for_node(node_id):
+            job = state.job(alloc.namespace, alloc.job_id)
+            key = (alloc.namespace, alloc.job_id)
+            if job is not None and not alloc.terminal() and key not in jobs:
+                jobs[key] = replace(self._eval(job, trigger), node_id=node_id)
+        return list(jobs.values())
+
+    def update_allocs(self, updates: list[c.AllocClientUpdate]) -> int:
+        state = self.fsm.state
+        evals: list[Evaluation] = []
+        seen: set[tuple[str, str]] = set()
+        for up in updates:
+            alloc = state.allocs.get(up.id)
+            if alloc is None or up.client_status != "failed" or alloc.client_status == "failed":
+                continue
+            job = state.job(alloc.namespace, alloc.job_id)
+            if job is not None and (job.namespace, job.id) not in seen:
+                seen.add((job.namespace, job.id))
+                evals.append(self._eval(job, "alloc-failure"))
+        cmd = c.UpdateAllocsFromClient(now=time.time_ns(), updates=updates, evals=evals)
+        return self._submit(cmd).index
+
+    def set_node_eligibility(self, node_id: str, eligible: bool) -> int:
+        if node_id not in self.fsm.state.nodes:
+            raise NotFoundError(f"node {node_id} not found")
+        cmd = c.UpdateNodeEligibility(
+            now=time.time_ns(),
+            node_id=node_id,
+            eligibility="eligible" if eligible else "ineligible",
+        )
+        return self._submit(cmd).index
+
+    # -- Backend: GitOps ------------------------------------------------------------
+
+    def _gitops(self) -> GitopsPort:
+        if self.gitops is None:
+            raise NotFoundError("GitOps is not configured on this server: set gitops { repo }")
+        return self.gitops
+
+    def gitops_status(self) -> GitopsStatus:
+        return self._gitops().status(self.fsm.state)
+
+    def gitops_sync(self, dry_run: bool) -> SyncReport:
+        return self._gitops().sync(dry_run)
+
+    def gitops_webhook(self, body: bytes, signature: str | None) -> bool:
+        return self._gitops().webhook(body, signature)

@@ -1,0 +1,79 @@
+"""Scheduler workers: take an evaluation, schedule it on a snapshot, hand the plan on.
+
+The scheduler itself is a pure function (``gitorch.core.scheduler.schedule``); this is
+the IO around it: the clock, fresh IDs, a seed, retries when the plan applier
+rejected part of a plan because the cluster moved on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+
+from gitorch.core.commands import UpsertEvals
+from gitorch.core.model import Evaluation, replace
+from gitorch.core.scheduler import schedule
+from gitorch.server.broker import EvalBroker
+from gitorch.server.fsm import Fsm
+from gitorch.server.log import ReplicatedLog
+from gitorch.server.planner import PlanApplier
+
+log = logging.getLogger(__name__)
+MAX_PLAN_ATTEMPTS = 5
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Worker:
+    def __init__(
+        self, name: str, fsm: Fsm, log_: ReplicatedLog, broker: EvalBroker, planner: PlanApplier
+    ) -> None:
+        self._fsm = fsm
+        self._log = log_
+        self._broker = broker
+        self._planner = planner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ev = self._broker.dequeue(timeout=0.5)
+            if ev is None:
+                continue
+            try:
+                self.process(ev)
+            except Exception as exc:  # one bad evaluation never stops the worker
+                log.exception("evaluation %s for job %s failed", ev.id, ev.job_id)
+                self._fail(ev, f"scheduler error: {exc}")
+            finally:
+                self._broker.ack(ev)
+
+    def process(self, ev: Evaluation) -> None:
+        for _attempt in range(MAX_PLAN_ATTEMPTS):
+            snap = self._fsm.snapshot()
+            plan = schedule(
+                snap, ev, now=time.time_ns(), seed=random.getrandbits(63), new_id=new_id
+            )
+            _result, rejected = self._planner.apply(plan)
+            if not rejected:
+                return
+        self._fail(ev, f"plan rejected {MAX_PLAN_ATTEMPTS} times: the cluster kept changing")
+
+    def _fail(self, ev: Evaluation, why: str) -> None:
+        failed = replace(ev, status="failed", status_description=why)
+        try:
+            self._log.submit(UpsertEvals(now=time.time_ns(), evals=[failed]))
+        except Exception:
+            log.exception("could not record failure of evaluation %s", ev.id)
