@@ -11,6 +11,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitorch import errors
+
 # Without this, importing gitpython on a host with no git executable raises ImportError;
 # we would rather fail at the first fetch with a readable GitSourceError.
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
@@ -23,7 +25,7 @@ _REGULAR_FILE_MODES = (0o100644, 0o100755)
 _FETCH_ENV = {"GIT_TERMINAL_PROMPT": "0"}  # never wait for a password on a terminal
 
 
-class GitSourceError(Exception):
+class GitSourceError(errors.GitSourceError):
     """A Git source could not be read; the message names the URL, the branch and a next step."""
 
 

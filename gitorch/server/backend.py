@@ -12,7 +12,9 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from gitorch.core.commands import AllocClientUpdate
-from gitorch.core.model import AllocMetric, FileError, GitopsStatus, Job, Node
+from gitorch.core.model import AllocMetric, GitopsStatus, Job, Node
+from gitorch.core.model.gitops import SyncChange as SyncChange
+from gitorch.core.model.gitops import SyncReport as SyncReport
 from gitorch.core.naming import nomad_name
 from gitorch.core.state import StateView
 
@@ -73,24 +75,6 @@ class JobPlanResponse(_Wire, frozen=True, kw_only=True):
 class NodeRegisterResponse(_Wire, frozen=True, kw_only=True):
     index: int
     heartbeat_ttl: int  # nanoseconds
-
-
-class SyncChange(_Wire, frozen=True, kw_only=True):
-    job_id: str
-    file: str
-    action: Literal["register", "update", "prune", "unchanged", "error"]
-    version: int = 0
-    detail: str = ""
-
-
-class SyncReport(_Wire, frozen=True, kw_only=True):
-    """What a sync did (or, with dry_run, would do), job by job."""
-
-    commit: str
-    dry_run: bool
-    changes: list[SyncChange]
-    errors: list[FileError]
-    fetch_error: str = ""
 
 
 class Backend(Protocol):

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gitorch import __version__
 from gitorch.core import commands as c
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 NS = 1_000_000_000
 
 
-class GitopsPort:
+class GitopsPort(Protocol):
     """What the server needs of the GitOps loop (the loop lives in gitorch.gitsync)."""
 
     def start(self) -> None: ...
@@ -301,3 +301,7 @@ class Server:
 
     def gitops_webhook(self, body: bytes, signature: str | None) -> bool:
         return self._gitops().webhook(body, signature)
+
+    def record_git(self, cmd: c.RecordGitSync | c.RecordGitFetchError) -> None:
+        """The GitOps loop's record of a sync or a fetch failure (replicated)."""
+        self._submit(cmd)

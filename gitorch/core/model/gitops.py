@@ -24,8 +24,12 @@ class GitSync(Model, frozen=True, kw_only=True):
     synced_at: int = 0
     errors: list[FileError] = []
     fetch_error: str = ""
-    # file path -> job ID for every file that produced a job at ``commit``
+    # file path -> job ID for every file that produced a job at ``commit`` (or before,
+    # for a file that now fails: its job keeps its last good version)
     files: dict[str, str] = {}
+    # job ID -> the job version that sync left registered: a different version in state
+    # means someone changed the job by hand since (out of sync)
+    job_versions: dict[str, int] = {}
 
 
 class GitopsJob(Model, frozen=True, kw_only=True):
@@ -43,5 +47,23 @@ class GitopsStatus(Model, frozen=True, kw_only=True):
     commit: str
     synced_at: int
     jobs: list[GitopsJob]
+    errors: list[FileError]
+    fetch_error: str = ""
+
+
+class SyncChange(Model, frozen=True, kw_only=True):
+    job_id: str
+    file: str
+    action: Literal["register", "update", "prune", "unchanged", "error"]
+    version: int = 0
+    detail: str = ""
+
+
+class SyncReport(Model, frozen=True, kw_only=True):
+    """What a sync did (or, with dry_run, would do), job by job."""
+
+    commit: str
+    dry_run: bool
+    changes: list[SyncChange]
     errors: list[FileError]
     fetch_error: str = ""

@@ -1,0 +1,280 @@
+"""The GitOps loop (leader only): new commit -> jobspecs -> desired diff -> commands.
+
+Triggers: the commit found at start (deployed at once), a ref watcher on local
+repositories, the poll interval, the webhook, and ``gitorch sync``. Each file is
+parsed once per blob SHA (and vars); a file that fails blocks only its own job.
+A repository that cannot be fetched is reported and retried with backoff while the
+running jobs stay as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from gitorch.core import commands as c
+from gitorch.core import desired
+from gitorch.core.model import (
+    FileError,
+    GitopsJob,
+    GitopsStatus,
+    GitSync,
+    Job,
+    JobSource,
+    SyncStatus,
+)
+from gitorch.core.model import replace as replace_model
+from gitorch.core.model.gitops import SyncChange, SyncReport
+from gitorch.core.state import StateView
+from gitorch.errors import GitorchError, JobspecError
+from gitorch.gitsync.repo import GitSource, GitSourceError
+from gitorch.gitsync.watch import RefWatcher
+from gitorch.gitsync.webhook import verify_signature
+from gitorch.jobspec import is_jobspec_file, parse_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GitopsSettings:
+    repo: str
+    branch: str = "main"
+    path: str = "jobs"
+    poll_interval_s: float = 15.0
+    vars_files: tuple[str, ...] = ()
+    prune: bool = True
+    webhook_secret: str = field(default="", repr=False)
+
+
+class Sink(Protocol):
+    """The server operations the loop needs (implemented by gitorch.server.Server)."""
+
+    @property
+    def state(self) -> StateView: ...
+    def register_job(self, job: Job) -> object: ...
+    def deregister_job(self, namespace: str, job_id: str, purge: bool) -> object: ...
+    def record_git(self, cmd: c.RecordGitSync | c.RecordGitFetchError) -> None: ...
+
+
+class GitopsLoop:
+    def __init__(self, settings: GitopsSettings, workdir: Path, sink: Sink) -> None:
+        self.settings = settings
+        self._sink = sink
+        self._source = GitSource(settings.repo, settings.branch, workdir)
+        self._cache: dict[tuple[str, str], Job | JobspecError] = {}
+        self._sync_lock = threading.Lock()
+        self._kick = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watcher: RefWatcher | None = None
+        self._backoff = 0.0
+
+    # -- lifecycle (leadership) -----------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._kick.set()  # the commit found at start is deployed at once
+        self._thread = threading.Thread(target=self._run, name="gitops", daemon=True)
+        self._thread.start()
+        refs = self._source.local_refs_path()
+        if refs is not None:
+            try:
+                self._watcher = RefWatcher(refs, self.kick)
+                self._watcher.start()
+            except Exception as exc:  # the poll still runs
+                log.warning(
+                    "cannot watch %s (%s); polling every %ss",
+                    refs,
+                    exc,
+                    self.settings.poll_interval_s,
+                )
+                self._watcher = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    def webhook(self, body: bytes, signature: str | None) -> bool:
+        secret = self.settings.webhook_secret
+        if not secret or not verify_signature(secret, body, signature):
+            return False
+        self.kick()
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            wait = self._backoff or self.settings.poll_interval_s
+            self._kick.wait(timeout=wait)
+            self._kick.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.sync(dry_run=False)
+            except Exception:
+                log.exception("GitOps sync failed; retrying")
+                self._backoff = min(max(self._backoff * 2, 1.0), self.settings.poll_interval_s)
+
+    # -- one sync -------------------------------------------------------------------
+
+    def sync(self, dry_run: bool) -> SyncReport:
+        with self._sync_lock:
+            try:
+                commit = self._source.fetch()
+            except (GitSourceError, GitorchError, OSError) as exc:
+                return self._fetch_failed(str(exc), dry_run)
+            self._backoff = 0.0
+            if self._sink.state.gitsync.fetch_error and not dry_run:
+                self._sink.record_git(c.RecordGitFetchError(now=time.time_ns(), message=""))
+            wanted, errors = self._parse(commit)
+            error_files = {e.file for e in errors}
+            changes = desired.diff(wanted, self._sink.state, error_files, prune=self.settings.prune)
+            report = [
+                SyncChange(job_id=ch.job_id, file=ch.file, action=ch.action, version=ch.version)
+                for ch in changes
+            ]
+            report += [
+                SyncChange(job_id="", file=e.file, action="error", detail=e.message) for e in errors
+            ]
+            if not dry_run:
+                self._apply(changes)
+                self._record(commit, wanted, errors)
+            return SyncReport(commit=commit, dry_run=dry_run, changes=report, errors=errors)
+
+    def _fetch_failed(self, message: str, dry_run: bool) -> SyncReport:
+        log.warning("GitOps fetch failed: %s", message)
+        self._backoff = min(max(self._backoff * 2, 1.0), max(self.settings.poll_interval_s, 1.0))
+        if not dry_run and self._sink.state.gitsync.fetch_error != message:
+            self._sink.record_git(c.RecordGitFetchError(now=time.time_ns(), message=message))
+        last = self._sink.state.gitsync
+        return SyncReport(
+            commit=last.commit, dry_run=dry_run, changes=[], errors=[], fetch_error=message
+        )
+
+    def _parse(self, commit: str) -> tuple[list[desired.DesiredJob], list[FileError]]:
+        files = self._source.files(commit, self.settings.path)
+        var_files = self._var_files(commit)
+        var_key = hashlib.sha256(repr(var_files).encode()).hexdigest()
+        wanted: list[desired.DesiredJob] = []
+        errors: list[FileError] = []
+        seen: dict[str, str] = {}
+        for f in files:
+            if not is_jobspec_file(f.path) or f.path in self.settings.vars_files:
+                continue
+            key = (f.blob_sha, var_key)
+            parsed = self._cache.get(key)
+            if parsed is None:
+                try:
+                    text = self._source.read(f.blob_sha).decode("utf-8")
+                    parsed = parse_file(f.path, text, var_files=var_files)
+                except JobspecError as exc:
+                    parsed = exc
+                except UnicodeDecodeError as exc:
+                    parsed = JobspecError(f"not UTF-8 text: {exc}", file=f.path)
+                self._cache[key] = parsed
+            if isinstance(parsed, JobspecError):
+                errors.append(FileError(file=f.path, line=parsed.line, message=parsed.located()))
+                continue
+            if parsed.id in seen:
+                msg = f"{f.path}: job {parsed.id!r} is already declared in {seen[parsed.id]}"
+                errors.append(FileError(file=f.path, line=0, message=msg))
+                continue
+            seen[parsed.id] = f.path
+            job = replace_model(
+                parsed, source=JobSource(file=f.path, commit=commit, blob=f.blob_sha)
+            )
+            wanted.append(desired.DesiredJob(job=job, file=f.path))
+        return wanted, errors
+
+    def _var_files(self, commit: str) -> list[tuple[str, str]]:
+        if not self.settings.vars_files:
+            return []
+        blobs = {f.path: f.blob_sha for f in self._source.files(commit, "")}
+        out: list[tuple[str, str]] = []
+        for name in self.settings.vars_files:
+            if name not in blobs:
+                raise GitSourceError(
+                    f"vars file {name!r} not found at commit {commit[:12]}: fix gitops.vars_files"
+                )
+            out.append((name, self._source.read(blobs[name]).decode("utf-8")))
+        return out
+
+    def _apply(self, changes: list[desired.Change]) -> None:
+        for ch in changes:
+            try:
+                if ch.action in ("register", "update") and ch.job is not None:
+                    self._sink.register_job(ch.job)
+                elif ch.action == "prune":
+                    self._sink.deregister_job(ch.namespace, ch.job_id, False)
+            except GitorchError as exc:
+                log.error(
+                    "%s: applying %s of job %s failed: %s", ch.file, ch.action, ch.job_id, exc
+                )
+
+    def _record(
+        self, commit: str, wanted: list[desired.DesiredJob], errors: list[FileError]
+    ) -> None:
+        state = self._sink.state
+        previous = state.gitsync
+        files = {d.file: d.job.id for d in wanted}
+        for e in errors:
+            if e.file in previous.files:
+                files[e.file] = previous.files[e.file]
+        versions = {}
+        for job_id in files.values():
+            job = state.job("default", job_id)
+            if job is not None:
+                versions[job_id] = job.version
+        sync = GitSync(
+            repo=self.settings.repo,
+            branch=self.settings.branch,
+            commit=commit,
+            synced_at=time.time_ns(),
+            errors=errors,
+            files=files,
+            job_versions=versions,
+        )
+        self._sink.record_git(c.RecordGitSync(now=time.time_ns(), sync=sync))
+
+    def status(self, state: StateView) -> GitopsStatus:
+        return gitops_status(state)
+
+
+def gitops_status(state: StateView) -> GitopsStatus:
+    """GET /v1/gitops/status, from replicated state alone (any server can answer)."""
+    sync = state.gitsync
+    failed = {e.file for e in sync.errors}
+    jobs: list[GitopsJob] = []
+    for file, job_id in sorted(sync.files.items()):
+        job = state.job("default", job_id)
+        status: SyncStatus
+        if file in failed:
+            status = "error"
+        elif job is None or job.stop or job.version != sync.job_versions.get(job_id, -1):
+            status = "out-of-sync"
+        else:
+            status = "synced"
+        commit = job.source.commit if job is not None and job.source is not None else ""
+        jobs.append(GitopsJob(id=job_id, file=file, commit=commit, status=status))
+    return GitopsStatus(
+        repo=sync.repo,
+        branch=sync.branch,
+        commit=sync.commit,
+        synced_at=sync.synced_at,
+        jobs=jobs,
+        errors=sync.errors,
+        fetch_error=sync.fetch_error,
+    )
