@@ -1,0 +1,8 @@
+"""Shared fixtures: real git repositories and real agent processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
