@@ -33,11 +33,20 @@ class ConfigError(GitorchError):
 class JobspecError(GitorchError):
     """A jobspec problem, located: ``file:line: block path: message``."""
 
-    def __init__(self, message: str, *, file: str = "", line: int = 0, path: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str = "",
+        line: int = 0,
+        path: str = "",
+        problems: list[JobspecError] | None = None,
+    ) -> None:
         self.file = file
         self.line = line
         self.path = path
         self.message = message
+        self.problems: list[JobspecError] = problems if problems is not None else [self]
         super().__init__(self.located())
 
     def located(self) -> str:

@@ -98,6 +98,7 @@ class Task(Model, frozen=True, kw_only=True):
     templates: list[Template] = []
     log_config: LogConfig = LogConfig()
     leader: bool = False
+    restart_policy: RestartPolicy | None = None  # the group's, merged with the task's block
 
 
 class TaskGroup(Model, frozen=True, kw_only=True):

@@ -1,0 +1,379 @@
+"""HCL2 input variables, locals, var files and the evaluation of ``${...}`` in values.
+
+Values come from, lowest to highest precedence: a ``variable`` block's ``default``, var
+files (``name = value``, as ``nomad job run -var-file``) in order, then overrides (as
+``-var``). References are ``var.NAME`` and ``local.NAME`` with ``.attr`` / ``[index]``
+steps, as bare expressions or inside strings (``"${var.a}-suffix"``). A string that is
+exactly one reference takes the referenced value's type. Any other interpolation --
+``${attr.*}``, ``${node.*}``, ``${meta.*}``, ``${NOMAD_*}``, ``${env.*}`` -- stays literal
+for the scheduler or client to resolve, as in Nomad; ``$${`` and ``%%{`` become ``${``
+and ``%{``. Expressions beyond plain references that use ``var`` or ``local`` (operators,
+function calls, conditionals) are reported as unsupported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitorch.errors import JobspecError
+from gitorch.jobspec.hcl import Attribute, Block, Body, parse, parse_value
+
+_TRAVERSAL = re.compile(
+    r"\s*([A-Za-z_][\w-]*)((?:\s*\.\s*[\w-]+|\s*\[\s*(?:\"(?:[^\"\\]|\\.)*\"|-?\d+)\s*\])*)\s*"
+)
+_STEP = re.compile(r"\s*\.\s*([\w-]+)|\s*\[\s*(\"(?:[^\"\\]|\\.)*\"|-?\d+)\s*\]")
+_USES_SCOPE = re.compile(r"(?<![\w.-])(var|local)\s*\.")
+_STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"")
+_VARIABLE_KEYS = ("type", "default", "description", "sensitive")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One ``variable "name" { type, default, description }`` declaration."""
+
+    name: str
+    type: str = ""
+    default: Any = None
+    has_default: bool = False
+    description: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class _Interp:
+    expr: str
+    raw: str
+
+
+@dataclass
+class _Scope:
+    file: str
+    vars: dict[str, Any] | None = None
+    locals: dict[str, Attribute] = field(default_factory=dict)
+    done: dict[str, Any] = field(default_factory=dict)
+    busy: list[str] = field(default_factory=list)
+
+
+def declarations(body: Body, file: str) -> dict[str, Variable]:
+    """The ``variable`` blocks of a document, defaults evaluated and typed."""
+    out: dict[str, Variable] = {}
+    for block in body.blocks_of("variable"):
+        if len(block.labels) != 1 or not re.fullmatch(r"[A-Za-z_][\w-]*", block.labels[0]):
+            raise JobspecError("a variable block needs one name label", file=file, line=block.line)
+        name = block.labels[0]
+        where = f'variable "{name}"'
+        if name in out:
+            msg = f"declared twice (first at line {out[name].line})"
+            raise JobspecError(msg, file=file, line=block.line, path=where)
+        _only(block, _VARIABLE_KEYS, file, where)
+        attrs = block.body.attributes
+        vtype = _type_name(attrs["type"].value) if "type" in attrs else ""
+        default, has_default = None, "default" in attrs
+        if has_default:
+            at = attrs["default"]
+            default = evaluate(at.value, _Scope(file), at.line)
+            default = convert(default, vtype, f"{where}: default", file, at.line)
+        description = attrs["description"].value if "description" in attrs else ""
+        out[name] = Variable(name, vtype, default, has_default, str(description), block.line)
+    return out
+
+
+def load_var_file(file: str, text: str) -> dict[str, Attribute]:
+    """A var file's assignments, evaluated (no references allowed), with their lines."""
+    body = parse(text, file)
+    if body.blocks:
+        block = body.blocks[0]
+        msg = f'a var file holds only "name = value" lines, not a "{block.type}" block'
+        raise JobspecError(msg, file=file, line=block.line)
+    scope = _Scope(file)
+    return {
+        name: Attribute(name, evaluate(a.value, scope, a.line), a.line)
+        for name, a in body.attributes.items()
+    }
+
+
+def resolve(
+    body: Body,
+    file: str,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    var_files: Sequence[tuple[str, str]] = (),
+    strict: bool = False,
+) -> Body:
+    """``body`` without its ``variable`` / ``locals`` blocks and with every value evaluated.
+
+    ``strict`` makes a value for an undeclared variable an error (Nomad's
+    ``-hcl2-strict``); by default it is ignored, since one var file may serve many jobs.
+    """
+    declared = declarations(body, file)
+    values: dict[str, Any] = {n: v.default for n, v in declared.items() if v.has_default}
+    for vfile, text in var_files:
+        for name, attr in load_var_file(vfile, text).items():
+            if name not in declared:
+                if strict:
+                    raise _undeclared(name, declared, vfile, attr.line)
+                continue
+            where = f'variable "{name}"'
+            values[name] = convert(attr.value, declared[name].type, where, vfile, attr.line)
+    for name, value in (overrides or {}).items():
+        if name not in declared:
+            if strict:
+                raise _undeclared(name, declared, file, 0)
+            continue
+        where = f'override for variable "{name}"'
+        values[name] = convert(value, declared[name].type, where, file, declared[name].line)
+    for name, var in declared.items():
+        if name not in values:
+            raise JobspecError(
+                f'variable "{name}" has no default and no value was given '
+                "(set it in a var file or as an override)",
+                file=file,
+                line=var.line,
+            )
+    scope = _Scope(file, values, _locals(body, file))
+    for name in scope.locals:
+        _local(name, scope, scope.locals[name].line)
+    rest = [b for b in body.blocks if b.type not in ("variable", "locals")]
+    return _evaluate_body(Body(body.attributes, rest, body.line), scope)
+
+
+def evaluate(value: Any, scope: _Scope, line: int) -> Any:
+    """``value`` with its strings' interpolations of ``var`` / ``local`` resolved."""
+    if isinstance(value, str):
+        return _template(value, scope, line)
+    if isinstance(value, list):
+        return [evaluate(v, scope, line) for v in value]
+    if isinstance(value, dict):
+        return {str(evaluate(k, scope, line)): evaluate(v, scope, line) for k, v in value.items()}
+    return value
+
+
+def convert(value: Any, vtype: str, where: str, file: str = "", line: int = 0) -> Any:
+    """``value`` converted to the HCL type ``vtype`` as HCL would, or JobspecError."""
+    kind, _, inner = vtype.partition("(")
+    inner = inner[:-1] if inner.endswith(")") else inner
+    if kind in ("", "any"):
+        return value
+    if kind in ("list", "set", "tuple", "map", "object") and isinstance(value, str):
+        try:
+            value = parse_value(value, where)
+        except JobspecError:
+            msg = f"{where}: expected a {kind}, got {value!r}"
+            raise JobspecError(msg, file=file, line=line) from None
+    if kind in ("list", "set", "tuple") and isinstance(value, list):
+        elem = inner if kind != "tuple" else ""
+        return [convert(v, elem, f"{where}[{i}]", file, line) for i, v in enumerate(value)]
+    if kind in ("map", "object") and isinstance(value, dict):
+        elem = inner if kind == "map" else ""
+        return {k: convert(v, elem, f"{where}.{k}", file, line) for k, v in value.items()}
+    if kind == "string" and isinstance(value, (str, int, float)):
+        return _stringify(value)
+    if kind == "number" and not isinstance(value, bool):
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            return int(value)
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d*\.?\d+([eE][+-]?\d+)?\s*", value):
+            return float(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+    raise JobspecError(f"{where}: expected a {vtype}, got {value!r}", file=file, line=line)
+
+
+def _type_name(value: Any) -> str:
+    text = str(value)
+    if text.startswith("${") and text.endswith("}"):
+        text = text[2:-1]
+    return re.sub(r"\s+", "", text)
+
+
+def _only(block: Block, allowed: Sequence[str], file: str, where: str) -> None:
+    for name, attr in block.body.attributes.items():
+        if name not in allowed:
+            hint = _hint(name, allowed)
+            msg = f'unknown attribute "{name}"{hint}'
+            raise JobspecError(msg, file=file, line=attr.line, path=where)
+    for sub in block.body.blocks:
+        msg = f'"{sub.type}" blocks are not supported in a variable'
+        raise JobspecError(msg, file=file, line=sub.line, path=where)
+
+
+def _hint(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _undeclared(name: str, declared: Mapping[str, Variable], file: str, line: int) -> JobspecError:
+    msg = f'a value was given for undeclared variable "{name}"{_hint(name, list(declared))}'
+    return JobspecError(msg, file=file, line=line)
+
+
+def _locals(body: Body, file: str) -> dict[str, Attribute]:
+    out: dict[str, Attribute] = {}
+    for block in body.blocks_of("locals"):
+        if block.body.blocks:
+            msg = "a locals block holds only name = value lines"
+            raise JobspecError(msg, file=file, line=block.body.blocks[0].line)
+        for name, attr in block.body.attributes.items():
+            if name in out:
+                msg = f'local "{name}" is defined twice (first at line {out[name].line})'
+                raise JobspecError(msg, file=file, line=attr.line)
+            out[name] = attr
+    return out
+
+
+def _local(name: str, scope: _Scope, line: int) -> Any:
+    if name in scope.done:
+        return scope.done[name]
+    if name not in scope.locals:
+        msg = f'unknown local "{name}"{_hint(name, list(scope.locals))}'
+        raise JobspecError(msg, file=scope.file, line=line)
+    if name in scope.busy:
+        cycle = " -> ".join([*scope.busy[scope.busy.index(name) :], name])
+        msg = f"locals refer to each other in a cycle: {cycle}"
+        raise JobspecError(msg, file=scope.file, line=scope.locals[name].line)
+    scope.busy.append(name)
+    attr = scope.locals[name]
+    scope.done[name] = evaluate(attr.value, scope, attr.line)
+    scope.busy.pop()
+    return scope.done[name]
+
+
+def _evaluate_body(body: Body, scope: _Scope) -> Body:
+    attrs = {
+        n: Attribute(n, evaluate(a.value, scope, a.line), a.line)
+        for n, a in body.attributes.items()
+    }
+    blocks = [
+        Block(b.type, b.labels, _evaluate_body(b.body, scope), b.line, b.end_line)
+        for b in body.blocks
+    ]
+    return Body(attrs, blocks, body.line)
+
+
+def _template(text: str, scope: _Scope, line: int) -> Any:
+    parts = list(_scan(text, scope.file, line))
+    if len(parts) == 1 and isinstance(parts[0], _Interp):
+        return _interpolate(parts[0], scope, line)
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        value = _interpolate(part, scope, line)
+        if isinstance(value, (list, dict)) or value is None:
+            what = "null" if value is None else type(value).__name__
+            msg = f"cannot insert a {what} into a string: {part.raw}"
+            raise JobspecError(msg, file=scope.file, line=line)
+        out.append(_stringify(value))
+    return "".join(out)
+
+
+def _scan(text: str, file: str, line: int) -> Iterator[str | _Interp]:
+    """Split a template into literal text and ``${...}`` interpolations."""
+    buf: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith(("$${", "%%{"), i):
+            buf.append(text[i + 1 : i + 3])
+            i += 3
+            continue
+        if text.startswith(("${", "%{"), i):
+            end = _closing(text, i + 2)
+            if end >= 0:
+                if text[i] == "%":
+                    msg = f"template directives are not supported: {text[i : end + 1]}"
+                    raise JobspecError(msg + " (write %%{ for a literal %{)", file=file, line=line)
+                if buf:
+                    yield "".join(buf)
+                    buf = []
+                yield _Interp(text[i + 2 : end].strip().strip("~").strip(), text[i : end + 1])
+                i = end + 1
+                continue
+        buf.append(text[i])
+        i += 1
+    if buf:
+        yield "".join(buf)
+
+
+def _closing(text: str, start: int) -> int:
+    depth, i = 0, start
+    while i < len(text):
+        char = text[i]
+        if char == '"':
+            match = _STRING.match(text, i)
+            i = match.end() if match else len(text)
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    return -1
+
+
+def _interpolate(part: _Interp, scope: _Scope, line: int) -> Any:
+    match = _TRAVERSAL.fullmatch(part.expr)
+    if match is None or match.group(1) not in ("var", "local"):
+        if _USES_SCOPE.search(_STRING.sub('""', part.expr)):
+            msg = (
+                f"unsupported expression {part.raw}: only plain references such as "
+                "${var.name} or ${local.name}[0] are evaluated (compute it in a .j2 template)"
+            )
+            raise JobspecError(msg, file=scope.file, line=line)
+        return part.raw
+    steps: list[str | int] = []
+    for step in _STEP.finditer(match.group(2)):
+        name, index = step.groups()
+        steps.append(name if name is not None else _index(index))
+    if not steps or not isinstance(steps[0], str):
+        msg = f"{part.raw}: name a {match.group(1)}, as in ${{{match.group(1)}.name}}"
+        raise JobspecError(msg, file=scope.file, line=line)
+    root, first = match.group(1), steps[0]
+    if root == "local":
+        value = _local(first, scope, line)
+    elif scope.vars is None:
+        msg = f"{part.raw}: variables cannot be used here (a default or a var file)"
+        raise JobspecError(msg, file=scope.file, line=line)
+    elif first not in scope.vars:
+        hint = _hint(first, list(scope.vars))
+        msg = f'unknown variable "{first}" in {part.raw}{hint} (declare: variable "{first}" {{}})'
+        raise JobspecError(msg, file=scope.file, line=line)
+    else:
+        value = scope.vars[first]
+    for key in steps[1:]:
+        value = _step(value, key, part.raw, scope.file, line)
+    return value
+
+
+def _index(text: str) -> str | int:
+    if text.startswith('"'):
+        return str(parse_value(text))
+    return int(text)
+
+
+def _step(value: Any, step: str | int, raw: str, file: str, line: int) -> Any:
+    if isinstance(value, dict) and str(step) in value:
+        return value[str(step)]
+    if isinstance(value, list) and str(step).lstrip("-").isdigit():
+        index = int(step)
+        if 0 <= index < len(value):
+            return value[index]
+    raise JobspecError(f"{raw}: no element {step!r} in {value!r}", file=file, line=line)
+
+
+def _stringify(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
