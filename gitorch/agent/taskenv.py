@@ -14,12 +14,14 @@ Anything else stays literal, as in Nomad (it may mean something to the program).
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any
 
 import msgspec
 
 from gitorch.core.model import Allocation, Job, Node, Task
+from gitorch.core.task import TaskConfig
 
 _REF = re.compile(r"\$\{([^{}]+)\}")
 _NOT_ENV_CHAR = re.compile(r"[^A-Za-z0-9_]")
@@ -142,3 +144,46 @@ def build(
     for key, value in task.env.items():
         env[base.replace(key)] = base.replace(value)
     return TaskEnv(env=env, node_values=base.node_values)
+
+
+def task_config(
+    alloc: Allocation,
+    job: Job,
+    task: Task,
+    node: Node,
+    alloc_root: str,
+    isolation: dict[str, str],
+) -> TaskConfig:
+    """What a driver is asked to run: Nomad's directory layout under ``alloc_root``
+    (host paths), the task's environment, and its config interpolated. ``isolation``
+    maps driver names to their filesystem isolation; isolated tasks see ``/alloc``,
+    ``/local`` and ``/secrets``."""
+    alloc_dir = posixpath.join(alloc_root, "alloc")
+    task_dir = posixpath.join(alloc_root, task.name)
+    dirs = ISOLATED_DIRS
+    if isolation.get(task.driver, "none") == "none":
+        dirs = TaskDirs(
+            alloc_dir=alloc_dir,
+            task_dir=posixpath.join(task_dir, "local"),
+            secrets_dir=posixpath.join(task_dir, "secrets"),
+        )
+    env = build(alloc, job, task, node, dirs)
+    return TaskConfig(
+        alloc_id=alloc.id,
+        task_name=task.name,
+        driver=task.driver,
+        job_name=job.id,
+        group_name=alloc.task_group,
+        namespace=alloc.namespace,
+        config=env.replace_config(task.config),
+        env=env.env,
+        task_dir=task_dir,
+        alloc_dir=alloc_dir,
+        log_dir=posixpath.join(alloc_dir, "logs"),
+        user=task.user,
+        cpu_mhz=task.resources.cpu,
+        memory_mb=task.resources.memory_mb,
+        memory_max_mb=task.resources.memory_max_mb,
+        kill_signal=task.kill_signal,
+        kill_timeout_s=task.kill_timeout / 1e9,
+    )

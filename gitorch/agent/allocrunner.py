@@ -1,0 +1,450 @@
+"""The alloc runner: a pure state machine for one allocation on this client.
+
+``handle(state, event, *, now) -> (state, instructions)``. Events are what happened
+(the server changed the allocation, a driver started or lost a task, a timer fired);
+instructions are what the IO shell (``taskrunner``) must do next (start or stop a task,
+arm a timer, report status to the servers). It computes Nomad's per-task ``TaskState``
+with its events and the allocation's client status. No IO, no clock, no randomness:
+``now`` and restart jitter come in with the call and the events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+from gitorch.agent import taskenv
+from gitorch.agent.restarts import RestartHistory, decide, go_duration
+from gitorch.core.commands import AllocClientUpdate
+from gitorch.core.model import (
+    BATCH_RESTART,
+    Allocation,
+    ClientStatus,
+    Job,
+    Node,
+    RestartPolicy,
+    Task,
+    TaskEvent,
+    TaskState,
+)
+from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
+
+_Frozen = msgspec.Struct
+S = TypeVar("S", bound=msgspec.Struct)
+MAX_EVENTS = 10  # Nomad keeps a task's last ten events
+Phase = Literal["new", "starting", "running", "waiting", "killing", "dead"]
+
+
+class TaskRun(_Frozen, frozen=True, kw_only=True):
+    """One task's runner state. ``phase``: new, starting (StartTask in flight), running,
+    waiting (restart timer armed), killing (StopTask in flight), dead."""
+
+    state: TaskState = TaskState()
+    phase: Phase = "new"
+    history: RestartHistory = RestartHistory()
+    handle: TaskHandle | None = None
+    timer_at: int = 0
+    kill_after_start: bool = False
+
+
+class AllocRunnerState(_Frozen, frozen=True, kw_only=True):
+    """Everything the alloc runner knows; persisted by ``localstate``. ``alloc_root``
+    is the host path ``<data_dir>/alloc/<alloc_id>``; ``isolation`` maps a driver name
+    to its filesystem isolation ("none", "chroot", "image")."""
+
+    alloc: Allocation
+    job: Job
+    node: Node
+    alloc_root: str
+    isolation: dict[str, str] = {}
+    tasks: dict[str, TaskRun] = {}
+    stopping: bool = False
+    reported: AllocClientUpdate | None = None
+
+    def task(self, name: str) -> Task:
+        group = self.job.group(self.alloc.task_group)
+        for task in group.tasks if group else []:
+            if task.name == name:
+                return task
+        raise KeyError(f"alloc {self.alloc.id}: job {self.job.id} has no task {name!r}")
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+class AllocUpdated(_Frozen, frozen=True, kw_only=True):
+    alloc: Allocation
+    job: Job
+
+
+class TaskStarted(_Frozen, frozen=True, kw_only=True):
+    task: str
+    handle: TaskHandle
+
+
+class TaskStartFailed(_Frozen, frozen=True, kw_only=True):
+    task: str
+    error: str
+    recoverable: bool = False
+    jitter: float = 0.0
+
+
+class TaskExited(_Frozen, frozen=True, kw_only=True):
+    task: str
+    result: ExitResult
+    jitter: float = 0.0
+
+
+class TimerFired(_Frozen, frozen=True, kw_only=True):
+    task: str
+
+
+class TaskKilled(_Frozen, frozen=True, kw_only=True):
+    task: str
+    error: str = ""
+
+
+class TaskRecoverFailed(_Frozen, frozen=True, kw_only=True):
+    """A persisted task handle could not be re-attached after an agent restart."""
+
+    task: str
+    error: str
+
+
+Event = (
+    AllocUpdated
+    | TaskStarted
+    | TaskStartFailed
+    | TaskExited
+    | TimerFired
+    | TaskKilled
+    | TaskRecoverFailed
+)
+
+
+# -- instructions ---------------------------------------------------------------------
+
+
+class StartTask(_Frozen, frozen=True, kw_only=True):
+    config: TaskConfig
+
+
+class StopTask(_Frozen, frozen=True, kw_only=True):
+    task: str
+    signal: str
+    timeout: int  # nanoseconds
+
+
+class DestroyTask(_Frozen, frozen=True, kw_only=True):
+    task: str
+
+
+class SetTimer(_Frozen, frozen=True, kw_only=True):
+    task: str
+    at: int  # unix nanoseconds
+
+
+class ReportStatus(_Frozen, frozen=True, kw_only=True):
+    update: AllocClientUpdate
+
+
+class RecoverTask(_Frozen, frozen=True, kw_only=True):
+    task: str
+    handle: TaskHandle
+
+
+Instruction = StartTask | StopTask | DestroyTask | SetTimer | ReportStatus | RecoverTask
+
+
+# -- entry points ---------------------------------------------------------------------
+
+
+def new_state(
+    alloc: Allocation, job: Job, node: Node, alloc_root: str, isolation: dict[str, str]
+) -> AllocRunnerState:
+    """A runner for an allocation this client has not run before."""
+    return AllocRunnerState(
+        alloc=alloc, job=job, node=node, alloc_root=alloc_root, isolation=isolation
+    )
+
+
+def handle(
+    state: AllocRunnerState, event: Event, *, now: int
+) -> tuple[AllocRunnerState, list[Instruction]]:
+    """Apply one event; return the new state and what the IO shell must do."""
+    step = _Step(state, now)
+    match event:
+        case AllocUpdated():
+            step.alloc_updated(event.alloc, event.job)
+        case TaskStarted():
+            step.started(event.task, event.handle)
+        case TaskStartFailed():
+            step.start_failed(event)
+        case TaskExited():
+            step.exited(event)
+        case TimerFired():
+            step.timer(event.task)
+        case TaskKilled():
+            step.killed(event.task, event.error)
+        case TaskRecoverFailed():
+            step.recover_failed(event.task, event.error)
+    return step.finish()
+
+
+def restore(state: AllocRunnerState, *, now: int) -> tuple[AllocRunnerState, list[Instruction]]:
+    """Instructions that resume a runner loaded from disk after an agent restart:
+    re-attach running tasks, re-arm restart timers, redo starts that were in flight."""
+    step = _Step(state, now)
+    for name, run in state.tasks.items():
+        if run.phase in ("running", "killing") and run.handle is not None:
+            step.out.append(RecoverTask(task=name, handle=run.handle))
+            if run.phase == "killing":
+                step.stop(name)
+        elif run.phase == "waiting":
+            step.out.append(SetTimer(task=name, at=run.timer_at))
+        elif run.phase in ("starting", "running", "killing"):
+            if state.stopping:
+                step.dead(name, failed=False, event=_killed(now))
+            else:
+                step.start(name)
+    step.state = _set(step.state, reported=None)
+    return step.finish()
+
+
+def client_status(tasks: dict[str, TaskState]) -> tuple[ClientStatus, str]:
+    """Nomad's alloc client status from its task states."""
+    states = tasks.values()
+    if any(t.state == "dead" and t.failed for t in states):
+        return "failed", "Failed tasks"
+    if any(t.state == "running" for t in states):
+        return "running", "Tasks are running"
+    if any(t.state == "pending" for t in states) or not tasks:
+        return "pending", "No tasks have started"
+    return "complete", "All tasks have completed"
+
+
+def restart_policy(job: Job, group_name: str) -> RestartPolicy:
+    group = job.group(group_name)
+    if group is not None and group.restart_policy is not None:
+        return group.restart_policy
+    return BATCH_RESTART if job.type in ("batch", "sysbatch") else RestartPolicy()
+
+
+def _ev(type_: str, now: int, display: str = "", **fields: Any) -> TaskEvent:
+    return TaskEvent(type=type_, time=now, display_message=display, **fields)
+
+
+def _killed(now: int) -> TaskEvent:
+    return _ev("Killed", now, "Task successfully killed")
+
+
+def _set(value: S, **changes: Any) -> S:
+    return msgspec.structs.replace(value, **changes)
+
+
+class _Step:
+    """One transition under construction (mutable scratch, never escapes ``handle``)."""
+
+    def __init__(self, state: AllocRunnerState, now: int) -> None:
+        self.state = state
+        self.now = now
+        self.out: list[Instruction] = []
+
+    # -- small helpers -----------------------------------------------------------------
+
+    def run(self, name: str) -> TaskRun | None:
+        return self.state.tasks.get(name)
+
+    def put(self, name: str, run: TaskRun, *events: TaskEvent, **ts: object) -> None:
+        """Store ``run`` with ``events`` appended (last ten kept) and ``ts`` applied."""
+        kept = [*run.state.events, *events][-MAX_EVENTS:]
+        ts_state = _set(run.state, events=kept, **ts)
+        tasks = {**self.state.tasks, name: _set(run, state=ts_state)}
+        self.state = _set(self.state, tasks=tasks)
+
+    def start(self, name: str) -> None:
+        run = self.state.tasks[name]
+        self.put(name, _set(run, phase="starting", handle=None, kill_after_start=False))
+        self.out.append(StartTask(config=_config(self.state, name)))
+
+    def stop(self, name: str) -> None:
+        task = self.state.task(name)
+        self.out.append(StopTask(task=name, signal=task.kill_signal, timeout=task.kill_timeout))
+
+    def begin_kill(self, name: str, *events: TaskEvent) -> None:
+        timeout = self.state.task(name).kill_timeout
+        display = f"Sent interrupt. Waiting {go_duration(timeout)} before force killing"
+        killing = _ev("Killing", self.now, display)
+        self.put(name, _set(self.state.tasks[name], phase="killing"), *events, killing)
+        self.stop(name)
+
+    def dead(self, name: str, *, failed: bool, event: TaskEvent) -> None:
+        run = self.state.tasks[name]
+        failed = failed or run.state.failed
+        dead = _set(run, phase="dead", handle=None)
+        self.put(name, dead, event, state="dead", failed=failed, finished_at=self.now)
+
+    # -- transitions -------------------------------------------------------------------
+
+    def alloc_updated(self, alloc: Allocation, job: Job) -> None:
+        self.state = _set(self.state, alloc=alloc, job=job)
+        if not self.state.tasks:
+            if alloc.client_terminal():
+                return
+            group = job.group(alloc.task_group)
+            tasks = {t.name: TaskRun() for t in (group.tasks if group else [])}
+            self.state = _set(self.state, tasks=tasks)
+            received = _ev("Received", self.now, "Task received by client")
+            setup = _ev("Task Setup", self.now, "Building Task Directory")
+            for name in tasks:
+                self.put(name, tasks[name], received, setup)
+            if alloc.desired_status == "run":
+                for name in tasks:
+                    self.start(name)
+        if alloc.desired_status != "run" and not self.state.stopping:
+            self.state = _set(self.state, stopping=True)
+            self.kill_all(reason_type="", source="")
+
+    def kill_all(self, *, reason_type: str, source: str) -> None:
+        for name, run in self.state.tasks.items():
+            if name == source or run.phase == "dead":
+                continue
+            why = _ev(reason_type, self.now, _reason_text(reason_type, source))
+            events = [why] if reason_type else []
+            if run.phase == "running":
+                self.begin_kill(name, *events)
+            elif run.phase == "starting":
+                self.put(name, _set(run, kill_after_start=True), *events)
+            elif run.phase != "killing":
+                self.put(name, run, *events)
+                self.dead(name, failed=False, event=_killed(self.now))
+
+    def started(self, name: str, handle: TaskHandle) -> None:
+        run = self.run(name)
+        if run is None or run.phase != "starting":
+            return
+        started = _ev("Started", self.now, "Task started by client")
+        running = _set(run, phase="running", handle=handle)
+        self.put(name, running, started, state="running", started_at=self.now)
+        if run.kill_after_start or self.state.stopping:
+            self.begin_kill(name)
+
+    def start_failed(self, event: TaskStartFailed) -> None:
+        run = self.run(event.task)
+        if run is None or run.phase != "starting":
+            return
+        fails = not event.recoverable
+        failure = _ev(
+            "Driver Failure", self.now, event.error, message=event.error, fails_task=fails
+        )
+        self.put(event.task, run, failure)
+        if run.kill_after_start or self.state.stopping:
+            self.dead(event.task, failed=False, event=_killed(self.now))
+            return
+        self.after_exit(event.task, event.jitter, start_error=True, recoverable=event.recoverable)
+
+    def exited(self, event: TaskExited) -> None:
+        run = self.run(event.task)
+        if run is None or run.phase not in ("running", "killing"):
+            return
+        res = event.result
+        display = f"Exit Code: {res.exit_code}" + (f", Signal: {res.signal}" if res.signal else "")
+        if res.oom_killed:
+            display += ", OOM Killed"
+        codes = {"exit_code": res.exit_code, "signal": res.signal, "message": res.err or ""}
+        term = _ev("Terminated", self.now, display, **codes)
+        self.put(event.task, _set(run, handle=None), term)
+        self.out.append(DestroyTask(task=event.task))
+        if run.phase == "killing" or self.state.stopping:
+            self.dead(event.task, failed=False, event=_killed(self.now))
+            return
+        self.after_exit(event.task, event.jitter, successful=res.successful)
+
+    def after_exit(self, name: str, jitter: float, **outcome: bool) -> None:
+        """Ask the restart tracker, then restart later, fail, or finish the task."""
+        run = self.state.tasks[name]
+        policy = restart_policy(self.state.job, self.state.alloc.task_group)
+        job_type = self.state.job.type
+        d = decide(policy, job_type, run.history, now=self.now, jitter=jitter, **outcome)
+        run = _set(run, history=d.history)
+        if d.action == "restart":
+            at = self.now + d.delay
+            display = f"Task restarting in {go_duration(d.delay)}"
+            ev = _ev("Restarting", self.now, display, restart_reason=d.reason)
+            waiting = _set(run, phase="waiting", timer_at=at)
+            restarts = run.state.restarts + 1
+            self.put(name, waiting, ev, state="pending", restarts=restarts, last_restart=self.now)
+            self.out.append(SetTimer(task=name, at=at))
+        elif d.action == "fail":
+            self.put(name, run)
+            failed = _ev("Not Restarting", self.now, d.reason, fails_task=True)
+            self.dead(name, failed=True, event=failed)
+            self.kill_all(reason_type="Sibling Task Failed", source=name)
+        else:
+            self.put(name, _set(run, phase="dead"), state="dead", finished_at=self.now)
+            self.finished(name)
+
+    def finished(self, name: str) -> None:
+        if self.state.task(name).leader:
+            self.kill_all(reason_type="Leader Task Dead", source=name)
+
+    def timer(self, name: str) -> None:
+        run = self.run(name)
+        if run is None or run.phase != "waiting":
+            return
+        if self.state.stopping:
+            self.dead(name, failed=False, event=_killed(self.now))
+            return
+        self.start(name)
+
+    def killed(self, name: str, error: str) -> None:
+        run = self.run(name)
+        if run is None or run.phase != "killing":
+            return
+        msg = f"failed to kill task: {error}" if error else "Task successfully killed"
+        self.dead(name, failed=False, event=_ev("Killed", self.now, msg, message=error))
+        self.out.append(DestroyTask(task=name))
+
+    def recover_failed(self, name: str, error: str) -> None:
+        run = self.run(name)
+        if run is None or run.phase not in ("running", "killing"):
+            return
+        msg = f"failed to re-attach to task after agent restart: {error}"
+        self.put(name, _set(run, handle=None), _ev("Driver Failure", self.now, msg, message=msg))
+        if run.phase == "killing" or self.state.stopping:
+            self.dead(name, failed=False, event=_killed(self.now))
+        else:
+            self.start(name)
+
+    # -- status ------------------------------------------------------------------------
+
+    def finish(self) -> tuple[AllocRunnerState, list[Instruction]]:
+        states = {name: run.state for name, run in self.state.tasks.items()}
+        if not states:
+            return self.state, self.out
+        status, description = client_status(states)
+        update = AllocClientUpdate(
+            id=self.state.alloc.id,
+            client_status=status,
+            client_description=description,
+            task_states=states,
+        )
+        if update != self.state.reported:
+            self.state = _set(self.state, reported=update)
+            self.out.append(ReportStatus(update=update))
+        return self.state, self.out
+
+
+def _config(state: AllocRunnerState, name: str) -> TaskConfig:
+    return taskenv.task_config(
+        state.alloc, state.job, state.task(name), state.node, state.alloc_root, state.isolation
+    )
+
+
+def _reason_text(reason_type: str, source: str) -> str:
+    if reason_type == "Sibling Task Failed":
+        return f"Task's sibling {source!r} failed"
+    if reason_type == "Leader Task Dead":
+        return "Leader Task in Group dead"
+    return reason_type
