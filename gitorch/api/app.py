@@ -1,0 +1,81 @@
+"""The Starlette application: Nomad's v1 routes and /v1/gitops over a ``Backend``."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gitorch.api import (
+    routes_allocs,
+    routes_gitops,
+    routes_internal,
+    routes_jobs,
+    routes_logs,
+    routes_nodes,
+    routes_status,
+)
+from gitorch.api.http import error_response, text_response
+from gitorch.server.backend import Backend, ClientBackend
+
+# Reachable without a token: load balancers probe health, and Git hosts sign webhooks
+# with their own secret instead.
+OPEN_PATHS = frozenset({"/v1/agent/health", "/v1/gitops/webhook"})
+
+
+def make_app(
+    backend: Backend,
+    client: ClientBackend | None = None,
+    *,
+    acl_tokens: set[str] | None = None,
+) -> Starlette:
+    """Build the HTTP API. With ``acl_tokens``, every route outside ``OPEN_PATHS`` needs an
+    ``X-Nomad-Token`` (or ``Authorization: Bearer``) from that set."""
+    routes = [
+        *routes_jobs.routes(backend),
+        *routes_allocs.routes(backend),
+        *routes_nodes.routes(backend),
+        *routes_status.routes(backend, client),
+        *routes_logs.routes(backend, client),
+        *routes_gitops.routes(backend),
+        *routes_internal.routes(backend),
+    ]
+    middleware = [] if acl_tokens is None else [Middleware(TokenGate, tokens=acl_tokens)]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return text_response("Invalid URL path or method", 404)
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return text_response("Invalid method", 405)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return error_response(exc)
+
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+    )
+
+
+class TokenGate:
+    """ASGI middleware: refuse requests without an accepted ACL token (403)."""
+
+    def __init__(self, app: ASGIApp, tokens: set[str]) -> None:
+        self.app = app
+        self.tokens = frozenset(tokens)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            headers = Headers(scope=scope)
+            token = headers.get("x-nomad-token", "")
+            auth = headers.get("authorization", "")
+            if not token and auth.lower().startswith("bearer "):
+                token = auth[len("bearer ") :].strip()
+            if token not in self.tokens:
+                await text_response("Permission denied", 403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,50 @@
+"""Routes client agents call on servers: node registration, heartbeats and allocation
+status updates (Nomad does these over RPC; gitorch over HTTP under /v1/internal)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from gitorch.api.http import call, decode_as, endpoint, json_response, read_object
+from gitorch.api.wire import AllocUpdateResponse
+from gitorch.core.commands import AllocClientUpdate
+from gitorch.core.model import Node
+from gitorch.errors import BadRequestError, NotFoundError
+from gitorch.server.backend import Backend
+
+
+def routes(backend: Backend) -> list[BaseRoute]:
+    """The internal agent routes, bound to ``backend``."""
+
+    @endpoint
+    async def register_node(request: Request) -> Response:
+        body = await read_object(request)
+        raw = body["Node"] if "Node" in body and "ID" not in body else body
+        node = decode_as(raw, Node, "node")
+        if not node.id:
+            raise BadRequestError("missing node ID")
+        result = await call(backend.register_node, node)
+        return json_response(result, index=result.index)
+
+    @endpoint
+    async def heartbeat(request: Request) -> Response:
+        node_id = request.path_params["node_id"]
+        if node_id not in backend.state.nodes:
+            raise NotFoundError(f"node {node_id} not found: register it first")
+        result = await call(backend.heartbeat, node_id)
+        return json_response(result, index=result.index)
+
+    @endpoint
+    async def update_allocs(request: Request) -> Response:
+        body = await read_object(request)
+        updates = decode_as(body.get("Allocs") or [], list[AllocClientUpdate], "alloc updates")
+        index = await call(backend.update_allocs, updates)
+        return json_response(AllocUpdateResponse(index=index), index=index)
+
+    return [
+        Route("/v1/internal/node/register", register_node, methods=["POST", "PUT"]),
+        Route("/v1/internal/node/{node_id:str}/heartbeat", heartbeat, methods=["POST", "PUT"]),
+        Route("/v1/internal/allocs/update", update_allocs, methods=["POST", "PUT"]),
+    ]

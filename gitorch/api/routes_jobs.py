@@ -1,0 +1,202 @@
+"""Job routes: /v1/jobs, /v1/jobs/parse, /v1/validate/job and /v1/job/:id[/...]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from gitorch.api.http import (
+    blocking_index,
+    call,
+    decode_job,
+    endpoint,
+    job_from_body,
+    json_response,
+    namespace,
+    query_bool,
+    read_object,
+)
+from gitorch.api.wire import (
+    JobValidateResponse,
+    JobVersionsResponse,
+    alloc_stub,
+    job_stub,
+    job_summary,
+)
+from gitorch.core.model import Job
+from gitorch.core.state import StateView
+from gitorch.errors import BadRequestError, ConflictError, JobspecError, NotFoundError
+from gitorch.server.backend import Backend
+
+JOBS = ("jobs",)
+PARSE_PATH = "request.nomad.hcl"
+
+
+def routes(backend: Backend) -> list[BaseRoute]:
+    """The job routes, bound to ``backend``."""
+
+    def get_job(request: Request) -> Job:
+        job = backend.state.job(namespace(request), request.path_params["job_id"])
+        if job is None:
+            raise NotFoundError("job not found")
+        return job
+
+    @endpoint
+    async def list_jobs(request: Request) -> Response:
+        index = await blocking_index(request, backend, JOBS)
+        state = backend.state
+        ns = namespace(request)
+        prefix = request.query_params.get("prefix", "")
+        jobs = [
+            j
+            for j in list(state.jobs.values())
+            if (ns == "*" or j.namespace == ns) and j.id.startswith(prefix)
+        ]
+        jobs.sort(key=lambda j: (j.namespace, j.id))
+        return json_response([job_stub(state, j) for j in jobs], index=index)
+
+    @endpoint
+    async def register(request: Request) -> Response:
+        body = await read_object(request)
+        path_id = request.path_params.get("job_id")
+        job = job_from_body(body, request, path_id)
+        _check_index(backend.state, job, body)
+        result = await call(backend.register_job, job)
+        return json_response(result, index=result.index)
+
+    @endpoint
+    async def read_job(request: Request) -> Response:
+        index = await blocking_index(request, backend, JOBS)
+        return json_response(get_job(request), index=index)
+
+    @endpoint
+    async def deregister(request: Request) -> Response:
+        job = get_job(request)
+        purge = query_bool(request, "purge")
+        result = await call(backend.deregister_job, job.namespace, job.id, purge)
+        return json_response(result, index=result.index)
+
+    @endpoint
+    async def job_allocations(request: Request) -> Response:
+        index = await blocking_index(request, backend, ("allocs",))
+        job = get_job(request)
+        state = backend.state
+        allocs = state.allocs_for_job(job.namespace, job.id)
+        return json_response([alloc_stub(state, a) for a in allocs], index=index)
+
+    @endpoint
+    async def job_evaluations(request: Request) -> Response:
+        index = await blocking_index(request, backend, ("evals",))
+        job = get_job(request)
+        return json_response(backend.state.evals_for_job(job.namespace, job.id), index=index)
+
+    @endpoint
+    async def job_versions(request: Request) -> Response:
+        index = await blocking_index(request, backend, JOBS)
+        job = get_job(request)
+        versions = backend.state.job_versions(job.namespace, job.id)
+        return json_response(JobVersionsResponse(versions=versions), index=index)
+
+    @endpoint
+    async def summary(request: Request) -> Response:
+        index = await blocking_index(request, backend, ("jobs", "allocs", "evals"))
+        return json_response(job_summary(backend.state, get_job(request)), index=index)
+
+    @endpoint
+    async def plan(request: Request) -> Response:
+        body = await read_object(request)
+        job = job_from_body(body, request, request.path_params["job_id"])
+        result = await call(backend.plan_job, job, bool(body.get("Diff", False)))
+        return json_response(result, index=backend.state.index)
+
+    @endpoint
+    async def parse(request: Request) -> Response:
+        body = await read_object(request)
+        hcl = body.get("JobHCL")
+        if not isinstance(hcl, str) or not hcl.strip():
+            raise BadRequestError("Job spec is empty")
+        from gitorch.jobspec import parse_file
+
+        return json_response(parse_file(PARSE_PATH, hcl))
+
+    @endpoint
+    async def validate(request: Request) -> Response:
+        body = await read_object(request)
+        if body.get("Job") is None:
+            raise BadRequestError("Job must be specified")
+        try:
+            job = decode_job(body["Job"], default_namespace=namespace(request))
+        except (BadRequestError, JobspecError) as exc:
+            problems = [str(exc)]
+        else:
+            problems = validation_problems(job)
+        error = ""
+        if problems:
+            bullets = "".join(f"\n\t* {p}" for p in problems)
+            error = f"{len(problems)} error{'s' if len(problems) > 1 else ''} occurred:{bullets}"
+        return json_response(JobValidateResponse(validation_errors=problems, error=error))
+
+    return [
+        Route("/v1/jobs", list_jobs, methods=["GET"]),
+        Route("/v1/jobs", register, methods=["POST", "PUT"]),
+        Route("/v1/jobs/parse", parse, methods=["POST", "PUT"]),
+        Route("/v1/validate/job", validate, methods=["POST", "PUT"]),
+        Route("/v1/job/{job_id:str}", read_job, methods=["GET"]),
+        Route("/v1/job/{job_id:str}", register, methods=["POST", "PUT"]),
+        Route("/v1/job/{job_id:str}", deregister, methods=["DELETE"]),
+        Route("/v1/job/{job_id:str}/allocations", job_allocations, methods=["GET"]),
+        Route("/v1/job/{job_id:str}/evaluations", job_evaluations, methods=["GET"]),
+        Route("/v1/job/{job_id:str}/versions", job_versions, methods=["GET"]),
+        Route("/v1/job/{job_id:str}/summary", summary, methods=["GET"]),
+        Route("/v1/job/{job_id:str}/plan", plan, methods=["POST", "PUT"]),
+    ]
+
+
+def _check_index(state: StateView, job: Job, body: dict[str, Any]) -> None:
+    """Nomad's check-and-set register (``EnforceIndex`` with ``JobModifyIndex``)."""
+    if not body.get("EnforceIndex"):
+        return
+    want = body.get("JobModifyIndex", 0)
+    current = state.job(job.namespace, job.id)
+    have = current.job_modify_index if current else 0
+    if want != have:
+        if current is None:
+            raise ConflictError(f"Enforcing job modify index {want}: job does not exist")
+        raise ConflictError(
+            f"Enforcing job modify index {want}: job exists with conflicting job modify "
+            f"index: {have}"
+        )
+
+
+def validation_problems(job: Job) -> list[str]:
+    """Structural checks Nomad's Job.Validate makes that the type system does not."""
+    problems: list[str] = []
+    if " " in job.id:
+        problems.append("Job ID contains a space")
+    if not 1 <= job.priority <= 100:
+        problems.append(f"Job priority must be between [1, 100]: {job.priority}")
+    if not job.task_groups:
+        problems.append("Missing job task groups")
+    seen: set[str] = set()
+    for i, tg in enumerate(job.task_groups, 1):
+        where = f"Task group {tg.name or i}"
+        if not tg.name:
+            problems.append(f"Job task group {i} missing name")
+        elif tg.name in seen:
+            problems.append(f"Job task group {i} redefines '{tg.name}'")
+        seen.add(tg.name)
+        if tg.count < 0:
+            problems.append(f"{where}: count can't be negative")
+        if not tg.tasks:
+            problems.append(f"{where}: missing tasks")
+        task_names: set[str] = set()
+        for task in tg.tasks:
+            if task.name in task_names:
+                problems.append(f"{where}: task {task.name!r} defined more than once")
+            task_names.add(task.name)
+            if not task.driver:
+                problems.append(f"{where}: task {task.name!r} missing driver")
+    return problems

@@ -1,0 +1,210 @@
+"""Response bodies of the v1 API that are views over state, not stored values.
+
+Shared by the routes (which build them) and the HTTP client (which decodes them), so
+this module imports neither starlette nor httpx.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import msgspec
+
+from gitorch.core.model import Allocation, Job, JobSource, Model, TaskState
+from gitorch.core.state import StateView
+
+
+class TaskGroupSummary(Model, frozen=True, kw_only=True):
+    queued: int = 0
+    complete: int = 0
+    failed: int = 0
+    running: int = 0
+    starting: int = 0
+    lost: int = 0
+    unknown: int = 0
+
+
+class JobChildrenSummary(Model, frozen=True, kw_only=True):
+    pending: int = 0
+    running: int = 0
+    dead: int = 0
+
+
+class JobSummary(Model, frozen=True, kw_only=True):
+    """Nomad's JobSummary: allocation counts per task group, by client status."""
+
+    job_id: str
+    namespace: str
+    summary: dict[str, TaskGroupSummary]
+    children: JobChildrenSummary = JobChildrenSummary()
+    create_index: int = 0
+    modify_index: int = 0
+
+
+class JobListStub(Model, frozen=True, kw_only=True):
+    """A row of GET /v1/jobs (Nomad's JobListStub, plus where the job came from)."""
+
+    id: str
+    parent_id: str = ""
+    name: str
+    namespace: str
+    datacenters: list[str]
+    type: str
+    priority: int
+    periodic: bool = False
+    parameterized_job: bool = False
+    stop: bool
+    status: str
+    status_description: str = ""
+    version: int
+    job_summary: JobSummary
+    create_index: int
+    modify_index: int
+    job_modify_index: int
+    submit_time: int
+    source: JobSource | None = None
+
+
+class AllocListStub(Model, frozen=True, kw_only=True):
+    """A row of GET /v1/allocations and /v1/job/:id/allocations (Nomad's AllocListStub)."""
+
+    id: str
+    eval_id: str
+    name: str
+    namespace: str
+    node_id: str
+    node_name: str
+    job_id: str
+    job_type: str
+    job_version: int
+    task_group: str
+    desired_status: str
+    desired_description: str
+    client_status: str
+    client_description: str
+    task_states: dict[str, TaskState]
+    followup_eval_id: str = ""
+    create_index: int
+    modify_index: int
+    create_time: int
+    modify_time: int
+
+
+class AllocWithJob(Allocation, frozen=True, kw_only=True):
+    """An allocation with the job (at the allocation's version) embedded, as Nomad sends it."""
+
+    job: Job | None = None
+
+
+class JobVersionsResponse(Model, frozen=True, kw_only=True):
+    versions: list[Job]
+    diffs: list[Any] | None = None
+
+
+class JobValidateResponse(Model, frozen=True, kw_only=True):
+    driver_config_validated: bool = True
+    validation_errors: list[str] = []
+    error: str = ""
+    warnings: str = ""
+
+
+class NodeEligibilityResponse(Model, frozen=True, kw_only=True):
+    eval_ids: list[str] = []
+    eval_create_index: int = 0
+    node_modify_index: int = 0
+    index: int = 0
+
+
+class AllocUpdateResponse(Model, frozen=True, kw_only=True):
+    index: int
+
+
+def job_summary(state: StateView, job: Job) -> JobSummary:
+    """Count the job's allocations per group by client status; Queued comes from the
+    latest evaluation the scheduler finished."""
+    counts: dict[str, Counter[str]] = {tg.name: Counter() for tg in job.task_groups}
+    modify = job.modify_index
+    for alloc in state.allocs_for_job(job.namespace, job.id):
+        modify = max(modify, alloc.modify_index)
+        if alloc.client_status == "pending":
+            if alloc.desired_status != "run":
+                continue
+            key = "starting"
+        else:
+            key = alloc.client_status
+        counts.setdefault(alloc.task_group, Counter())[key] += 1
+    done = [e for e in state.evals_for_job(job.namespace, job.id) if e.status != "pending"]
+    queued = done[-1].queued_allocations if done else {}
+    return JobSummary(
+        job_id=job.id,
+        namespace=job.namespace,
+        summary={
+            name: TaskGroupSummary(
+                queued=queued.get(name, 0),
+                complete=row["complete"],
+                failed=row["failed"],
+                running=row["running"],
+                starting=row["starting"],
+                lost=row["lost"],
+            )
+            for name, row in counts.items()
+        },
+        create_index=job.create_index,
+        modify_index=modify,
+    )
+
+
+def job_stub(state: StateView, job: Job) -> JobListStub:
+    return JobListStub(
+        id=job.id,
+        name=job.name,
+        namespace=job.namespace,
+        datacenters=job.datacenters,
+        type=job.type,
+        priority=job.priority,
+        stop=job.stop,
+        status=state.job_status(job),
+        status_description=job.status_description,
+        version=job.version,
+        job_summary=job_summary(state, job),
+        create_index=job.create_index,
+        modify_index=job.modify_index,
+        job_modify_index=job.job_modify_index,
+        submit_time=job.submit_time,
+        source=job.source,
+    )
+
+
+def alloc_stub(state: StateView, alloc: Allocation) -> AllocListStub:
+    job = state.job(alloc.namespace, alloc.job_id)
+    return AllocListStub(
+        id=alloc.id,
+        eval_id=alloc.eval_id,
+        name=alloc.name,
+        namespace=alloc.namespace,
+        node_id=alloc.node_id,
+        node_name=alloc.node_name,
+        job_id=alloc.job_id,
+        job_type=job.type if job else "",
+        job_version=alloc.job_version,
+        task_group=alloc.task_group,
+        desired_status=alloc.desired_status,
+        desired_description=alloc.desired_description,
+        client_status=alloc.client_status,
+        client_description=alloc.client_description,
+        task_states=alloc.task_states,
+        create_index=alloc.create_index,
+        modify_index=alloc.modify_index,
+        create_time=alloc.create_time,
+        modify_time=alloc.modify_time,
+    )
+
+
+def alloc_with_job(state: StateView, alloc: Allocation) -> AllocWithJob:
+    """The allocation plus its job at the allocation's version (the current job if that
+    version has aged out of the history)."""
+    job = state.job_version(alloc.namespace, alloc.job_id, alloc.job_version)
+    if job is None:
+        job = state.job(alloc.namespace, alloc.job_id)
+    return AllocWithJob(**msgspec.structs.asdict(alloc), job=job)

@@ -1,0 +1,286 @@
+"""A small in-process Backend over the real StateStore, and a live uvicorn server helper,
+for API and CLI tests (until ``Server.in_memory`` can stand in)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import uvicorn
+from starlette.applications import Starlette
+
+from gitorch.core import commands as c
+from gitorch.core.model import (
+    SECOND,
+    Evaluation,
+    FileError,
+    GitopsJob,
+    GitopsStatus,
+    Job,
+    Node,
+    Placement,
+    Plan,
+    replace,
+)
+from gitorch.core.state import ApplyResult, StateStore
+from gitorch.errors import NotFoundError
+from gitorch.gitsync.webhook import verify_signature
+from gitorch.server.backend import (
+    JobDeregisterResponse,
+    JobDiff,
+    JobPlanResponse,
+    JobRegisterResponse,
+    NodeRegisterResponse,
+    PlanAnnotations,
+    SyncReport,
+    TGUpdates,
+)
+
+with warnings.catch_warnings():
+    # starlette asks for httpx2 in its test client; httpx is what this project installs
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from starlette.testclient import TestClient
+
+NOW = 1_700_000_000 * SECOND
+WEBHOOK_SECRET = "s3cret"
+
+
+class FakeBackend:
+    """Backend over a real StateStore: commands apply at once; no scheduler runs."""
+
+    def __init__(self) -> None:
+        self.store = StateStore()
+        self._cond = threading.Condition()
+        self.report = SyncReport(commit="a" * 40, dry_run=False, changes=[], errors=[])
+        self.webhooks: list[bytes] = []
+
+    @property
+    def state(self) -> StateStore:
+        return self.store
+
+    def apply(self, cmd: c.Command) -> ApplyResult:
+        with self._cond:
+            result = self.store.apply(cmd)
+            self._cond.notify_all()
+        return result
+
+    def wait_index(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
+        def current() -> int:
+            return max(self.store.table_index.get(t, 0) for t in tables)
+
+        with self._cond:
+            self._cond.wait_for(lambda: current() > index, timeout)
+            return current()
+
+    def register_job(self, job: Job) -> JobRegisterResponse:
+        ev = Evaluation(id=str(uuid.uuid4()), namespace=job.namespace, job_id=job.id)
+        result = self.apply(c.RegisterJob(now=NOW, job=job, eval=ev))
+        stored = self.store.job(job.namespace, job.id)
+        assert stored is not None
+        return JobRegisterResponse(
+            eval_id=ev.id,
+            eval_create_index=result.index,
+            job_modify_index=stored.job_modify_index,
+            index=result.index,
+        )
+
+    def deregister_job(self, namespace: str, job_id: str, purge: bool) -> JobDeregisterResponse:
+        if self.store.job(namespace, job_id) is None:
+            raise NotFoundError("job not found")
+        ev = Evaluation(
+            id=str(uuid.uuid4()), namespace=namespace, job_id=job_id, triggered_by="job-deregister"
+        )
+        result = self.apply(
+            c.DeregisterJob(now=NOW, namespace=namespace, job_id=job_id, purge=purge, eval=ev)
+        )
+        return JobDeregisterResponse(
+            eval_id=ev.id,
+            eval_create_index=result.index,
+            job_modify_index=result.index,
+            index=result.index,
+        )
+
+    def plan_job(self, job: Job, diff: bool) -> JobPlanResponse:
+        old = self.store.job(job.namespace, job.id)
+        kind: Literal["Added", "Edited", "None"] = (
+            "Added" if old is None else "None" if old.spec_key() == job.spec_key() else "Edited"
+        )
+        return JobPlanResponse(
+            annotations=PlanAnnotations(
+                desired_tg_updates={tg.name: TGUpdates(place=tg.count) for tg in job.task_groups}
+            ),
+            failed_tg_allocs={},
+            job_modify_index=old.job_modify_index if old else 0,
+            diff=JobDiff(type=kind, id=job.id),
+        )
+
+    def register_node(self, node: Node) -> NodeRegisterResponse:
+        result = self.apply(c.RegisterNode(now=NOW, node=replace(node, status="ready")))
+        return NodeRegisterResponse(index=result.index, heartbeat_ttl=10 * SECOND)
+
+    def heartbeat(self, node_id: str) -> NodeRegisterResponse:
+        result = self.apply(c.UpdateNodeStatus(now=NOW, node_id=node_id, status="ready"))
+        return NodeRegisterResponse(index=result.index, heartbeat_ttl=10 * SECOND)
+
+    def update_allocs(self, updates: list[c.AllocClientUpdate]) -> int:
+        return self.apply(c.UpdateAllocsFromClient(now=NOW, updates=updates)).index
+
+    def set_node_eligibility(self, node_id: str, eligible: bool) -> int:
+        value = "eligible" if eligible else "ineligible"
+        cmd = c.UpdateNodeEligibility(now=NOW, node_id=node_id, eligibility=value)
+        return self.apply(cmd).index
+
+    def gitops_status(self) -> GitopsStatus:
+        sync = self.store.gitsync
+        return GitopsStatus(
+            repo=sync.repo,
+            branch=sync.branch,
+            commit=sync.commit,
+            synced_at=sync.synced_at,
+            jobs=[
+                GitopsJob(id=job_id, file=f, commit=sync.commit, status="synced")
+                for f, job_id in sorted(sync.files.items())
+            ],
+            errors=sync.errors,
+            fetch_error=sync.fetch_error,
+        )
+
+    def gitops_sync(self, dry_run: bool) -> SyncReport:
+        return replace(self.report, dry_run=dry_run)
+
+    def gitops_webhook(self, body: bytes, signature: str | None) -> bool:
+        if not verify_signature(WEBHOOK_SECRET, body, signature):
+            return False
+        self.webhooks.append(body)
+        return True
+
+    def leader(self) -> str:
+        return "127.0.0.1:4647"
+
+    def peers(self) -> list[str]:
+        return ["127.0.0.1:4647"]
+
+    def agent_self(self) -> dict[str, Any]:
+        return {"config": {"Region": "global", "Datacenter": "dc1"}, "member": {"Name": "fake"}}
+
+    # -- test helpers ---------------------------------------------------------------
+
+    def add_node(self, node_id: str, *, http_addr: str = "") -> Node:
+        node = Node(id=node_id, name=f"node-{node_id[:4]}", http_addr=http_addr)
+        self.register_node(node)
+        return self.store.nodes[node_id]
+
+    def place(self, job: Job, node_id: str) -> list[str]:
+        """Place every group's count on ``node_id`` (what a scheduler would do)."""
+        stored = self.store.job(job.namespace, job.id)
+        assert stored is not None
+        placements = [
+            Placement(id=str(uuid.uuid4()), task_group=tg.name, index=i, node_id=node_id)
+            for tg in stored.task_groups
+            for i in range(tg.count)
+        ]
+        plan = Plan(
+            eval_id="e" * 36,
+            namespace=stored.namespace,
+            job_id=stored.id,
+            job_version=stored.version,
+            placements=placements,
+        )
+        self.apply(c.ApplyPlan(now=NOW, plan=plan))
+        return [p.id for p in placements]
+
+    def record_sync(self, files: dict[str, str], errors: list[FileError]) -> None:
+        sync = c.RecordGitSync(
+            now=NOW,
+            sync=replace(
+                self.store.gitsync,
+                repo="file:///repo",
+                branch="main",
+                commit="b" * 40,
+                files=files,
+                errors=errors,
+            ),
+        )
+        self.apply(sync)
+
+
+class FakeClient:
+    """ClientBackend whose task logs are files under ``root``."""
+
+    def __init__(self, node_id: str, root: Path) -> None:
+        self.node_id = node_id
+        self.root = root
+
+    def log_path(self, alloc_id: str, task: str, kind: Literal["stdout", "stderr"]) -> Path:
+        path = self.root / alloc_id / f"{task}.{kind}.0"
+        if not path.parent.is_dir():
+            raise NotFoundError(f"alloc {alloc_id} has no task {task!r} on node {self.node_id}")
+        return path
+
+
+def simple_job(job_id: str = "web", count: int = 2) -> dict[str, Any]:
+    """A Nomad API job as python-nomad users write it (nulls and unmodelled fields too)."""
+    return {
+        "ID": job_id,
+        "Name": job_id,
+        "Type": "service",
+        "Datacenters": ["dc1"],
+        "Update": None,
+        "Periodic": None,
+        "TaskGroups": [
+            {
+                "Name": "web",
+                "Count": count,
+                "EphemeralDisk": {"SizeMB": 300},
+                "Networks": None,
+                "Tasks": [
+                    {
+                        "Name": "server",
+                        "Driver": "raw_exec",
+                        "Config": {"command": "/bin/sleep", "args": ["60"]},
+                        "Resources": {"CPU": 100, "MemoryMB": 64, "Networks": None},
+                        "Meta": None,
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def api_client(app: Starlette) -> TestClient:
+    """A synchronous test client that calls ``app`` in process."""
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(app: Starlette) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yield its address."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
