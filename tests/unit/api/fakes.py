@@ -186,8 +186,9 @@ class FakeBackend:
             for tg in stored.task_groups
             for i in range(tg.count)
         ]
+        evals = self.store.evals_for_job(stored.namespace, stored.id)
         plan = Plan(
-            eval_id="e" * 36,
+            eval_id=evals[-1].id if evals else "",
             namespace=stored.namespace,
             job_id=stored.id,
             job_version=stored.version,
@@ -220,7 +221,7 @@ class FakeClient:
 
     def log_path(self, alloc_id: str, task: str, kind: Literal["stdout", "stderr"]) -> Path:
         path = self.root / alloc_id / f"{task}.{kind}.0"
-        if not path.parent.is_dir():
+        if not path.exists():
             raise NotFoundError(f"alloc {alloc_id} has no task {task!r} on node {self.node_id}")
         return path
 
