@@ -224,7 +224,11 @@ def client_status(tasks: dict[str, TaskState]) -> tuple[ClientStatus, str]:
     return "complete", "All tasks have completed"
 
 
-def restart_policy(job: Job, group_name: str) -> RestartPolicy:
+def restart_policy(job: Job, group_name: str, task: Task) -> RestartPolicy:
+    """The task's policy (already merged with its group's), else the group's, else
+    Nomad's default for the job type."""
+    if task.restart_policy is not None:
+        return task.restart_policy
     group = job.group(group_name)
     if group is not None and group.restart_policy is not None:
         return group.restart_policy
@@ -364,7 +368,7 @@ class _Step:
     def after_exit(self, name: str, jitter: float, **outcome: bool) -> None:
         """Ask the restart tracker, then restart later, fail, or finish the task."""
         run = self.state.tasks[name]
-        policy = restart_policy(self.state.job, self.state.alloc.task_group)
+        policy = restart_policy(self.state.job, self.state.alloc.task_group, self.state.task(name))
         job_type = self.state.job.type
         d = decide(policy, job_type, run.history, now=self.now, jitter=jitter, **outcome)
         run = _set(run, history=d.history)

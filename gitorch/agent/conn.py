@@ -5,6 +5,7 @@ by a real ``StateStore``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from gitorch.core.state import ApplyResult, StateStore
 from gitorch.errors import GitorchError, NotFoundError
 from gitorch.server.backend import NodeRegisterResponse
 
+log = logging.getLogger(__name__)
 AllocsWithJobs = list[tuple[Allocation, Job]]
 _ALLOC_FIELDS = Allocation.__struct_fields__
 
@@ -143,6 +145,68 @@ def _encode(value: object) -> bytes:
     return msgspec.json.encode(value)
 
 
+class StatusBatcher:
+    """Coalesces alloc status updates: each allocation's latest update waits up to
+    ``window_s``, then one request carries every pending one. A failed request is
+    retried with backoff; a newer update for the same allocation replaces it."""
+
+    def __init__(
+        self,
+        send: Callable[[list[AllocClientUpdate]], int],
+        *,
+        window_s: float = 0.02,
+        retry_max_s: float = 15.0,
+    ) -> None:
+        self._send = send
+        self._window = window_s
+        self._retry_max = retry_max_s
+        self._pending: dict[str, AllocClientUpdate] = {}
+        self._cond = threading.Condition()
+        self._closed = False
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gitorch-status", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, update: AllocClientUpdate) -> None:
+        with self._cond:
+            self._pending[update.id] = update
+            self._cond.notify()
+
+    def stop(self, flush_timeout: float = 5.0) -> None:
+        """Stop the thread after one last attempt to send what is pending."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._closing.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=flush_timeout)
+
+    def _run(self) -> None:
+        delay = 0.0
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                closing = self._closed
+            if not closing:
+                self._closing.wait(self._window + delay)
+            with self._cond:
+                batch, self._pending = self._pending, {}
+            if batch:
+                try:
+                    self._send(list(batch.values()))
+                    delay = 0.0
+                except (GitorchError, OSError) as exc:
+                    with self._cond:
+                        self._pending = {**batch, **self._pending}
+                    delay = min(self._retry_max, max(0.25, delay * 2))
+                    log.warning("sending %d alloc updates failed: %s", len(batch), exc)
+            if closing:
+                return
+
+
 class InMemoryConn:
     """``ServerConn`` backed by a real ``StateStore``, for tests. Apply commands through
     ``apply`` (or to ``store`` directly: blocking queries also poll). Set ``available``
@@ -227,4 +291,5 @@ __all__ = [
     "InMemoryConn",
     "ServerConn",
     "ServerUnavailableError",
+    "StatusBatcher",
 ]

@@ -1,0 +1,298 @@
+"""The IO shell around one allocation's alloc runner: it carries out the runner's
+instructions with the task drivers and feeds what happened back as events.
+
+* Events for one allocation are handled one at a time, in order, on a shared bounded
+  thread pool (an actor per allocation; no thread per allocation).
+* A task's exit is watched by one thread per running task, blocked in ``driver.wait``
+  (the drivers wait on a pidfd, so it costs no CPU); stops run on the pool.
+* Restart delays are served by one ``Timers`` thread for the whole client.
+* Before anything else the state is saved (``save``), so a task handle reaches the
+  disk right after ``driver.start`` returns; ``shutdown`` leaves the tasks running.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
+
+import msgspec
+
+from gitorch.agent import allocrunner as ar
+from gitorch.core.commands import AllocClientUpdate
+from gitorch.core.model import Template
+from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
+from gitorch.errors import DriverError
+from gitorch.plugins.driver import Driver
+
+log = logging.getLogger(__name__)
+WAIT_SLICE_S = 1.0  # how often a waiter thread checks whether the client shuts down
+
+
+class Timers:
+    """One thread that calls callbacks at unix-nanosecond times."""
+
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
+        self._clock = clock
+        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._seq = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="gitorch-timers", daemon=True)
+        self._thread.start()
+
+    def call_at(self, at: int, fn: Callable[[], None]) -> None:
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._heap, (at, self._seq, fn))
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (not self._heap or self._heap[0][0] > self._clock()):
+                    wait = (self._heap[0][0] - self._clock()) / 1e9 if self._heap else None
+                    self._cond.wait(wait)
+                if self._closed:
+                    return
+                _, _, fn = heapq.heappop(self._heap)
+            try:
+                fn()
+            except Exception:
+                log.exception("timer callback failed")
+
+
+def make_dirs(cfg: TaskConfig) -> None:
+    """Nomad's alloc dir: ``alloc/{logs,data,tmp}`` shared by the alloc's tasks, and
+    ``<task>/{local,secrets,tmp}`` per task."""
+    for sub in ("logs", "data", "tmp"):
+        os.makedirs(os.path.join(cfg.alloc_dir, sub), exist_ok=True)
+    for sub in ("local", "secrets", "tmp"):
+        os.makedirs(os.path.join(cfg.task_dir, sub), exist_ok=True)
+
+
+def render_templates(cfg: TaskConfig, templates: list[Template]) -> TaskConfig:
+    """Write each ``template`` block under the task dir. Only embedded data with
+    ``{{ env "X" }}`` is rendered for now; ``env = true`` templates add their
+    ``KEY=value`` lines to the task's environment (returned in the new config)."""
+    env = dict(cfg.env)
+    root = os.path.realpath(cfg.task_dir)
+    for tpl in templates:
+        text = tpl.embedded_tmpl
+        if not text and tpl.source_path:
+            text = Path(cfg.task_dir, tpl.source_path).read_text()
+        left, right = re.escape(tpl.left_delim), re.escape(tpl.right_delim)
+        pattern = re.compile(left + r'-?\s*env\s+"([^"]*)"\s*-?' + right)
+        rendered = pattern.sub(lambda m: cfg.env.get(m.group(1), ""), text)
+        dest = os.path.realpath(os.path.join(cfg.task_dir, tpl.dest_path))
+        if os.path.commonpath([root, dest]) != root:
+            raise DriverError(f"task {cfg.id}: template destination escapes task dir: {dest}")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        Path(dest).write_text(rendered)
+        os.chmod(dest, int(tpl.perms or "0644", 8))
+        if tpl.env:
+            for line in rendered.splitlines():
+                key, sep, value = line.partition("=")
+                if sep and key.strip() and not key.lstrip().startswith("#"):
+                    env[key.strip()] = value.strip()
+    return msgspec.structs.replace(cfg, env=env)
+
+
+class _Restore:
+    """The inbox marker for ``TaskRunner.restore``."""
+
+
+_RESTORE = _Restore()
+
+
+class TaskRunner:
+    """Runs one allocation: owns its alloc runner state and its tasks' handles."""
+
+    def __init__(
+        self,
+        state: ar.AllocRunnerState,
+        *,
+        drivers: dict[str, Driver],
+        pool: Executor,
+        timers: Timers,
+        save: Callable[[ar.AllocRunnerState], None],
+        report: Callable[[AllocClientUpdate], None],
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.state = state
+        self._drivers = drivers
+        self._pool = pool
+        self._timers = timers
+        self._save = save
+        self._report = report
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._inbox: deque[ar.Event | _Restore] = deque()
+        self._draining = False
+        self._closed = False
+        self._handles: dict[str, TaskHandle] = {}
+        self.idle = threading.Event()
+        self.idle.set()
+
+    @property
+    def alloc_id(self) -> str:
+        return self.state.alloc.id
+
+    def send(self, event: ar.Event | _Restore) -> None:
+        """Queue an event; it is handled on the pool, after the ones before it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._inbox.append(event)
+            if self._draining:
+                return
+            self._draining = True
+            self.idle.clear()
+        self._pool.submit(self._drain)
+
+    def restore(self) -> None:
+        """Resume after an agent restart: re-attach tasks, re-arm timers (queued
+        first, so it runs before any event)."""
+        self.send(_RESTORE)
+
+    def shutdown(self) -> None:
+        """Stop handling events and watching tasks; the tasks keep running."""
+        with self._lock:
+            self._closed = True
+            self._inbox.clear()
+
+    def terminal(self) -> bool:
+        """Every task is dead and nothing is in flight."""
+        tasks = self.state.tasks.values()
+        return bool(tasks) and all(t.phase == "dead" for t in tasks) and self.idle.is_set()
+
+    # -- the actor loop ----------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._inbox or self._closed:
+                    self._draining = False
+                    self.idle.set()
+                    return
+                event = self._inbox.popleft()
+            self._step(event)
+
+    def _step(self, event: ar.Event | _Restore) -> None:
+        try:
+            if isinstance(event, _Restore):
+                self.state, out = ar.restore(self.state, now=self._clock())
+            else:
+                self.state, out = ar.handle(self.state, event, now=self._clock())
+            self._save(self.state)
+            self._execute_all(out)
+        except Exception:
+            log.exception("alloc %s: failed to handle %s", self.alloc_id, type(event).__name__)
+
+    def _execute_all(self, out: list[ar.Instruction]) -> None:
+        for ins in out:
+            follow = self._execute(ins)
+            if follow is not None:
+                self._step(follow)  # right away: a new handle is saved before moving on
+
+    def _execute(self, ins: ar.Instruction) -> ar.Event | None:
+        match ins:
+            case ar.StartTask():
+                return self._start(ins.config)
+            case ar.StopTask():
+                self._pool.submit(self._stop, ins)
+            case ar.DestroyTask():
+                self._destroy(ins.task)
+            case ar.SetTimer():
+                self._timers.call_at(ins.at, lambda: self.send(ar.TimerFired(task=ins.task)))
+            case ar.ReportStatus():
+                self._report(ins.update)
+            case ar.RecoverTask():
+                return self._recover(ins.task, ins.handle)
+        return None
+
+    # -- instructions ------------------------------------------------------------------
+
+    def _start(self, cfg: TaskConfig) -> ar.Event:
+        driver = self._drivers.get(cfg.driver)
+        if driver is None:
+            error = f"task {cfg.id}: driver {cfg.driver!r} is not available on this node"
+            return ar.TaskStartFailed(task=cfg.task_name, error=error)
+        try:
+            make_dirs(cfg)
+            cfg = render_templates(cfg, self.state.task(cfg.task_name).templates)
+        except (OSError, DriverError) as exc:
+            error = f"task {cfg.id}: cannot set up task dir: {exc}"
+            return ar.TaskStartFailed(
+                task=cfg.task_name, error=error, recoverable=True, jitter=random.random()
+            )
+        try:
+            handle = driver.start(cfg)
+        except Exception as exc:
+            return ar.TaskStartFailed(task=cfg.task_name, error=str(exc), jitter=random.random())
+        self._watch(cfg.task_name, driver, handle)
+        return ar.TaskStarted(task=cfg.task_name, handle=handle)
+
+    def _recover(self, task: str, handle: TaskHandle) -> ar.Event | None:
+        driver = self._drivers.get(handle.driver)
+        try:
+            ok = driver is not None and driver.recover(handle)
+        except Exception as exc:
+            return ar.TaskRecoverFailed(task=task, error=str(exc))
+        if not ok or driver is None:
+            why = "driver not available" if driver is None else "task is gone"
+            return ar.TaskRecoverFailed(task=task, error=why)
+        self._watch(task, driver, handle)
+        return None
+
+    def _stop(self, ins: ar.StopTask) -> None:
+        handle = self._handles.get(ins.task)
+        if handle is None:
+            self.send(ar.TaskKilled(task=ins.task))
+            return
+        try:
+            self._drivers[handle.driver].stop(handle, ins.signal, ins.timeout / 1e9)
+        except Exception as exc:
+            self.send(ar.TaskKilled(task=ins.task, error=str(exc)))
+        else:
+            self.send(ar.TaskKilled(task=ins.task))
+
+    def _destroy(self, task: str) -> None:
+        handle = self._handles.pop(task, None)
+        if handle is None:
+            return
+        try:
+            self._drivers[handle.driver].destroy(handle, force=True)
+        except Exception:
+            log.exception("alloc %s: destroying task %s failed", self.alloc_id, task)
+
+    def _watch(self, task: str, driver: Driver, handle: TaskHandle) -> None:
+        self._handles[task] = handle
+        name = f"wait-{self.alloc_id[:8]}-{task}"
+        threading.Thread(
+            target=self._wait, args=(task, driver, handle), name=name, daemon=True
+        ).start()
+
+    def _wait(self, task: str, driver: Driver, handle: TaskHandle) -> None:
+        while not self._closed:
+            try:
+                result = driver.wait(handle, timeout=WAIT_SLICE_S)
+            except Exception as exc:
+                result = ExitResult(exit_code=-1, err=f"lost track of task: {exc}")
+            if result is not None:
+                self.send(ar.TaskExited(task=task, result=result, jitter=random.random()))
+                return
