@@ -28,7 +28,10 @@ from gitorch.api.wire import (
 )
 from gitorch.core.model import Job
 from gitorch.core.state import StateView
-from gitorch.errors import BadRequestError, ConflictError, JobspecError, NotFoundError
+from gitorch.errors import BadRequestError, ConflictError, NotFoundError
+from gitorch.jobspec import parse_file
+from gitorch.jobspec.validate import problems as job_problems
+from gitorch.jobspec.validate import validate
 from gitorch.server.backend import Backend
 
 JOBS = ("jobs",)
@@ -63,6 +66,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         body = await read_object(request)
         path_id = request.path_params.get("job_id")
         job = job_from_body(body, request, path_id)
+        validate(job)
         _check_index(backend.state, job, body)
         result = await call(backend.register_job, job)
         return json_response(result, index=result.index)
@@ -109,6 +113,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
     async def plan(request: Request) -> Response:
         body = await read_object(request)
         job = job_from_body(body, request, request.path_params["job_id"])
+        validate(job)
         result = await call(backend.plan_job, job, bool(body.get("Diff", False)))
         return json_response(result, index=backend.state.index)
 
@@ -118,21 +123,15 @@ def routes(backend: Backend) -> list[BaseRoute]:
         hcl = body.get("JobHCL")
         if not isinstance(hcl, str) or not hcl.strip():
             raise BadRequestError("Job spec is empty")
-        from gitorch.jobspec import parse_file
-
         return json_response(parse_file(PARSE_PATH, hcl))
 
     @endpoint
-    async def validate(request: Request) -> Response:
+    async def validate_job(request: Request) -> Response:
         body = await read_object(request)
         if body.get("Job") is None:
             raise BadRequestError("Job must be specified")
-        try:
-            job = decode_job(body["Job"], default_namespace=namespace(request))
-        except (BadRequestError, JobspecError) as exc:
-            problems = [str(exc)]
-        else:
-            problems = validation_problems(job)
+        job = decode_job(body["Job"], default_namespace=namespace(request))
+        problems = [f"{where}: {message}" for where, message in job_problems(job)]
         error = ""
         if problems:
             bullets = "".join(f"\n\t* {p}" for p in problems)
@@ -143,7 +142,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         Route("/v1/jobs", list_jobs, methods=["GET"]),
         Route("/v1/jobs", register, methods=["POST", "PUT"]),
         Route("/v1/jobs/parse", parse, methods=["POST", "PUT"]),
-        Route("/v1/validate/job", validate, methods=["POST", "PUT"]),
+        Route("/v1/validate/job", validate_job, methods=["POST", "PUT"]),
         Route("/v1/job/{job_id:str}", read_job, methods=["GET"]),
         Route("/v1/job/{job_id:str}", register, methods=["POST", "PUT"]),
         Route("/v1/job/{job_id:str}", deregister, methods=["DELETE"]),
@@ -169,34 +168,3 @@ def _check_index(state: StateView, job: Job, body: dict[str, Any]) -> None:
             f"Enforcing job modify index {want}: job exists with conflicting job modify "
             f"index: {have}"
         )
-
-
-def validation_problems(job: Job) -> list[str]:
-    """Structural checks Nomad's Job.Validate makes that the type system does not."""
-    problems: list[str] = []
-    if " " in job.id:
-        problems.append("Job ID contains a space")
-    if not 1 <= job.priority <= 100:
-        problems.append(f"Job priority must be between [1, 100]: {job.priority}")
-    if not job.task_groups:
-        problems.append("Missing job task groups")
-    seen: set[str] = set()
-    for i, tg in enumerate(job.task_groups, 1):
-        where = f"Task group {tg.name or i}"
-        if not tg.name:
-            problems.append(f"Job task group {i} missing name")
-        elif tg.name in seen:
-            problems.append(f"Job task group {i} redefines '{tg.name}'")
-        seen.add(tg.name)
-        if tg.count < 0:
-            problems.append(f"{where}: count can't be negative")
-        if not tg.tasks:
-            problems.append(f"{where}: missing tasks")
-        task_names: set[str] = set()
-        for task in tg.tasks:
-            if task.name in task_names:
-                problems.append(f"{where}: task {task.name!r} defined more than once")
-            task_names.add(task.name)
-            if not task.driver:
-                problems.append(f"{where}: task {task.name!r} missing driver")
-    return problems

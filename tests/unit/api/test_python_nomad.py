@@ -1,34 +1,56 @@
-"""A real Nomad API client (python-nomad) against a live gitorch HTTP API."""
+"""A real Nomad API client (python-nomad) against a live gitorch HTTP API over an
+in-memory server whose scheduler workers run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import nomad
 import nomad.api.exceptions as nomad_errors
 import pytest
-from fakes import FakeBackend, serve, simple_job
+from fakes import serve, simple_job
 
 from gitorch.api.app import make_app
+from gitorch.core.model import DriverInfo, Node, NodeCpu, NodeMemory, NodeResources
+from gitorch.server.server import Server
 
 NODE = "3" * 36
 
 
 @pytest.fixture
-def backend() -> FakeBackend:
-    b = FakeBackend()
-    b.add_node(NODE, http_addr="127.0.0.1:4646")
-    return b
+def backend() -> Iterator[Server]:
+    server = Server.in_memory()
+    server.register_node(
+        Node(
+            id=NODE,
+            name="n3",
+            http_addr="127.0.0.1:4646",
+            node_resources=NodeResources(
+                cpu=NodeCpu(cpu_shares=4000), memory=NodeMemory(memory_mb=8192)
+            ),
+            drivers={"raw_exec": DriverInfo(detected=True, healthy=True)},
+        )
+    )
+    yield server
+    server.stop()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 @pytest.fixture
-def api(backend: FakeBackend) -> Iterator[nomad.Nomad]:
+def api(backend: Server) -> Iterator[nomad.Nomad]:
     with serve(make_app(backend)) as address:
         host, port = address.split(":")
         yield nomad.Nomad(host=host, port=int(port), timeout=10)
 
 
-def test_jobs_register_get_list_deregister(api: nomad.Nomad, backend: FakeBackend) -> None:
+def test_jobs_register_get_list_deregister(api: nomad.Nomad) -> None:
     assert api.jobs.get_jobs() == []
     result = api.jobs.register_job({"Job": simple_job("web")})
     assert result["EvalID"] and result["JobModifyIndex"] >= 1
@@ -42,7 +64,7 @@ def test_jobs_register_get_list_deregister(api: nomad.Nomad, backend: FakeBacken
     job = api.job.get_job("web")
     assert job["ID"] == "web" and job["TaskGroups"][0]["Name"] == "web"
     assert [v["Version"] for v in api.job.get_versions("web")["Versions"]] == [0]
-    assert api.job.get_summary("web")["Summary"]["web"]["Running"] == 0
+    wait_for(lambda: api.job.get_summary("web")["Summary"]["web"]["Starting"] == 2)
     assert len(api.job.get_evaluations("web")) == 1
 
     plan = api.job.plan_job("web", {"Job": simple_job("web", count=5)}, diff=True)
@@ -56,11 +78,10 @@ def test_jobs_register_get_list_deregister(api: nomad.Nomad, backend: FakeBacken
         api.job.get_job("api")
 
 
-def test_allocations_evaluations_nodes(api: nomad.Nomad, backend: FakeBackend) -> None:
+def test_allocations_evaluations_nodes(api: nomad.Nomad) -> None:
     api.jobs.register_job({"Job": simple_job("web", count=2)})
-    job = backend.store.job("default", "web")
-    assert job is not None
-    ids = backend.place(job, NODE)
+    wait_for(lambda: len(api.job.get_allocations("web")) == 2)
+    ids = [a["ID"] for a in api.job.get_allocations("web")]
 
     allocs = api.allocations.get_allocations()
     assert sorted(a["ID"] for a in allocs) == sorted(ids)
@@ -81,9 +102,9 @@ def test_allocations_evaluations_nodes(api: nomad.Nomad, backend: FakeBackend) -
     assert api.node.get_node(NODE)["SchedulingEligibility"] == "ineligible"
 
 
-def test_status_agent_and_validate(api: nomad.Nomad) -> None:
-    assert api.status.leader.get_leader() == "127.0.0.1:4647"
-    assert api.status.peers.get_peers() == ["127.0.0.1:4647"]
+def test_status_agent_and_validate(api: nomad.Nomad, backend: Server) -> None:
+    assert api.status.leader.get_leader() == backend.leader()
+    assert api.status.peers.get_peers() == backend.peers()
     assert "config" in api.agent.get_agent()
     validated = api.validate.validate_job({"Job": simple_job()})  # a requests.Response
     assert validated.json()["ValidationErrors"] == []
@@ -101,14 +122,11 @@ def test_errors_map_to_python_nomad_exceptions(api: nomad.Nomad) -> None:
 
 
 def test_parse_hcl(api: nomad.Nomad) -> None:
-    jobspec = pytest.importorskip("gitorch.jobspec")
-    if not hasattr(jobspec, "parse_file"):
-        pytest.skip("gitorch.jobspec.parse_file is not written yet")
     hcl = 'job "hello" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n    }\n  }\n}\n'
     assert api.jobs.parse(hcl, canonicalize=True)["ID"] == "hello"
 
 
-def test_acl_token(backend: FakeBackend) -> None:
+def test_acl_token(backend: Server) -> None:
     with serve(make_app(backend, acl_tokens={"s3cr3t"})) as address:
         host, port = address.split(":")
         anonymous = nomad.Nomad(host=host, port=int(port), timeout=10)
