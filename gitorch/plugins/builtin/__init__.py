@@ -1,1 +1,27 @@
-"""gitorch."""
+"""gitorch's built-in plugin: the raw_exec, exec and mock task drivers.
+
+It is registered through the same hooks as any third-party plugin (entry point
+``builtin`` in the ``gitorch`` group); ``gitorch.plugins.manager`` loads it first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gitorch.plugins.builtin.exec import ExecDriver
+from gitorch.plugins.builtin.mock import MockDriver
+from gitorch.plugins.builtin.raw_exec import RawExecDriver
+from gitorch.plugins.driver import Driver
+from gitorch.plugins.hookspecs import hookimpl
+
+__all__ = ["ExecDriver", "MockDriver", "RawExecDriver"]
+
+
+@hookimpl
+def register_drivers() -> Sequence[type[Driver]]:
+    return [RawExecDriver, ExecDriver, MockDriver]
+
+
+@hookimpl
+def register_devices() -> Sequence[type[object]]:
+    return []
