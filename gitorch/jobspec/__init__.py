@@ -1,1 +1,131 @@
-"""gitorch."""
+"""Git files to Job values: render (``.j2``), parse HCL2, resolve variables, decode, validate.
+
+Which files are jobspecs (:func:`is_jobspec_file`), by path inside the repository:
+
+- the name ends in ``.nomad``, ``.nomad.hcl`` or ``.hcl``, optionally followed by ``.j2``;
+- but not a var file (:func:`is_var_file`): a name ending in ``.vars.hcl``,
+  ``.varfile.hcl`` or ``.vars`` (again optionally ``.j2``), or any file under a folder
+  named ``vars``;
+- and nothing hidden: no part of the path starts with ``.`` (``.github/``, ``.gitorch.hcl``).
+
+A jobspec file holds exactly one ``job`` block, plus any ``variable`` and ``locals``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gitorch.core.model.base import replace
+from gitorch.core.model.job import Job, JobSource
+from gitorch.errors import JobspecError
+from gitorch.jobspec import hcl
+from gitorch.jobspec.decode import decode
+from gitorch.jobspec.render import Reader, render
+from gitorch.jobspec.validate import DriverCheck, validate
+from gitorch.jobspec.variables import load_var_file, resolve
+
+__all__ = [
+    "JOBSPEC_SUFFIXES",
+    "VAR_FILE_SUFFIXES",
+    "is_jobspec_file",
+    "is_var_file",
+    "parse_file",
+    "parse_text",
+    "template_values",
+]
+
+JOBSPEC_SUFFIXES = (".nomad", ".nomad.hcl", ".hcl")
+VAR_FILE_SUFFIXES = (".vars.hcl", ".varfile.hcl", ".vars")
+
+
+def is_var_file(path: str) -> bool:
+    """True for var files: ``*.vars.hcl``, ``*.varfile.hcl``, ``*.vars``, or under ``vars/``."""
+    parts = path.strip("/").split("/")
+    name = parts[-1].removesuffix(".j2")
+    return name.endswith(VAR_FILE_SUFFIXES) or "vars" in parts[:-1]
+
+
+def is_jobspec_file(path: str) -> bool:
+    """True for the repository files gitorch parses as jobs (see the module docstring)."""
+    parts = path.strip("/").split("/")
+    if any(p.startswith(".") for p in parts):
+        return False
+    name = parts[-1].removesuffix(".j2")
+    return name.endswith(JOBSPEC_SUFFIXES) and not is_var_file(path)
+
+
+def template_values(
+    var_files: Sequence[tuple[str, str]] = (), vars_: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The values a ``.j2`` file is rendered with: var file assignments, then overrides."""
+    values: dict[str, Any] = {}
+    for file, text in var_files:
+        values.update({name: a.value for name, a in load_var_file(file, text).items()})
+    values.update(vars_ or {})
+    return values
+
+
+def parse_file(
+    path_in_repo: str,
+    text: str,
+    *,
+    vars_: Mapping[str, Any] | None = None,
+    var_files: Sequence[tuple[str, str]] = (),
+    source: JobSource | None = None,
+    strict: bool = False,
+    read: Reader | None = None,
+    driver_check: DriverCheck | None = None,
+) -> Job:
+    """The Job in repository file ``path_in_repo``; any problem raises JobspecError.
+
+    A ``.j2`` file is first rendered with :func:`template_values`; ``read`` (repo path ->
+    text) enables ``[% include %]`` of other repository files. ``var_files`` are
+    (path, text) pairs, ``vars_`` the ``-var`` style overrides; ``strict`` makes values
+    for undeclared variables an error, as Nomad's ``-hcl2-strict``.
+    """
+    rendered = text
+    if path_in_repo.endswith(".j2"):
+        rendered = render(text, path_in_repo, template_values(var_files, vars_), read=read)
+    try:
+        return parse_text(
+            rendered,
+            file=path_in_repo,
+            vars_=vars_,
+            var_files=var_files,
+            source=source,
+            strict=strict,
+            driver_check=driver_check,
+        )
+    except JobspecError as exc:
+        if rendered.count("\n") == text.count("\n"):
+            raise
+        note = "\n(line numbers are those of the rendered template)"
+        raise JobspecError(
+            exc.message + note, file=exc.file, line=exc.line, path=exc.path, problems=exc.problems
+        ) from None
+
+
+def parse_text(
+    text: str,
+    *,
+    file: str = "<text>",
+    vars_: Mapping[str, Any] | None = None,
+    var_files: Sequence[tuple[str, str]] = (),
+    source: JobSource | None = None,
+    strict: bool = False,
+    driver_check: DriverCheck | None = None,
+) -> Job:
+    """The Job in HCL2 ``text`` (no Jinja2 rendering); errors name ``file``."""
+    body = hcl.parse(text, file)
+    jobs = body.blocks_of("job")
+    if len(jobs) != 1:
+        found = f"{len(jobs)} job blocks" if jobs else "none"
+        line = jobs[1].line if len(jobs) > 1 else 0
+        msg = f"a jobspec file holds exactly one job block; found {found}"
+        raise JobspecError(msg, file=file, line=line)
+    resolved = resolve(body, file, overrides=vars_, var_files=var_files, strict=strict)
+    lines: dict[str, int] = {}
+    job = decode(resolved, file, lines)
+    validate(job, file, driver_check, lines=lines)
+    return replace(job, source=source) if source is not None else job

@@ -1,0 +1,241 @@
+"""Semantic checks on a decoded Job, reporting every problem at once with its block path.
+
+Driver-specific ``config`` checks belong to the driver plugins; pass them in as
+``driver_check(driver, config) -> [problem, ...]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+from gitorch.core.model.job import Constraint, Job, RestartPolicy, Service, Task, TaskGroup
+from gitorch.errors import JobspecError
+from gitorch.jobspec.durations import format_duration
+
+DriverCheck = Callable[[str, dict[str, object]], list[str]]
+
+JOB_TYPES = ("service", "batch", "system", "sysbatch")
+SUPPORTED_TYPES = ("service", "batch")
+OPERANDS = frozenset(
+    {
+        "=", "==", "is", "!=", "not", ">", ">=", "<", "<=", "regexp", "set_contains",
+        "set_contains_all", "set_contains_any", "version", "semver", "distinct_hosts",
+        "distinct_property", "is_set", "is_not_set",
+    }
+)  # fmt: skip
+# Operands that compare the attribute against a value, so both must be given.
+_NEEDS_RTARGET = OPERANDS - {"distinct_hosts", "distinct_property", "is_set", "is_not_set"}
+SIGNALS = frozenset(
+    "SIG" + s
+    for s in (
+        "ABRT ALRM BUS CHLD CONT FPE HUP ILL INT IO IOT KILL PIPE PROF PWR QUIT SEGV STKFLT "
+        "STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ"
+    ).split()
+)
+CHANGE_MODES = ("restart", "signal", "noop", "script")
+CHECK_TYPES = ("http", "tcp", "script", "grpc")
+MIN_RESTART_INTERVAL = 5_000_000_000
+
+
+class _Found:
+    """Problems as (block path, message, key of the line in the decoder's table)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, str]] = []
+
+    def add(self, path: str, message: str, key: str = "") -> None:
+        self.items.append((path, message, key or path))
+
+
+def validate(
+    job: Job,
+    file: str = "",
+    driver_check: DriverCheck | None = None,
+    *,
+    lines: Mapping[str, int] | None = None,
+) -> None:
+    """Raise JobspecError listing every problem of ``job`` (in ``.problems``), if any.
+
+    ``lines`` is the table :func:`~gitorch.jobspec.decode.decode` fills, to add line numbers.
+    """
+    found = problems(job, driver_check)
+    if found:
+        at = lines or {}
+        errors = [
+            JobspecError(msg, file=file, line=at.get(key) or at.get(path, 0), path=path)
+            for path, msg, key in found
+        ]
+        raise combine(errors, file)
+
+
+def combine(problems: list[JobspecError], file: str) -> JobspecError:
+    """One error carrying all ``problems`` (one per line of its message), sorted by line."""
+    problems = sorted(problems, key=lambda p: (p.file, p.line))
+    if len(problems) == 1:
+        return problems[0]
+    lines = "\n".join(f"  {p.located()}" for p in problems)
+    return JobspecError(f"{len(problems)} problems:\n{lines}", file=file, problems=problems)
+
+
+def problems(job: Job, driver_check: DriverCheck | None = None) -> list[tuple[str, str, str]]:
+    """Every problem of ``job`` as (block path, message, line key)."""
+    f, where = _Found(), f'job "{job.id}"'
+    if not job.id:
+        f.add(where, "the job ID is empty")
+    elif re.search(r"[\s/\x00]", job.id):
+        f.add(where, f"the job ID {job.id!r} may not contain spaces, tabs or '/'")
+    if "\x00" in job.name:
+        f.add(where, "the job name contains a null character", f"{where}.name")
+    if job.type not in JOB_TYPES:
+        msg = f"unknown job type {job.type!r}; use one of {', '.join(JOB_TYPES)}"
+        f.add(where, msg, f"{where}.type")
+    elif job.type not in SUPPORTED_TYPES:
+        msg = f'job type "{job.type}" is not supported yet (service or batch)'
+        f.add(where, msg, f"{where}.type")
+    if not 1 <= job.priority <= 100:
+        msg = f"priority must be between 1 and 100, got {job.priority}"
+        f.add(where, msg, f"{where}.priority")
+    if not job.region or not job.namespace:
+        f.add(where, "region and namespace may not be empty")
+    if not job.datacenters or any(not dc for dc in job.datacenters):
+        msg = 'datacenters must be a list of non-empty names (or ["*"])'
+        f.add(where, msg, f"{where}.datacenters")
+    _constraints(f, where, job.constraints)
+    if not job.task_groups:
+        f.add(where, 'a job needs at least one group "name" { task "name" { ... } }')
+    _duplicates(f, where, "group", [g.name for g in job.task_groups])
+    for group in job.task_groups:
+        _group(f, f'{where} > group "{group.name}"', group, driver_check)
+    return f.items
+
+
+def _group(f: _Found, where: str, group: TaskGroup, driver_check: DriverCheck | None) -> None:
+    if not group.name or "/" in group.name:
+        f.add(where, "a group needs a name without '/'")
+    if group.count < 0:
+        f.add(where, f"count may not be negative, got {group.count}", f"{where}.count")
+    if not group.tasks:
+        f.add(where, 'a group needs at least one task "name" { driver = ... }')
+    _duplicates(f, where, "task", [t.name for t in group.tasks])
+    leaders = [t.name for t in group.tasks if t.leader]
+    if len(leaders) > 1:
+        f.add(where, f"only one task may be the leader, got {', '.join(leaders)}")
+    _constraints(f, where, group.constraints)
+    if group.restart_policy is not None:
+        _restart(f, f"{where} > restart", group.restart_policy)
+    _services(f, where, group.services)
+    for task in group.tasks:
+        _task(f, f'{where} > task "{task.name}"', task, driver_check)
+        if task.restart_policy not in (None, group.restart_policy):
+            _restart(f, f'{where} > task "{task.name}" > restart', task.restart_policy)
+
+
+def _task(f: _Found, where: str, task: Task, driver_check: DriverCheck | None) -> None:
+    if not task.name or "/" in task.name:
+        f.add(where, "a task needs a name without '/'")
+    if not task.driver:
+        f.add(where, 'a task needs a driver, as in driver = "exec"', f"{where}.driver")
+    elif driver_check is not None:
+        for msg in driver_check(task.driver, task.config):
+            f.add(f"{where} > config", msg, f"{where}.config")
+    res, at = task.resources, f"{where} > resources"
+    if res.cpu < 1:
+        f.add(at, f"cpu must be at least 1 MHz, got {res.cpu}", f"{at}.cpu")
+    if res.memory_mb < 10:
+        f.add(at, f"memory must be at least 10 MB, got {res.memory_mb}", f"{at}.memory")
+    if res.memory_max_mb and res.memory_max_mb < res.memory_mb:
+        msg = f"memory_max ({res.memory_max_mb}) is below memory ({res.memory_mb})"
+        f.add(at, msg, f"{at}.memory_max")
+    if res.disk_mb < 0:
+        f.add(at, f"disk may not be negative, got {res.disk_mb}", f"{at}.disk")
+    if task.kill_timeout < 0:
+        f.add(where, "kill_timeout may not be negative", f"{where}.kill_timeout")
+    if task.kill_signal not in SIGNALS:
+        msg = f"unknown kill_signal {task.kill_signal!r}, use a name like SIGTERM"
+        f.add(where, msg, f"{where}.kill_signal")
+    if task.log_config.max_files < 1 or task.log_config.max_file_size_mb < 1:
+        f.add(f"{where} > logs", "max_files and max_file_size must be at least 1")
+    _constraints(f, where, task.constraints)
+    _services(f, where, task.services)
+    for i, tmpl in enumerate(task.templates):
+        at, key = f"{where} > template", f"{where} > template#{i}"
+        if not tmpl.dest_path:
+            f.add(at, "a template needs a destination", key)
+        if bool(tmpl.embedded_tmpl) == bool(tmpl.source_path):
+            f.add(at, "a template needs exactly one of data or source", key)
+        if tmpl.change_mode not in CHANGE_MODES:
+            modes = ", ".join(CHANGE_MODES)
+            f.add(at, f"unknown change_mode {tmpl.change_mode!r}; use one of {modes}", key)
+        if tmpl.change_mode == "signal" and tmpl.change_signal not in SIGNALS:
+            f.add(at, 'change_mode "signal" needs change_signal, as in "SIGHUP"', key)
+        if not re.fullmatch(r"0?[0-7]{3}", tmpl.perms):
+            f.add(at, f'perms must be octal like "0644", got {tmpl.perms!r}', key)
+
+
+def _restart(f: _Found, where: str, policy: RestartPolicy) -> None:
+    """Nomad's RestartPolicy.Validate."""
+    if policy.mode not in ("fail", "delay"):
+        f.add(
+            where, f'unknown restart mode {policy.mode!r}; use "fail" or "delay"', f"{where}.mode"
+        )
+    if policy.attempts < 0 or policy.delay < 0:
+        f.add(where, "attempts and delay may not be negative")
+    elif policy.attempts == 0 and policy.mode != "fail":
+        f.add(where, f'restart mode "{policy.mode}" with 0 attempts is ambiguous')
+    interval = format_duration(policy.interval)
+    if policy.interval < MIN_RESTART_INTERVAL:
+        f.add(where, f"interval must be at least 5s, got {interval}", f"{where}.interval")
+    elif policy.attempts * policy.delay > policy.interval:
+        delay = format_duration(policy.delay)
+        msg = f"{policy.attempts} attempts {delay} apart do not fit in an interval of {interval}"
+        f.add(where, msg)
+
+
+def _services(f: _Found, where: str, services: list[Service]) -> None:
+    for i, svc in enumerate(services):
+        at, key = f'{where} > service "{svc.name}"', f"{where} > service#{i}"
+        if not re.fullmatch(r"[A-Za-z0-9$]([A-Za-z0-9${}._-]*[A-Za-z0-9}])?", svc.name):
+            f.add(at, "a service name uses letters, digits and dashes only", key)
+        if svc.provider not in ("nomad", "consul"):
+            f.add(at, f'unknown provider {svc.provider!r}; use "nomad" or "consul"', key)
+        for j, check in enumerate(svc.checks):
+            c_at, c_key = f"{at} > check", f"{where} > service > check#{j}"
+            if check.type not in CHECK_TYPES:
+                kinds = ", ".join(CHECK_TYPES)
+                f.add(c_at, f"unknown check type {check.type!r}; use one of {kinds}", c_key)
+            if check.interval <= 0 or check.timeout <= 0:
+                f.add(c_at, "a check needs a positive interval and timeout", c_key)
+            if check.type == "http" and not check.path:
+                f.add(c_at, 'an http check needs a path, as in path = "/health"', c_key)
+            if check.type == "script" and not check.command:
+                f.add(c_at, "a script check needs a command", c_key)
+
+
+def _constraints(f: _Found, where: str, constraints: list[Constraint]) -> None:
+    """Nomad's Constraint.Validate, operand by operand."""
+    for i, c in enumerate(constraints):
+        at, key, op = f"{where} > constraint", f"{where} > constraint#{i}", c.operand
+        if op not in OPERANDS:
+            f.add(at, f"unknown operator {op!r}; use one of {', '.join(sorted(OPERANDS))}", key)
+            continue
+        if op != "distinct_hosts" and not c.ltarget:
+            f.add(at, f'operator "{op}" needs an attribute', key)
+        if op in _NEEDS_RTARGET and op != "regexp" and not c.rtarget:
+            f.add(at, f'operator "{op}" needs a value', key)
+        if op in ("is_set", "is_not_set") and c.rtarget:
+            f.add(at, f'operator "{op}" takes no value', key)
+        if op == "distinct_property" and c.rtarget and not re.fullmatch(r"[1-9]\d*", c.rtarget):
+            f.add(at, f"distinct_property allows a count of 1 or more, got {c.rtarget!r}", key)
+        if op == "regexp":
+            try:
+                re.compile(c.rtarget)
+            except re.error as exc:
+                f.add(at, f"invalid regular expression {c.rtarget!r}: {exc}", key)
+
+
+def _duplicates(f: _Found, where: str, what: str, names: list[str]) -> None:
+    for name, k in Counter(names).items():
+        if k > 1:
+            f.add(where, f'{what} "{name}" is defined {k} times')
