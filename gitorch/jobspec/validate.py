@@ -60,7 +60,7 @@ def validate(
 
     ``lines`` is the table :func:`~gitorch.jobspec.decode.decode` fills, to add line numbers.
     """
-    found = problems(job, driver_check)
+    found = _check(job, driver_check)
     if found:
         at = lines or {}
         errors = [
@@ -79,8 +79,12 @@ def combine(problems: list[JobspecError], file: str) -> JobspecError:
     return JobspecError(f"{len(problems)} problems:\n{lines}", file=file, problems=problems)
 
 
-def problems(job: Job, driver_check: DriverCheck | None = None) -> list[tuple[str, str, str]]:
-    """Every problem of ``job`` as (block path, message, line key)."""
+def problems(job: Job, driver_check: DriverCheck | None = None) -> list[tuple[str, str]]:
+    """Every problem of ``job`` as (block path, message)."""
+    return [(path, message) for path, message, _ in _check(job, driver_check)]
+
+
+def _check(job: Job, driver_check: DriverCheck | None) -> list[tuple[str, str, str]]:
     f, where = _Found(), f'job "{job.id}"'
     if not job.id:
         f.add(where, "the job ID is empty")
