@@ -1,0 +1,234 @@
+"""Agent configuration in Nomad's agent-config HCL, plus our ``gitops`` block.
+
+    data_dir = "/var/lib/gitorch"       bind_addr = "127.0.0.1"      name = "node-1"
+    datacenter = "dc1"                  region = "global"
+    ports  { http = 4646  rpc = 4647 }                                  # rpc: the Raft port
+    server { enabled = true  bootstrap_expect = 3
+             server_join { retry_join = ["10.0.0.2:4647", "10.0.0.3:4647"] }
+             heartbeat_grace = "10s"  min_heartbeat_ttl = "10s"  num_schedulers = 2 }
+    client { enabled = true  servers = ["127.0.0.1:4646"]  node_class = ""  meta { } }
+    acl    { enabled = false  tokens = [] }
+    plugin "raw_exec" { config { enabled = true } }
+    gitops { repo = "./example-repo"  branch = "main"  path = "jobs"  poll_interval = "15s"
+             vars_files = []  prune = true  webhook_secret = "" }
+
+Several files merge in order (later wins), then command-line flags override.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitorch.errors import ConfigError, JobspecError
+from gitorch.gitsync.loop import GitopsSettings
+from gitorch.jobspec import hcl
+from gitorch.jobspec.durations import parse_duration
+
+EMBEDDED_REPO = Path(__file__).resolve().parent.parent / "example-repo"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    enabled: bool = False
+    bootstrap_expect: int = 1
+    retry_join: tuple[str, ...] = ()
+    heartbeat_grace_s: float = 10.0
+    min_heartbeat_ttl_s: float = 10.0
+    num_schedulers: int = 2
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    enabled: bool = False
+    servers: tuple[str, ...] = ()
+    node_class: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    data_dir: str = ""
+    bind_addr: str = "127.0.0.1"
+    name: str = ""
+    datacenter: str = "dc1"
+    region: str = "global"
+    http_port: int = 4646
+    rpc_port: int = 4647
+    server: ServerSettings = ServerSettings()
+    client: ClientSettings = ClientSettings()
+    acl_enabled: bool = False
+    acl_tokens: tuple[str, ...] = field(default=(), repr=False)
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gitops: GitopsSettings | None = None
+    dev: bool = False
+
+    @property
+    def http_addr(self) -> str:
+        return f"{self.bind_addr}:{self.http_port}"
+
+    @property
+    def rpc_addr(self) -> str:
+        return f"{self.bind_addr}:{self.rpc_port}"
+
+
+def dev_config() -> AgentConfig:
+    """``gitorch agent --dev``: one server and one client, raw_exec on, the example repo."""
+    return AgentConfig(
+        name="dev",
+        server=ServerSettings(enabled=True, bootstrap_expect=1),
+        client=ClientSettings(enabled=True),
+        plugins={"raw_exec": {"enabled": True}},
+        gitops=embedded_gitops(),
+        dev=True,
+    )
+
+
+def embedded_gitops() -> GitopsSettings | None:
+    """The embedded default source: this project's ``example-repo/`` folder, read from the
+    Git checkout that holds it (its current branch), with the dev vars file."""
+    root = EMBEDDED_REPO.parent
+    head = root / ".git" / "HEAD"
+    if not EMBEDDED_REPO.is_dir() or not head.is_file():
+        return None
+    ref = head.read_text().strip()
+    branch = ref.removeprefix("ref: refs/heads/") if ref.startswith("ref: ") else "main"
+    return GitopsSettings(
+        repo=str(root),
+        branch=branch,
+        path="example-repo/jobs",
+        vars_files=("example-repo/vars/dev.vars.hcl",),
+        poll_interval_s=15.0,
+    )
+
+
+def load_file(path: Path, base: AgentConfig) -> AgentConfig:
+    """Merge one HCL file over ``base``; errors name the file and line."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read agent config: {exc.strerror}") from None
+    try:
+        body = hcl.parse(text, str(path))
+        return _merge(base, body, str(path))
+    except JobspecError as exc:
+        raise ConfigError(exc.located().replace("job", "config", 0)) from None
+
+
+def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
+    top: dict[str, Any] = {}
+    for name, attr in body.attributes.items():
+        if name not in ("data_dir", "bind_addr", "name", "datacenter", "region"):
+            raise ConfigError(f"{file}:{attr.line}: unknown agent setting {name!r}")
+        top[name] = _str(attr.value, file, attr.line, name)
+    cfg = dataclasses.replace(cfg, **top)
+    for block in body.blocks:
+        where = f"{file}:{block.line}"
+        values = {k: a.value for k, a in block.body.attributes.items()}
+        sub = {b.type: b for b in block.body.blocks}
+        match block.type:
+            case "ports":
+                cfg = dataclasses.replace(
+                    cfg, http_port=int(values.get("http", cfg.http_port)),
+                    rpc_port=int(values.get("rpc", cfg.rpc_port)))
+            case "server":
+                join = sub["server_join"].body.attributes if "server_join" in sub else {}
+                retry = join["retry_join"].value if "retry_join" in join else None
+                s = cfg.server
+                cfg = dataclasses.replace(cfg, server=ServerSettings(
+                    enabled=bool(values.get("enabled", s.enabled)),
+                    bootstrap_expect=int(values.get("bootstrap_expect", s.bootstrap_expect)),
+                    retry_join=tuple(retry) if retry is not None else s.retry_join,
+                    heartbeat_grace_s=_dur(values, "heartbeat_grace", s.heartbeat_grace_s, where),
+                    min_heartbeat_ttl_s=_dur(values, "min_heartbeat_ttl",
+                                             s.min_heartbeat_ttl_s, where),
+                    num_schedulers=int(values.get("num_schedulers", s.num_schedulers)),
+                ))
+            case "client":
+                meta = sub["meta"].body.to_dict() if "meta" in sub else cfg.client.meta
+                cl = cfg.client
+                cfg = dataclasses.replace(cfg, client=ClientSettings(
+                    enabled=bool(values.get("enabled", cl.enabled)),
+                    servers=tuple(values.get("servers", cl.servers)),
+                    node_class=str(values.get("node_class", cl.node_class)),
+                    meta={k: str(v) for k, v in meta.items()},
+                ))
+            case "acl":
+                cfg = dataclasses.replace(
+                    cfg, acl_enabled=bool(values.get("enabled", cfg.acl_enabled)),
+                    acl_tokens=tuple(values.get("tokens", cfg.acl_tokens)))
+            case "plugin":
+                if len(block.labels) != 1:
+                    raise ConfigError(f'{where}: write plugin "NAME" {{ config {{ ... }} }}')
+                conf = sub["config"].body.to_dict() if "config" in sub else {}
+                cfg = dataclasses.replace(cfg, plugins={**cfg.plugins, block.labels[0]: conf})
+            case "gitops":
+                cfg = dataclasses.replace(cfg, gitops=_gitops(values, cfg.gitops, where))
+            case _:
+                raise ConfigError(f"{where}: unknown agent config block {block.type!r}")
+    return cfg
+
+
+def _gitops(values: dict[str, Any], old: GitopsSettings | None, where: str) -> GitopsSettings:
+    known = {"repo", "branch", "path", "poll_interval", "vars_files", "prune", "webhook_secret"}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown gitops setting {key!r} (known: {sorted(known)})")
+    base = old or GitopsSettings(repo="")
+    repo = str(values.get("repo", base.repo))
+    if not repo:
+        raise ConfigError(f"{where}: gitops needs repo = \"<path or URL>\"")
+    return GitopsSettings(
+        repo=repo,
+        branch=str(values.get("branch", base.branch)),
+        path=str(values.get("path", base.path)),
+        poll_interval_s=_dur(values, "poll_interval", base.poll_interval_s, where),
+        vars_files=tuple(values.get("vars_files", base.vars_files)),
+        prune=bool(values.get("prune", base.prune)),
+        webhook_secret=str(values.get("webhook_secret", base.webhook_secret)),
+    )
+
+
+def _dur(values: dict[str, Any], key: str, default: float, where: str) -> float:
+    if key not in values:
+        return default
+    try:
+        return parse_duration(str(values[key])) / 1e9
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key}: {exc}") from None
+
+
+def _str(value: Any, file: str, line: int, name: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{file}:{line}: {name} must be a string")
+    return value
+
+
+def build(options: dict[str, Any]) -> AgentConfig:
+    """Defaults (or --dev), then each --config file, then flags."""
+    cfg = dev_config() if options.get("dev") else AgentConfig()
+    for path in options.get("config") or ():
+        cfg = load_file(Path(path), cfg)
+    flags: dict[str, Any] = {}
+    if options.get("data_dir"):
+        flags["data_dir"] = str(options["data_dir"])
+    if options.get("http_port"):
+        flags["http_port"] = int(options["http_port"])
+    if options.get("bind"):
+        flags["bind_addr"] = str(options["bind"])
+    cfg = dataclasses.replace(cfg, **flags)
+    if any(options.get(k) for k in ("repo", "branch", "path")):
+        g = cfg.gitops or GitopsSettings(repo="")
+        if options.get("repo") and cfg.dev and g == embedded_gitops():
+            g = GitopsSettings(repo="")  # another repo: not the embedded default's layout
+        g = dataclasses.replace(
+            g, repo=str(options.get("repo") or g.repo), branch=str(options.get("branch") or g.branch),
+            path=str(options.get("path") or g.path))
+        if not g.repo:
+            raise ConfigError("--branch/--path given without a repository: add --repo")
+        cfg = dataclasses.replace(cfg, gitops=g)
+    if not cfg.server.enabled and not cfg.client.enabled:
+        raise ConfigError("neither server nor client is enabled: use --dev or a config file")
+    return cfg
