@@ -1,0 +1,217 @@
+"""The reconciler: desired groups and counts against existing allocations, as a value.
+
+Pure and node-agnostic: it decides which allocations to stop and which names (indices)
+need a placement; the selector then finds nodes for them. Deployments, canaries,
+``max_parallel`` and reschedule delays are out of scope: updates and reschedules happen
+at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal
+
+import msgspec
+
+from gitorch.core.model import Allocation, Job, Node, TaskGroup, replace
+
+NOT_NEEDED = "alloc not needed due to job update"
+LOST = "alloc is lost since its node is down"
+JOB_STOPPED = "job stopped"
+COUNT_REDUCED = "alloc not needed as count reduced"
+RESCHEDULED = "alloc was rescheduled because it failed"
+DOWN_STATUSES = frozenset({"down", "disconnected"})
+
+Kind = Literal["ignore", "done", "live", "update", "failed", "lost"]
+Reason = Literal["new", "lost", "reschedule", "update"]
+# which allocation keeps a contested index: finished work first, then healthy, then broken
+_KEEP_ORDER: dict[str, int] = {"done": 0, "live": 1, "update": 2, "failed": 3, "lost": 4}
+
+
+class Stop(msgspec.Struct, frozen=True, kw_only=True):
+    """Stop ``alloc`` now; ``client_status`` is "lost" for allocations on down nodes."""
+
+    alloc: Allocation
+    description: str
+    client_status: str = ""
+
+
+class Place(msgspec.Struct, frozen=True, kw_only=True):
+    """Place ``job.task_group[index]``; ``previous`` is stopped with ``stop_previous``
+    only once the replacement has a node (destructive updates and reschedules)."""
+
+    task_group: str
+    index: int
+    reason: Reason = "new"
+    previous: Allocation | None = None
+    stop_previous: str = ""
+
+
+class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
+    stops: list[Stop] = []
+    places: list[Place] = []
+    ignore: list[Allocation] = []
+
+    def is_noop(self) -> bool:
+        return not self.stops and not self.places
+
+
+def node_down(nodes: Mapping[str, Node]) -> Callable[[str], bool]:
+    """A predicate: is the node gone, down or disconnected (its allocations lost)?"""
+
+    def down(node_id: str) -> bool:
+        node = nodes.get(node_id)
+        return node is None or node.status in DOWN_STATUSES
+
+    return down
+
+
+def reconcile(
+    job: Job | None,
+    allocs: Iterable[Allocation],
+    nodes: Mapping[str, Node],
+    versions: Mapping[int, Job] | None = None,
+) -> Reconciliation:
+    """Compare ``job`` (None when purged) with its allocations; ``versions`` are the
+    job's stored versions, used to tell a changed group from an unchanged one."""
+    down = node_down(nodes)
+    stops: list[Stop] = []
+    places: list[Place] = []
+    ignore: list[Allocation] = []
+    if job is None or job.stop:
+        for alloc in allocs:
+            if alloc.terminal():
+                ignore.append(alloc)
+            elif down(alloc.node_id):
+                stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
+            else:
+                stops.append(Stop(alloc=alloc, description=JOB_STOPPED))
+        return Reconciliation(stops=stops, ignore=ignore)
+    by_group: dict[str, list[Allocation]] = {tg.name: [] for tg in job.task_groups}
+    for alloc in allocs:
+        members = by_group.get(alloc.task_group)
+        if members is not None:
+            members.append(alloc)
+        elif alloc.terminal():
+            ignore.append(alloc)
+        elif down(alloc.node_id):
+            stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
+        else:
+            stops.append(Stop(alloc=alloc, description=NOT_NEEDED))
+    changed = _changed(job, versions or {})
+    for group in job.task_groups:
+        _group(job, group, by_group[group.name], down, changed, stops, places, ignore)
+    return Reconciliation(stops=stops, places=places, ignore=ignore)
+
+
+def _changed(job: Job, versions: Mapping[int, Job]) -> Callable[[Allocation], bool]:
+    """Does an allocation run a different spec of its group than ``job`` has now?"""
+    memo: dict[tuple[int, str], bool] = {}
+
+    def spec(j: Job, group: TaskGroup) -> tuple[object, ...]:
+        return (j.constraints, j.meta, replace(group, count=0))
+
+    def changed(alloc: Allocation) -> bool:
+        if alloc.job_version == job.version:
+            return False
+        key = (alloc.job_version, alloc.task_group)
+        hit = memo.get(key)
+        if hit is None:
+            old = versions.get(alloc.job_version)
+            old_group = old.group(alloc.task_group) if old else None
+            new_group = job.group(alloc.task_group)
+            hit = memo[key] = (
+                old is None
+                or old_group is None
+                or new_group is None
+                or spec(old, old_group) != spec(job, new_group)
+            )
+        return hit
+
+    return changed
+
+
+def classify(
+    alloc: Allocation,
+    batch: bool,
+    down: Callable[[str], bool],
+    changed: Callable[[Allocation], bool],
+) -> Kind:
+    """Nomad's shouldFilter and taint split, for one allocation of a running job."""
+    status = alloc.client_status
+    if alloc.desired_status != "run":
+        finished = batch and status == "complete" and not changed(alloc)
+        return "done" if finished else "ignore"
+    if status == "complete":
+        return "done" if batch and not changed(alloc) else "ignore"
+    if status == "lost":
+        return "ignore"
+    if status == "failed":
+        return "failed"
+    if down(alloc.node_id):
+        return "lost"
+    return "update" if changed(alloc) else "live"
+
+
+def _group(
+    job: Job,
+    group: TaskGroup,
+    allocs: Sequence[Allocation],
+    down: Callable[[str], bool],
+    changed: Callable[[Allocation], bool],
+    stops: list[Stop],
+    places: list[Place],
+    ignore: list[Allocation],
+) -> None:
+    batch = job.type in ("batch", "sysbatch")
+    occupants: list[tuple[int, Allocation, Kind]] = []
+    for alloc in allocs:
+        kind = classify(alloc, batch, down, changed)
+        if kind == "ignore":
+            ignore.append(alloc)
+        else:
+            occupants.append((alloc.index(), alloc, kind))
+    occupants.sort(key=lambda o: (o[0], _KEEP_ORDER[o[2]], o[1].create_index))
+    keep: list[tuple[int, Allocation, Kind]] = []
+    extra: list[tuple[int, Allocation, Kind]] = []
+    for occ in occupants:
+        (extra if keep and keep[-1][0] == occ[0] else keep).append(occ)
+    excess = len(keep) - group.count
+    if excess > 0:  # scale down: stop the highest indices (finished batch work stays)
+        dropped: set[int] = set()
+        for pos in range(len(keep) - 1, -1, -1):
+            if len(dropped) == excess:
+                break
+            if keep[pos][2] != "done":
+                dropped.add(pos)
+                extra.append(keep[pos])
+        keep = [occ for pos, occ in enumerate(keep) if pos not in dropped]
+    for _, alloc, kind in extra:
+        if kind == "done":
+            ignore.append(alloc)
+        elif kind == "lost":
+            stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
+        else:
+            stops.append(Stop(alloc=alloc, description=COUNT_REDUCED))
+    name = group.name
+    for index, alloc, kind in keep:
+        if kind in ("done", "live"):
+            ignore.append(alloc)
+        elif kind == "update":
+            places.append(_replace(name, index, "update", alloc, NOT_NEEDED))
+        elif kind == "failed":
+            places.append(_replace(name, index, "reschedule", alloc, RESCHEDULED))
+        else:
+            stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
+            places.append(_replace(name, index, "lost", alloc, ""))
+    taken = {occ[0] for occ in keep}
+    missing, index = group.count - len(keep), 0
+    while missing > 0:
+        if index not in taken:
+            places.append(Place(task_group=name, index=index))
+            missing -= 1
+        index += 1
+
+
+def _replace(group: str, index: int, reason: Reason, prev: Allocation, stop: str) -> Place:
+    return Place(task_group=group, index=index, reason=reason, previous=prev, stop_previous=stop)

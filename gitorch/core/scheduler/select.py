@@ -1,0 +1,239 @@
+"""Node selection: Nomad's limit iterator over a candidate list shuffled once per eval.
+
+Each placement walks on from a rotating cursor, skipping infeasible, full and
+distinct-host-taken nodes, and scores only ``limit`` nodes that fit (``max(2,
+ceil(log2 n))`` for service jobs, 2 for batch); the best score wins. Per-node state
+(class key, feasibility per group, free resources) is computed the first time the
+walk reaches a node, so a placement costs O(limit), not O(nodes).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+from itertools import chain
+
+from gitorch.core.model import Allocation, AllocMetric, Job, Node, TaskGroup
+from gitorch.core.scheduler.feasible import (
+    DISTINCT_HOSTS,
+    Feasibility,
+    distinct_hosts,
+    in_datacenters,
+)
+from gitorch.core.scheduler.rank import ask, exhausted, used
+from gitorch.core.state import StateView
+
+# per node: [free cpu, free memory, free disk, 1 / offered cpu, 1 / offered memory]
+NodeState = list[float]
+_NORM = 1.0 / 18.0
+
+
+def candidates(snap: StateView, job: Job) -> list[Node]:
+    """Nomad's readyNodesInDCs: ready, eligible, not draining, in one of the job's DCs."""
+    ready = [
+        n
+        for n in snap.nodes.values()
+        if n.status == "ready" and n.scheduling_eligibility == "eligible" and not n.drain
+    ]
+    if "*" in job.datacenters:
+        return ready
+    in_dc = in_datacenters(job.datacenters)
+    return [n for n in ready if in_dc(n.datacenter)]
+
+
+def shuffle(nodes: list[Node], rng: random.Random) -> None:
+    """Fisher-Yates in place, drawing from ``rng`` only (deterministic per seed)."""
+    draw = rng.random
+    for i in range(len(nodes) - 1, 0, -1):
+        j = int(draw() * (i + 1))
+        nodes[i], nodes[j] = nodes[j], nodes[i]
+
+
+class GroupSelect:
+    """One task group's view of the walk: its feasibility verdicts and proposed allocs."""
+
+    def __init__(self, sel: Selector, job: Job, group: TaskGroup) -> None:
+        self.name = group.name
+        self.feasibility = Feasibility(job, group)
+        self.verdicts: list[str | None] = [None] * sel.n
+        self.ask = ask(group.resources())
+        self.count = group.count
+        self.collisions = sel.group_nodes.setdefault(group.name, {})
+        self.distinct: dict[str, int] | None = None
+        if distinct_hosts(job.constraints):
+            self.distinct = sel.job_nodes
+        elif distinct_hosts(group.constraints):
+            self.distinct = self.collisions
+
+
+class Selector:
+    """The per-evaluation walk over the shuffled candidates, shared by all groups."""
+
+    def __init__(
+        self,
+        snap: StateView,
+        job: Job,
+        allocs: Iterable[Allocation],
+        *,
+        seed: int,
+        stopping: set[str],
+    ) -> None:
+        self.snap = snap
+        self.nodes = candidates(snap, job)
+        self.datacenters = job.datacenters
+        shuffle(self.nodes, random.Random(seed))
+        self.n = n = len(self.nodes)
+        batch = job.type in ("batch", "sysbatch")
+        self.limit = 2 if batch or n < 2 else max(2, math.ceil(math.log2(n)))
+        self.cursor = 0
+        self.state: list[NodeState | None] = [None] * n
+        self.stopping = stopping
+        self.positions: dict[str, int] | None = None
+        self.job_nodes: dict[str, int] = {}
+        self.group_nodes: dict[str, dict[str, int]] = {}
+        for alloc in allocs:
+            if alloc.id not in stopping and not alloc.terminal():
+                self._count(alloc.task_group, alloc.node_id, 1)
+
+    def group(self, job: Job, group: TaskGroup) -> GroupSelect:
+        return GroupSelect(self, job, group)
+
+    def _count(self, group: str, node_id: str, delta: int) -> None:
+        for table in (self.job_nodes, self.group_nodes.setdefault(group, {})):
+            total = table.get(node_id, 0) + delta
+            if total > 0:
+                table[node_id] = total
+            else:
+                table.pop(node_id, None)
+
+    def _load(self, i: int) -> NodeState:
+        node = self.nodes[i]
+        total, reserved = node.node_resources, node.reserved_resources
+        cpu = total.cpu.cpu_shares - reserved.cpu.cpu_shares
+        mem = total.memory.memory_mb - reserved.memory.memory_mb
+        disk = total.disk.disk_mb - reserved.disk.disk_mb
+        held = self.snap.by_node.get(node.id)
+        inv_cpu = 1.0 / cpu if cpu > 0 else 0.0
+        inv_mem = 1.0 / mem if mem > 0 else 0.0
+        if not held:
+            return [cpu, mem, disk, inv_cpu, inv_mem]
+        use = used(self.snap.allocs, held, self.stopping)
+        return [cpu - use[0], mem - use[1], disk - use[2], inv_cpu, inv_mem]
+
+    def select(self, g: GroupSelect, penalty: str = "") -> int:
+        """The position of the best of ``limit`` fitting nodes from the cursor, or -1."""
+        n = self.n
+        nodes, state, verdicts = self.nodes, self.state, g.verdicts
+        reason = g.feasibility.reason
+        ac, am, ad = g.ask
+        collisions, distinct, count = g.collisions, g.distinct, max(g.count, 1)
+        limit, start = self.limit, self.cursor
+        best, best_score, found, i = -1, -10.0, 0, start
+        for i in chain(range(start, n), range(start)):
+            why = verdicts[i]
+            if why is None:
+                why = verdicts[i] = reason(nodes[i])
+            if why:
+                continue
+            st = state[i]
+            if st is None:
+                st = state[i] = self._load(i)
+            fc = st[0] - ac
+            fm = st[1] - am
+            if fc < 0 or fm < 0 or st[2] < ad:
+                continue
+            node_id = nodes[i].id
+            if distinct is not None and node_id in distinct:
+                continue
+            # Nomad's binpack on the free fractions after the ask, normalised by 18
+            score = 20.0 - (10.0 ** (fc * st[3]) + 10.0 ** (fm * st[4]))
+            if score < 0.0 or score > 18.0:
+                score = 0.0 if score < 0.0 else 18.0
+            score *= _NORM
+            hits = collisions.get(node_id)
+            if hits or penalty:
+                scorers = 1
+                if hits:
+                    score -= (hits + 1) / count
+                    scorers += 1
+                if penalty == node_id:
+                    score -= 1.0
+                    scorers += 1
+                score /= scorers
+            if score > best_score:
+                best, best_score = i, score
+            found += 1
+            if found == limit:
+                break
+        self.cursor = i + 1 if i + 1 < n else 0
+        return best
+
+    def place(self, g: GroupSelect, i: int) -> Node:
+        """Account for a placement of ``g`` on the node at position ``i``."""
+        st = self.state[i]
+        assert st is not None
+        st[0] -= g.ask[0]
+        st[1] -= g.ask[1]
+        st[2] -= g.ask[2]
+        node = self.nodes[i]
+        self._count(g.name, node.id, 1)
+        return node
+
+    def release(self, alloc: Allocation) -> None:
+        """Free what a stopped allocation held (a replaced one, once its successor is placed)."""
+        if alloc.id in self.stopping or alloc.terminal():
+            return
+        self.stopping.add(alloc.id)
+        self._count(alloc.task_group, alloc.node_id, -1)
+        if self.positions is None:
+            self.positions = {node.id: i for i, node in enumerate(self.nodes)}
+        pos = self.positions.get(alloc.node_id)
+        st = self.state[pos] if pos is not None else None
+        if st is not None:
+            res = alloc.resources
+            st[0] += res.cpu
+            st[1] += res.memory_mb
+            st[2] += res.disk_mb
+
+    def explain(self, g: GroupSelect) -> AllocMetric:
+        """Why ``g`` fits nowhere: every candidate's reason, as Nomad's AllocMetric."""
+        constraint: dict[str, int] = {}
+        class_filtered: dict[str, int] = {}
+        dimension: dict[str, int] = {}
+        class_exhausted: dict[str, int] = {}
+        available: dict[str, int] = {dc: 0 for dc in self.datacenters if "*" not in dc}
+        filtered = exhausted_count = 0
+        for i, node in enumerate(self.nodes):
+            available[node.datacenter] = available.get(node.datacenter, 0) + 1
+            why = g.verdicts[i]
+            if why is None:
+                why = g.verdicts[i] = g.feasibility.reason(node)
+            if not why and g.distinct is not None and node.id in g.distinct:
+                why = DISTINCT_HOSTS
+            if why:
+                filtered += 1
+                constraint[why] = constraint.get(why, 0) + 1
+                if node.node_class:
+                    class_filtered[node.node_class] = class_filtered.get(node.node_class, 0) + 1
+                continue
+            st = self.state[i]
+            if st is None:
+                st = self.state[i] = self._load(i)
+            dim = exhausted(st[:3], g.ask)
+            if dim:
+                exhausted_count += 1
+                dimension[dim] = dimension.get(dim, 0) + 1
+                if node.node_class:
+                    class_exhausted[node.node_class] = class_exhausted.get(node.node_class, 0) + 1
+        return AllocMetric(
+            nodes_evaluated=self.n,
+            nodes_filtered=filtered,
+            nodes_in_pool=self.n,
+            nodes_available=available,
+            class_filtered=class_filtered,
+            constraint_filtered=constraint,
+            nodes_exhausted=exhausted_count,
+            class_exhausted=class_exhausted,
+            dimension_exhausted=dimension,
+        )
