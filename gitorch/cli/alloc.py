@@ -1,0 +1,110 @@
+"""``gitorch alloc status|logs``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gitorch.api.wire import AllocListStub, AllocWithJob
+from gitorch.cli.output import Context, emit_json, fields, pass_context, resolve, short, table, when
+
+
+@click.group()
+def alloc() -> None:
+    """Inspect allocations and read their task logs."""
+
+
+def find_alloc(ctx: Context, prefix: str) -> AllocWithJob:
+    """The allocation whose ID is or starts with ``prefix``."""
+    client = ctx.client()
+    stub: AllocListStub = resolve("allocation", prefix, client.list_allocations, lambda a: a.id)
+    return client.get_allocation(stub.id)
+
+
+@alloc.command()
+@click.argument("alloc_id")
+@pass_context
+def status(ctx: Context, alloc_id: str) -> None:
+    """Show an allocation, its tasks and their recent events."""
+    found = find_alloc(ctx, alloc_id)
+    if ctx.json:
+        emit_json(found)
+        return
+    click.echo(
+        fields(
+            [
+                ("ID", found.id),
+                ("Eval ID", short(found.eval_id)),
+                ("Name", found.name),
+                ("Node ID", short(found.node_id)),
+                ("Node Name", found.node_name),
+                ("Job ID", found.job_id),
+                ("Job Version", found.job_version),
+                ("Client Status", found.client_status),
+                ("Client Description", found.client_description or "<none>"),
+                ("Desired Status", found.desired_status),
+                ("Desired Description", found.desired_description or "<none>"),
+                ("Created", when(found.create_time)),
+                ("Modified", when(found.modify_time)),
+            ]
+        )
+    )
+    for name, task in sorted(found.task_states.items()):
+        failed = " (failed)" if task.failed else ""
+        click.echo(f'\nTask "{name}" is "{task.state}"{failed}, restarts: {task.restarts}')
+        rows = [
+            (when(e.time), e.type, e.display_message or e.message)
+            for e in reversed(task.events[-10:])
+        ]
+        if rows:
+            click.echo(table(("Time", "Type", "Description"), rows))
+
+
+@alloc.command()
+@click.argument("alloc_id")
+@click.argument("task", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep streaming as the log grows.")
+@click.option("-stderr", "--stderr", "stderr", is_flag=True, help="Show stderr, not stdout.")
+@click.option("-tail", "--tail", "tail", is_flag=True, help="Start at the end of the log.")
+@click.option("-c", "--bytes", "offset", type=int, default=0, help="With -tail: bytes back.")
+@pass_context
+def logs(
+    ctx: Context,
+    alloc_id: str,
+    task: str | None,
+    follow: bool,
+    stderr: bool,
+    tail: bool,
+    offset: int,
+) -> None:
+    """Print a task's stdout (or stderr) log."""
+    found = find_alloc(ctx, alloc_id)
+    task = task or only_task(found)
+    out = click.get_binary_stream("stdout")
+    chunks = ctx.client().stream_logs(
+        found.id,
+        task,
+        kind="stderr" if stderr else "stdout",
+        follow=follow,
+        origin="end" if tail else "start",
+        offset=offset if tail else 0,
+    )
+    try:
+        for chunk in chunks:
+            out.write(chunk)
+            out.flush()
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+def only_task(found: AllocWithJob) -> str:
+    """The task to read when none is named: the group's only task."""
+    group = found.job.group(found.task_group) if found.job else None
+    names = [t.name for t in group.tasks] if group else sorted(found.task_states)
+    if len(names) == 1:
+        return names[0]
+    listed = ", ".join(names) or "none known"
+    raise click.ClickException(
+        f"allocation {short(found.id)} has tasks {listed}: name the one to read"
+    )

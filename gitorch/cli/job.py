@@ -1,0 +1,224 @@
+"""``gitorch job run|plan|status|stop|validate``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from click.decorators import FC
+
+from gitorch.api.client import Client
+from gitorch.cli.output import Context, emit_json, fields, pass_context, short, table, when
+from gitorch.core.model import Evaluation, Job
+from gitorch.jobspec import parse_file
+
+MONITOR_SECONDS = 30.0  # how long `job run` and `job stop` follow their evaluation
+
+
+@click.group()
+def job() -> None:
+    """Run, plan, inspect and stop jobs."""
+
+
+def load_job(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Job:
+    """Parse a local jobspec (rendering ``.j2``) the way a sync would, without a server."""
+    path = Path(file)
+    try:
+        text = path.read_text()
+        var_files = [(f, Path(f).read_text()) for f in var_file]
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    overrides: dict[str, str] = {}
+    for item in var:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.ClickException(f"-var {item!r} is not NAME=VALUE")
+        overrides[name] = value
+    return parse_file(file, text, vars_=overrides, var_files=var_files)
+
+
+def _with_vars(fn: FC) -> FC:
+    """The ``-var NAME=VALUE`` and ``-var-file FILE`` options of Nomad's job commands."""
+    fn = click.option("-var", "--var", "var", multiple=True, help="NAME=VALUE variable.")(fn)
+    return click.option("-var-file", "--var-file", "var_file", multiple=True, help="Var file.")(fn)
+
+
+@job.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_with_vars
+def validate(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
+    """Check a jobspec offline; exits 1 with the located problem."""
+    parsed = load_job(file, var, var_file)
+    click.echo(f"Job validation successful: {parsed.id}")
+
+
+@job.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_with_vars
+@click.option("-detach", "--detach", is_flag=True, help="Return after submitting.")
+@pass_context
+def run(
+    ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...], detach: bool
+) -> None:
+    """Parse FILE locally and register the job; exits 2 if it cannot be placed."""
+    parsed = load_job(file, var, var_file)
+    client = ctx.client()
+    result = client.register_job(parsed)
+    if ctx.json:
+        emit_json(result)
+        return
+    click.echo(f'==> Job "{parsed.id}" registered (evaluation {result.eval_id})')
+    if not detach and not monitor(client, result.eval_id):
+        raise SystemExit(2)
+
+
+@job.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_with_vars
+@pass_context
+def plan(ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
+    """Show what registering FILE would change, committing nothing."""
+    parsed = load_job(file, var, var_file)
+    result = ctx.client().plan_job(parsed, diff=True)
+    if ctx.json:
+        emit_json(result)
+        return
+    mark = {"Added": "+", "Deleted": "-", "Edited": "+/-", "None": ""}[result.diff.type]
+    click.echo(f'{mark} Job: "{parsed.id}"'.strip())
+    for name, up in sorted(result.annotations.desired_tg_updates.items()):
+        counts = [
+            f"{n} {label}"
+            for n, label in (
+                (up.place, "create"),
+                (up.destructive_update, "create/destroy update"),
+                (up.in_place_update, "in-place update"),
+                (up.stop, "destroy"),
+                (up.migrate, "migrate"),
+                (up.canary, "canary"),
+                (up.ignore, "ignore"),
+            )
+            if n
+        ]
+        click.echo(f'    Task Group: "{name}" ({", ".join(counts) or "no changes"})')
+    for name, metric in sorted(result.failed_tg_allocs.items()):
+        click.echo(f'Warning: task group "{name}" cannot be placed fully: ', nl=False)
+        click.echo(f"{metric.nodes_evaluated} nodes evaluated, {metric.nodes_exhausted} exhausted")
+    click.echo(f"Job Modify Index: {result.job_modify_index}")
+
+
+@job.command()
+@click.argument("job_id", required=False)
+@pass_context
+def status(ctx: Context, job_id: str | None) -> None:
+    """List jobs, or show one job with its allocations."""
+    client = ctx.client()
+    if job_id is None:
+        stubs = client.list_jobs()
+        if ctx.json:
+            emit_json(stubs)
+        elif not stubs:
+            click.echo("No running jobs")
+        else:
+            rows = [(j.id, j.type, j.priority, j.status, when(j.submit_time)) for j in stubs]
+            click.echo(table(("ID", "Type", "Priority", "Status", "Submit Date"), rows))
+        return
+    found = client.get_job(job_id)
+    summary = client.job_summary(job_id)
+    allocs = client.job_allocations(job_id)
+    if ctx.json:
+        emit_json({"Job": found, "Summary": summary, "Allocations": allocs})
+        return
+    state = next((j.status for j in client.list_jobs(job_id) if j.id == job_id), found.status)
+    source = f"{found.source.file}@{found.source.commit[:12]}" if found.source else "<api>"
+    click.echo(
+        fields(
+            [
+                ("ID", found.id),
+                ("Name", found.name),
+                ("Namespace", found.namespace),
+                ("Type", found.type),
+                ("Priority", found.priority),
+                ("Datacenters", ",".join(found.datacenters)),
+                ("Status", state),
+                ("Version", found.version),
+                ("Source", source),
+                ("Submit Date", when(found.submit_time)),
+            ]
+        )
+    )
+    click.echo("\nSummary")
+    group_rows = [
+        (g, s.queued, s.starting, s.running, s.failed, s.complete, s.lost)
+        for g, s in sorted(summary.summary.items())
+    ]
+    click.echo(
+        table(
+            ("Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"),
+            group_rows,
+        )
+    )
+    click.echo("\nAllocations")
+    if not allocs:
+        click.echo("No allocations placed")
+        return
+    alloc_rows = [
+        (
+            short(a.id),
+            short(a.node_id),
+            a.task_group,
+            a.job_version,
+            a.desired_status,
+            a.client_status,
+            when(a.create_time),
+        )
+        for a in allocs
+    ]
+    click.echo(
+        table(
+            ("ID", "Node ID", "Task Group", "Version", "Desired", "Status", "Created"), alloc_rows
+        )
+    )
+
+
+@job.command()
+@click.argument("job_id")
+@click.option("-purge", "--purge", is_flag=True, help="Remove the job from the server too.")
+@click.option("-detach", "--detach", is_flag=True, help="Return after submitting.")
+@pass_context
+def stop(ctx: Context, job_id: str, purge: bool, detach: bool) -> None:
+    """Stop a job (and with --purge, forget it)."""
+    client = ctx.client()
+    result = client.deregister_job(job_id, purge=purge)
+    if ctx.json:
+        emit_json(result)
+        return
+    click.echo(
+        f'==> Job "{job_id}" stopped{" and purged" if purge else ""} (evaluation {result.eval_id})'
+    )
+    if not detach:
+        monitor(client, result.eval_id)
+
+
+def monitor(client: Client, eval_id: str, timeout: float = MONITOR_SECONDS) -> bool:
+    """Follow an evaluation until the scheduler is done with it; print its placements.
+    False when some group could not be placed."""
+    deadline = time.monotonic() + timeout
+    ev: Evaluation = client.get_evaluation(eval_id)
+    while not ev.terminal() and ev.status != "blocked" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        ev = client.get_evaluation(eval_id)
+    click.echo(f'    Evaluation status changed: "{ev.status}"')
+    for alloc in client.list_allocations():
+        if alloc.eval_id == eval_id:
+            click.echo(
+                f'    Allocation "{short(alloc.id)}" created: node "{short(alloc.node_id)}", '
+                f'group "{alloc.task_group}"'
+            )
+    for group, metric in sorted(ev.failed_tg_allocs.items()):
+        reasons = {**metric.constraint_filtered, **metric.dimension_exhausted}
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "no eligible nodes"
+        click.echo(f'    Task group "{group}" failed to place: {detail}', err=True)
+    if not ev.terminal() and ev.status != "blocked":
+        click.echo(f"    Evaluation still {ev.status} after {timeout:.0f}s", err=True)
+    return not ev.failed_tg_allocs

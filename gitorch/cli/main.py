@@ -1,0 +1,162 @@
+"""The ``gitorch`` command: ``gitorch <noun> <verb>`` like ``nomad``, plus ``sync``,
+``diff``, ``plugin list`` and ``agent``.
+
+Exit codes: 0 success, 1 an error (its message on stderr), 2 a usage error or a job
+that could not be placed. Every command but ``job validate``, ``plugin list`` and
+``agent`` talks to a server only through the HTTP API.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from gitorch.cli.alloc import alloc
+from gitorch.cli.job import job
+from gitorch.cli.node import node
+from gitorch.cli.output import Context, emit_json, pass_context, table
+from gitorch.errors import GitorchError
+from gitorch.server.backend import SyncReport
+
+
+class GitorchGroup(click.Group):
+    """A command group that turns gitorch errors into ``Error: ...`` and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GitorchError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=GitorchGroup)
+@click.option(
+    "-address", "--address", default=None, help="Agent URL (env GITORCH_ADDR or NOMAD_ADDR)."
+)
+@click.option("-token", "--token", default=None, help="ACL token (env GITORCH_TOKEN).")
+@click.option("-json", "--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.version_option(package_name="gitorch")
+@click.pass_context
+def cli(ctx: click.Context, address: str | None, token: str | None, as_json: bool) -> None:
+    """gitorch: a Git-driven workload orchestrator in the shape of Nomad."""
+    ctx.obj = Context(address=address, token=token, json=as_json)
+
+
+cli.add_command(job)
+cli.add_command(alloc)
+cli.add_command(node)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option("-json", "--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
+    """Sync the cluster with the Git repository now; exits 1 if any file failed."""
+    report = ctx.client().gitops_sync(dry_run=dry_run)
+    if as_json or ctx.json:
+        emit_json(report)
+    else:
+        print_report(report)
+    for err in report.errors:
+        where = f"{err.file}:{err.line}" if err.line else err.file
+        click.echo(f"{where}: {err.message}", err=True)
+    if report.fetch_error:
+        click.echo(f"fetch failed: {report.fetch_error}", err=True)
+    if report.errors or report.fetch_error:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option("-json", "--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def diff(ctx: click.Context, as_json: bool) -> None:
+    """What a sync would change (``sync --dry-run``)."""
+    ctx.invoke(sync, dry_run=True, as_json=as_json)
+
+
+def print_report(report: SyncReport) -> None:
+    verb = "would change" if report.dry_run else "changed"
+    commit = report.commit[:12] or "<no commit>"
+    changed = [c for c in report.changes if c.action != "unchanged"]
+    click.echo(f"Commit {commit}: {len(changed)} job(s) {verb}, {len(report.errors)} error(s)")
+    if report.changes:
+        rows = [(c.job_id, c.action, c.version, c.file, c.detail) for c in report.changes]
+        click.echo(table(("Job", "Action", "Version", "File", "Detail"), rows))
+
+
+@cli.group()
+def server() -> None:
+    """Inspect the cluster's servers."""
+
+
+@server.command()
+@pass_context
+def members(ctx: Context) -> None:
+    """List the Raft peers and which one leads."""
+    client = ctx.client()
+    peers, leader = client.peers(), client.leader()
+    if ctx.json:
+        emit_json([{"Address": p, "Leader": p == leader} for p in peers])
+        return
+    rows = []
+    for peer in peers:
+        host, _, port = peer.rpartition(":")
+        rows.append((peer, host or peer, port, "alive", str(peer == leader).lower()))
+    click.echo(table(("Name", "Address", "Port", "Status", "Leader"), rows))
+
+
+@cli.group()
+def plugin() -> None:
+    """Inspect the installed driver and device plugins."""
+
+
+@plugin.command("list")
+@click.option("-json", "--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def plugin_list(ctx: Context, as_json: bool) -> None:
+    """Plugins found in this Python environment: name, version, hooks, drivers, devices."""
+    try:
+        manager = importlib.import_module("gitorch.plugins.manager")
+    except ImportError as exc:
+        raise click.ClickException(f"the plugin manager is not available: {exc}") from exc
+    pm = manager.load()
+    infos = pm.plugin_info()
+    if as_json or ctx.json:
+        emit_json({"Plugins": infos, "Errors": pm.errors})
+        return
+    rows = [
+        (i.name, i.version or "", i.dist or "", ",".join(i.drivers), ",".join(i.devices),
+         ",".join(i.hooks))
+        for i in infos
+    ]  # fmt: skip
+    click.echo(table(("Name", "Version", "Package", "Drivers", "Devices", "Hooks"), rows))
+    for err in pm.errors:
+        click.echo(f"plugin {err.name} skipped: {err.message}", err=True)
+
+
+@cli.command()
+@click.option("-dev", "--dev", is_flag=True, help="One server and client in this process.")
+@click.option("-config", "--config", multiple=True, help="Agent config file (repeatable).")
+@click.option("--repo", default=None, help="Git repository to sync from.")
+@click.option("--branch", default=None, help="Branch of the repository.")
+@click.option("--path", default=None, help="Folder of jobspecs inside the repository.")
+@click.option("-data-dir", "--data-dir", default=None, help="State directory.")
+@click.option("--http-port", type=int, default=None, help="HTTP API port.")
+@click.option("-bind", "--bind", default=None, help="Address to bind.")
+def agent(**options: Any) -> None:
+    """Run a gitorch agent (server and/or client)."""
+    run = importlib.import_module("gitorch.agent.run")
+    code = run.main(options)
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="gitorch")
+
+
+__all__ = ["cli", "main"]
