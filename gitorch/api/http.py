@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 import msgspec
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -160,11 +159,6 @@ async def blocking_index(request: Request, backend: Backend, tables: tuple[str, 
         backend.wait_index, tables, min_index, wait, limiter=_WAIT_LIMITER
     )
     return max(1, reached, table_index(backend, tables))
-
-
-async def call(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run a blocking backend call (a Raft write, a sync) in a worker thread."""
-    return await run_in_threadpool(fn, *args)
 
 
 # -- request bodies -------------------------------------------------------------------

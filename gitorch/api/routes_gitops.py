@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gitorch.api.http import (
     blocking_index,
-    call,
     endpoint,
     json_response,
     read_object,
@@ -26,7 +26,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
     @endpoint
     async def status(request: Request) -> Response:
         index = await blocking_index(request, backend, ("gitops",))
-        return json_response(await call(backend.gitops_status), index=index)
+        return json_response(await run_in_threadpool(backend.gitops_status), index=index)
 
     @endpoint
     async def sync(request: Request) -> Response:
@@ -34,13 +34,15 @@ def routes(backend: Backend) -> list[BaseRoute]:
         dry_run = body.get("DryRun", False)
         if not isinstance(dry_run, bool):
             raise BadRequestError(f"DryRun must be a bool, not {dry_run!r}")
-        report = await call(backend.gitops_sync, dry_run)
+        report = await run_in_threadpool(backend.gitops_sync, dry_run)
         return json_response(report, index=backend.state.table_index.get("gitops", 0))
 
     @endpoint
     async def webhook(request: Request) -> Response:
         body = await request.body()
-        accepted = await call(backend.gitops_webhook, body, request.headers.get(SIGNATURE_HEADER))
+        accepted = await run_in_threadpool(
+            backend.gitops_webhook, body, request.headers.get(SIGNATURE_HEADER)
+        )
         if not accepted:
             return text_response("Permission denied", 403)
         return json_response({"Accepted": True}, status_code=202)

@@ -3,11 +3,12 @@ status updates (Nomad does these over RPC; gitorch over HTTP under /v1/internal)
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gitorch.api.http import call, decode_as, endpoint, json_response, read_object
+from gitorch.api.http import decode_as, endpoint, json_response, read_object
 from gitorch.api.wire import AllocUpdateResponse
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Node
@@ -25,7 +26,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         node = decode_as(raw, Node, "node")
         if not node.id:
             raise BadRequestError("missing node ID")
-        result = await call(backend.register_node, node)
+        result = await run_in_threadpool(backend.register_node, node)
         return json_response(result, index=result.index)
 
     @endpoint
@@ -33,14 +34,14 @@ def routes(backend: Backend) -> list[BaseRoute]:
         node_id = request.path_params["node_id"]
         if node_id not in backend.state.nodes:
             raise NotFoundError(f"node {node_id} not found: register it first")
-        result = await call(backend.heartbeat, node_id)
+        result = await run_in_threadpool(backend.heartbeat, node_id)
         return json_response(result, index=result.index)
 
     @endpoint
     async def update_allocs(request: Request) -> Response:
         body = await read_object(request)
         updates = decode_as(body.get("Allocs") or [], list[AllocClientUpdate], "alloc updates")
-        index = await call(backend.update_allocs, updates)
+        index = await run_in_threadpool(backend.update_allocs, updates)
         return json_response(AllocUpdateResponse(index=index), index=index)
 
     return [

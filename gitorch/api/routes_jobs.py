@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gitorch.api.http import (
     blocking_index,
-    call,
     decode_job,
     endpoint,
     job_from_body,
@@ -68,7 +68,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         job = job_from_body(body, request, path_id)
         validate(job)
         _check_index(backend.state, job, body)
-        result = await call(backend.register_job, job)
+        result = await run_in_threadpool(backend.register_job, job)
         return json_response(result, index=result.index)
 
     @endpoint
@@ -80,7 +80,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
     async def deregister(request: Request) -> Response:
         job = get_job(request)
         purge = query_bool(request, "purge")
-        result = await call(backend.deregister_job, job.namespace, job.id, purge)
+        result = await run_in_threadpool(backend.deregister_job, job.namespace, job.id, purge)
         return json_response(result, index=result.index)
 
     @endpoint
@@ -114,7 +114,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         body = await read_object(request)
         job = job_from_body(body, request, request.path_params["job_id"])
         validate(job)
-        result = await call(backend.plan_job, job, bool(body.get("Diff", False)))
+        result = await run_in_threadpool(backend.plan_job, job, bool(body.get("Diff", False)))
         return json_response(result, index=backend.state.index)
 
     @endpoint

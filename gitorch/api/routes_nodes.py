@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gitorch.api.http import blocking_index, call, endpoint, json_response, read_object
+from gitorch.api.http import blocking_index, endpoint, json_response, read_object
 from gitorch.api.wire import NodeEligibilityResponse, alloc_with_job
 from gitorch.core.model import Node, node_stub
 from gitorch.errors import BadRequestError, NotFoundError
@@ -56,7 +57,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         if value not in ("eligible", "ineligible"):
             raise BadRequestError(f"invalid scheduling eligibility {value!r}")
         node = get_node(request)
-        index = await call(backend.set_node_eligibility, node.id, value == "eligible")
+        index = await run_in_threadpool(backend.set_node_eligibility, node.id, value == "eligible")
         return json_response(
             NodeEligibilityResponse(node_modify_index=index, index=index), index=index
         )
