@@ -176,6 +176,9 @@ class Client:
     def get_evaluation(self, eval_id: str) -> Evaluation:
         return self._get(f"/v1/evaluation/{eval_id}", Evaluation)
 
+    def evaluation_allocations(self, eval_id: str) -> list[AllocListStub]:
+        return self._get(f"/v1/evaluation/{eval_id}/allocations", list[AllocListStub])
+
     def stream_logs(
         self,
         alloc_id: str,

@@ -60,7 +60,7 @@ def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
 
             def done() -> bool:
                 current = backend.state.allocs.get(alloc_id)
-                return current is None or current.client_terminal()
+                return current is not None and current.client_terminal()
 
             chunks = _follow_file(
                 current_path,

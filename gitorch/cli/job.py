@@ -209,12 +209,11 @@ def monitor(client: Client, eval_id: str, timeout: float = MONITOR_SECONDS) -> b
         time.sleep(0.1)
         ev = client.get_evaluation(eval_id)
     click.echo(f'    Evaluation status changed: "{ev.status}"')
-    for alloc in client.list_allocations():
-        if alloc.eval_id == eval_id:
-            click.echo(
-                f'    Allocation "{short(alloc.id)}" created: node "{short(alloc.node_id)}", '
-                f'group "{alloc.task_group}"'
-            )
+    for alloc in client.evaluation_allocations(eval_id):
+        click.echo(
+            f'    Allocation "{short(alloc.id)}" created: node "{short(alloc.node_id)}", '
+            f'group "{alloc.task_group}"'
+        )
     for group, metric in sorted(ev.failed_tg_allocs.items()):
         reasons = {**metric.constraint_filtered, **metric.dimension_exhausted}
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "no eligible nodes"
