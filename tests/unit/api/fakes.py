@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -19,12 +19,16 @@ from starlette.applications import Starlette
 from gitorch.core import commands as c
 from gitorch.core.model import (
     SECOND,
+    DriverInfo,
     Evaluation,
     FileError,
     GitopsJob,
     GitopsStatus,
     Job,
     Node,
+    NodeCpu,
+    NodeMemory,
+    NodeResources,
     Placement,
     Plan,
     replace,
@@ -42,6 +46,7 @@ from gitorch.server.backend import (
     SyncReport,
     TGUpdates,
 )
+from gitorch.server.server import Server
 
 with warnings.catch_warnings():
     # starlette asks for httpx2 in its test client; httpx is what this project installs
@@ -258,6 +263,31 @@ def simple_job(job_id: str = "web", count: int = 2) -> dict[str, Any]:
 def api_client(app: Starlette) -> TestClient:
     """A synchronous test client that calls ``app`` in process."""
     return TestClient(app, raise_server_exceptions=False)
+
+
+def in_memory_server(node_id: str, name: str = "node", http_addr: str = "127.0.0.1:1") -> Server:
+    """``Server.in_memory`` (scheduler workers running) with one ready raw_exec node."""
+    server = Server.in_memory()
+    server.register_node(
+        Node(
+            id=node_id,
+            name=name,
+            http_addr=http_addr,
+            node_resources=NodeResources(
+                cpu=NodeCpu(cpu_shares=4000), memory=NodeMemory(memory_mb=8192)
+            ),
+            drivers={"raw_exec": DriverInfo(detected=True, healthy=True)},
+        )
+    )
+    return server
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def free_port() -> int:

@@ -3,16 +3,14 @@ in-memory server whose scheduler workers run."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import nomad
 import nomad.api.exceptions as nomad_errors
 import pytest
-from fakes import serve, simple_job
+from fakes import in_memory_server, serve, simple_job, wait_for
 
 from gitorch.api.app import make_app
-from gitorch.core.model import DriverInfo, Node, NodeCpu, NodeMemory, NodeResources
 from gitorch.server.server import Server
 
 NODE = "3" * 36
@@ -20,27 +18,9 @@ NODE = "3" * 36
 
 @pytest.fixture
 def backend() -> Iterator[Server]:
-    server = Server.in_memory()
-    server.register_node(
-        Node(
-            id=NODE,
-            name="n3",
-            http_addr="127.0.0.1:4646",
-            node_resources=NodeResources(
-                cpu=NodeCpu(cpu_shares=4000), memory=NodeMemory(memory_mb=8192)
-            ),
-            drivers={"raw_exec": DriverInfo(detected=True, healthy=True)},
-        )
-    )
+    server = in_memory_server(NODE, "n3")
     yield server
     server.stop()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.fixture

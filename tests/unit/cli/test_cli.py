@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +14,11 @@ from click.testing import CliRunner, Result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from fakes import FakeBackend, FakeClient, serve  # noqa: E402
+from fakes import FakeBackend, FakeClient, in_memory_server, serve, wait_for  # noqa: E402
 
 from gitorch.api.app import make_app  # noqa: E402
 from gitorch.cli.main import cli  # noqa: E402
-from gitorch.core.model import (  # noqa: E402
-    DriverInfo,
-    FileError,
-    Node,
-    NodeCpu,
-    NodeMemory,
-    NodeResources,
-    replace,
-)
+from gitorch.core.model import FileError, replace  # noqa: E402
 from gitorch.server.backend import SyncChange  # noqa: E402
 from gitorch.server.server import Server  # noqa: E402
 
@@ -57,27 +48,9 @@ job "web" {
 """
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def server() -> Iterator[Server]:
-    srv = Server.in_memory()
-    srv.register_node(
-        Node(
-            id=NODE,
-            name="node-four",
-            http_addr="127.0.0.1:1",
-            node_resources=NodeResources(
-                cpu=NodeCpu(cpu_shares=4000), memory=NodeMemory(memory_mb=8192)
-            ),
-            drivers={"raw_exec": DriverInfo(detected=True, healthy=True)},
-        )
-    )
+    srv = in_memory_server(NODE, "node-four")
     yield srv
     srv.stop()
 
