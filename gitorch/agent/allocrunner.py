@@ -51,13 +51,15 @@ class TaskRun(_Frozen, frozen=True, kw_only=True):
 class AllocRunnerState(_Frozen, frozen=True, kw_only=True):
     """Everything the alloc runner knows; persisted by ``localstate``. ``alloc_root``
     is the host path ``<data_dir>/alloc/<alloc_id>``; ``isolation`` maps a driver name
-    to its filesystem isolation ("none", "chroot", "image")."""
+    to its filesystem isolation ("none", "chroot", "image"); ``host_env`` is the agent's
+    environment, filtered, which tasks inherit as in Nomad."""
 
     alloc: Allocation
     job: Job
     node: Node
     alloc_root: str
     isolation: dict[str, str] = {}
+    host_env: dict[str, str] = {}
     tasks: dict[str, TaskRun] = {}
     stopping: bool = False
     reported: AllocClientUpdate | None = None
@@ -101,8 +103,11 @@ class TimerFired(_Frozen, frozen=True, kw_only=True):
 
 
 class TaskKilled(_Frozen, frozen=True, kw_only=True):
+    """A StopTask finished: ``result`` is how the task ended, when the driver knows."""
+
     task: str
     error: str = ""
+    result: ExitResult | None = None
 
 
 class TaskRecoverFailed(_Frozen, frozen=True, kw_only=True):
@@ -161,11 +166,21 @@ Instruction = StartTask | StopTask | DestroyTask | SetTimer | ReportStatus | Rec
 
 
 def new_state(
-    alloc: Allocation, job: Job, node: Node, alloc_root: str, isolation: dict[str, str]
+    alloc: Allocation,
+    job: Job,
+    node: Node,
+    alloc_root: str,
+    isolation: dict[str, str],
+    host_env: dict[str, str] | None = None,
 ) -> AllocRunnerState:
     """A runner for an allocation this client has not run before."""
     return AllocRunnerState(
-        alloc=alloc, job=job, node=node, alloc_root=alloc_root, isolation=isolation
+        alloc=alloc,
+        job=job,
+        node=node,
+        alloc_root=alloc_root,
+        isolation=isolation,
+        host_env=host_env or {},
     )
 
 
@@ -186,7 +201,7 @@ def handle(
         case TimerFired():
             step.timer(event.task)
         case TaskKilled():
-            step.killed(event.task, event.error)
+            step.killed(event)
         case TaskRecoverFailed():
             step.recover_failed(event.task, event.error)
     return step.finish()
@@ -237,6 +252,14 @@ def restart_policy(job: Job, group_name: str, task: Task) -> RestartPolicy:
 
 def _ev(type_: str, now: int, display: str = "", **fields: Any) -> TaskEvent:
     return TaskEvent(type=type_, time=now, display_message=display, **fields)
+
+
+def _terminated(res: ExitResult, now: int) -> TaskEvent:
+    display = f"Exit Code: {res.exit_code}" + (f", Signal: {res.signal}" if res.signal else "")
+    if res.oom_killed:
+        display += ", OOM Killed"
+    codes = {"exit_code": res.exit_code, "signal": res.signal, "message": res.err or ""}
+    return _ev("Terminated", now, display, **codes)
 
 
 def _killed(now: int) -> TaskEvent:
@@ -353,12 +376,7 @@ class _Step:
         if run is None or run.phase not in ("running", "killing"):
             return
         res = event.result
-        display = f"Exit Code: {res.exit_code}" + (f", Signal: {res.signal}" if res.signal else "")
-        if res.oom_killed:
-            display += ", OOM Killed"
-        codes = {"exit_code": res.exit_code, "signal": res.signal, "message": res.err or ""}
-        term = _ev("Terminated", self.now, display, **codes)
-        self.put(event.task, _set(run, handle=None), term)
+        self.put(event.task, _set(run, handle=None), _terminated(res, self.now))
         self.out.append(DestroyTask(task=event.task))
         if run.phase == "killing" or self.state.stopping:
             self.dead(event.task, failed=False, event=_killed(self.now))
@@ -402,10 +420,13 @@ class _Step:
             return
         self.start(name)
 
-    def killed(self, name: str, error: str) -> None:
+    def killed(self, event: TaskKilled) -> None:
+        name, error = event.task, event.error
         run = self.run(name)
         if run is None or run.phase != "killing":
             return
+        if event.result is not None:
+            self.put(name, run, _terminated(event.result, self.now))
         msg = f"failed to kill task: {error}" if error else "Task successfully killed"
         self.dead(name, failed=False, event=_ev("Killed", self.now, msg, message=error))
         self.out.append(DestroyTask(task=name))
@@ -441,8 +462,10 @@ class _Step:
 
 
 def _config(state: AllocRunnerState, name: str) -> TaskConfig:
+    task = state.task(name)
+    root, isolation = state.alloc_root, state.isolation
     return taskenv.task_config(
-        state.alloc, state.job, state.task(name), state.node, state.alloc_root, state.isolation
+        state.alloc, state.job, task, state.node, root, isolation, state.host_env
     )
 
 

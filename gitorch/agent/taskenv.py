@@ -132,12 +132,12 @@ def build(
     node: Node,
     dirs: TaskDirs,
     *,
-    extra: dict[str, str] | None = None,
+    host_env: dict[str, str] | None = None,
 ) -> TaskEnv:
-    """The task's environment: ``NOMAD_*`` (plus ``extra``), then the task's ``env``
-    block with its keys and values interpolated against those."""
+    """The task's environment: the agent's (filtered) ``host_env``, then ``NOMAD_*``,
+    then the task's ``env`` block with keys and values interpolated against those."""
     base = TaskEnv(
-        env={**nomad_vars(alloc, job, task, node, dirs), **(extra or {})},
+        env={**(host_env or {}), **nomad_vars(alloc, job, task, node, dirs)},
         node_values=node_values(node),
     )
     env = dict(base.env)
@@ -153,6 +153,7 @@ def task_config(
     node: Node,
     alloc_root: str,
     isolation: dict[str, str],
+    host_env: dict[str, str] | None = None,
 ) -> TaskConfig:
     """What a driver is asked to run: Nomad's directory layout under ``alloc_root``
     (host paths), the task's environment, and its config interpolated. ``isolation``
@@ -167,7 +168,7 @@ def task_config(
             task_dir=posixpath.join(task_dir, "local"),
             secrets_dir=posixpath.join(task_dir, "secrets"),
         )
-    env = build(alloc, job, task, node, dirs)
+    env = build(alloc, job, task, node, dirs, host_env=host_env)
     return TaskConfig(
         alloc_id=alloc.id,
         task_name=task.name,

@@ -204,10 +204,9 @@ class TaskRunner:
             log.exception("alloc %s: failed to handle %s", self.alloc_id, type(event).__name__)
 
     def _execute_all(self, out: list[ar.Instruction]) -> None:
-        for ins in out:
-            follow = self._execute(ins)
-            if follow is not None:
-                self._step(follow)  # right away: a new handle is saved before moving on
+        follow = [event for ins in out if (event := self._execute(ins)) is not None]
+        for event in follow:  # before any queued event: a new handle is saved at once
+            self._step(event)
 
     def _execute(self, ins: ar.Instruction) -> ar.Event | None:
         match ins:
@@ -264,12 +263,14 @@ class TaskRunner:
         if handle is None:
             self.send(ar.TaskKilled(task=ins.task))
             return
+        driver = self._drivers[handle.driver]
         try:
-            self._drivers[handle.driver].stop(handle, ins.signal, ins.timeout / 1e9)
+            driver.stop(handle, ins.signal, ins.timeout / 1e9)
+            result = driver.wait(handle, timeout=0)
         except Exception as exc:
             self.send(ar.TaskKilled(task=ins.task, error=str(exc)))
         else:
-            self.send(ar.TaskKilled(task=ins.task))
+            self.send(ar.TaskKilled(task=ins.task, result=result))
 
     def _destroy(self, task: str) -> None:
         handle = self._handles.pop(task, None)

@@ -167,6 +167,17 @@ def test_stop_before_start_completes_and_kills_after_start() -> None:
     assert r.events()[-1] == "Killed"
 
 
+def test_kill_confirmation_with_result_records_terminated_then_killed() -> None:
+    r = Runner(make_job("service"))
+    r.start_all()
+    r.send(ar.AllocUpdated(alloc=replace(ALLOC, desired_status="stop"), job=r.state.job))
+    r.send(ar.TaskKilled(task="main", result=ExitResult(exit_code=130, signal=2)))
+    assert r.events()[-3:] == ["Killing", "Terminated", "Killed"]
+    assert r.state.tasks["main"].state.events[-2].signal == 2
+    assert r.status() == "complete"
+    assert r.send(ar.TaskExited(task="main", result=ExitResult(exit_code=130))) == []
+
+
 def test_stop_during_restart_wait_completes_without_driver_calls() -> None:
     r = Runner(make_job("batch"))
     r.start_all()

@@ -77,7 +77,9 @@ def test_task_env_is_interpolated_and_unknowns_stay_literal() -> None:
 
 
 def test_config_interpolation_recurses() -> None:
-    te = build(ALLOC, JOB, TASK, NODE, DIRS, extra={"HOME": "/home/x"})
+    te = build(
+        ALLOC, JOB, TASK, NODE, DIRS, host_env={"HOME": "/home/x", "NOMAD_TASK_NAME": "spoof"}
+    )
     config = te.replace_config(TASK.config)
     assert config == {
         "command": "/data/a/web/local/run",
@@ -88,6 +90,7 @@ def test_config_interpolation_recurses() -> None:
     assert te.replace("${node.unique.id}/${node.class}/${node.datacenter}") == "node-1/big/dc2"
     assert te.replace("${env.HOME} ${HOME} ${env.MISSING}") == "/home/x /home/x ${env.MISSING}"
     assert te.replace("no refs") == "no refs"
+    assert te.env["NOMAD_TASK_NAME"] == "web"  # NOMAD_* win over the host's env
 
 
 def test_isolated_paths() -> None:

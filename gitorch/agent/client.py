@@ -1,0 +1,342 @@
+"""The client agent: makes this machine a node, and runs the allocations the servers
+place on it.
+
+``start()`` re-attaches to the tasks a previous agent process left running (from
+``localstate``), fingerprints the node (host and drivers), then runs three threads:
+register and heartbeat at the TTL the servers give (every TTL/2), watch the node's
+allocations with blocking queries, and send alloc status updates in batches. When no
+server answers, each retries with backoff and the tasks keep running. ``stop()``
+leaves the tasks running (as Nomad's client does) unless asked to drain.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from gitorch.agent import allocrunner as ar
+from gitorch.agent import fingerprint
+from gitorch.agent.conn import AllocsWithJobs, ServerConn, StatusBatcher
+from gitorch.agent.localstate import LocalState
+from gitorch.agent.taskrunner import TaskRunner, Timers
+from gitorch.core.model import Allocation, DriverInfo, Node, replace
+from gitorch.errors import GitorchError, NotFoundError
+from gitorch.plugins.driver import Driver
+
+log = logging.getLogger(__name__)
+
+# Nomad's default ``client { options { env.denylist } }``: secrets tasks must not inherit.
+ENV_DENYLIST = frozenset(
+    {
+        "CONSUL_TOKEN",
+        "CONSUL_HTTP_TOKEN",
+        "VAULT_TOKEN",
+        "NOMAD_LICENSE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """What the agent config's ``client {}`` block sets, plus tuning knobs."""
+
+    data_dir: Path
+    name: str = ""
+    datacenter: str = "dc1"
+    node_class: str = ""
+    node_pool: str = "default"
+    http_addr: str = ""
+    meta: Mapping[str, str] = field(default_factory=dict)
+    plugin_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    alloc_wait_s: float = 30.0
+    """How long one blocking query for allocations may wait on the server."""
+    batch_window_s: float = 0.02
+    """How long status updates gather before one request carries them all."""
+    retry_max_s: float = 15.0
+    workers: int = 32
+    cpu_total_compute: int = 0
+    """MHz to advertise instead of the detected total (Nomad's ``cpu_total_compute``)."""
+    memory_total_mb: int = 0
+    env_denylist: frozenset[str] = ENV_DENYLIST
+    """Agent environment variables tasks do not inherit (Nomad's ``env.denylist``)."""
+
+
+class Client:
+    """One client agent. Thread-safe; ``node_id`` is stable across restarts."""
+
+    def __init__(
+        self,
+        conn: ServerConn,
+        options: ClientOptions,
+        *,
+        drivers: Mapping[str, Driver] | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.conn = conn
+        self.options = options
+        self.local = LocalState(options.data_dir)
+        self.node_id = self.local.node_id()
+        self._drivers = dict(drivers) if drivers is not None else _load_drivers(options)
+        self._clock = clock
+        self._stop = threading.Event()
+        self.registered = threading.Event()
+        self._lock = threading.Lock()
+        self._runners: dict[str, TaskRunner] = {}
+        self._sent: dict[str, tuple[str, int, int]] = {}
+        self._threads: list[threading.Thread] = []
+        self._pool = ThreadPoolExecutor(options.workers, thread_name_prefix="gitorch-alloc")
+        self._timers = Timers(clock)
+        self._batcher = StatusBatcher(
+            conn.update_allocs, window_s=options.batch_window_s, retry_max_s=options.retry_max_s
+        )
+        self.node = self._fingerprint()
+        self.heartbeat_ttl_ns = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Re-attach to saved allocations, then register and watch the servers."""
+        for state in self.local.load_allocs():
+            runner = self._runner(replace_node(state, self.node))
+            self._sent[state.alloc.id] = _key(state.alloc)
+            runner.restore()
+        self._batcher.start()
+        for target, name in ((self._heartbeat_loop, "heartbeat"), (self._watch_loop, "watch")):
+            thread = threading.Thread(target=target, name=f"gitorch-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, *, drain: bool = False, timeout: float = 30.0) -> None:
+        """Stop talking to the servers. Tasks keep running unless ``drain``, which
+        first stops every allocation and waits (up to ``timeout``) for them to end."""
+        if drain:
+            with self._lock:
+                runners = list(self._runners.values())
+            for runner in runners:
+                stop = replace(runner.state.alloc, desired_status="stop")
+                runner.send(ar.AllocUpdated(alloc=stop, job=runner.state.job))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not all(r.terminal() for r in runners):
+                time.sleep(0.05)
+        self._stop.set()
+        with self._lock:
+            runners = list(self._runners.values())
+        for runner in runners:
+            runner.shutdown()
+        self._batcher.stop(flush_timeout=min(timeout, 5.0))
+        self._timers.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+
+    # -- what the API and tests read ---------------------------------------------------
+
+    def allocs(self) -> dict[str, ar.AllocRunnerState]:
+        """Each running allocation's alloc runner state, by allocation ID."""
+        with self._lock:
+            return {alloc_id: r.state for alloc_id, r in self._runners.items()}
+
+    def log_path(self, alloc_id: str, task: str, kind: Literal["stdout", "stderr"]) -> Path:
+        """The task's current log file (``alloc/logs/<task>.<kind>.<n>``, highest n)."""
+        with self._lock:
+            runner = self._runners.get(alloc_id)
+        if runner is None:
+            raise NotFoundError(f"allocation {alloc_id} is not running on node {self.node_id}")
+        if task not in runner.state.tasks:
+            known = ", ".join(sorted(runner.state.tasks)) or "none"
+            raise NotFoundError(f"allocation {alloc_id} has no task {task!r} (tasks: {known})")
+        logs = Path(runner.state.alloc_root, "alloc", "logs")
+        pattern = re.compile(rf"{re.escape(task)}\.{kind}\.(\d+)")
+        numbers = [
+            int(m.group(1))
+            for p in logs.glob(f"{task}.{kind}.*")
+            if (m := pattern.fullmatch(p.name))
+        ]
+        return logs / f"{task}.{kind}.{max(numbers, default=0)}"
+
+    # -- node --------------------------------------------------------------------------
+
+    def _fingerprint(self) -> Node:
+        opts = self.options
+        host = fingerprint.fingerprint(
+            str(opts.data_dir),
+            self._drivers,
+            cpu_total_compute=opts.cpu_total_compute,
+            memory_total_mb=opts.memory_total_mb,
+        )
+        now = self._clock()
+        drivers = {
+            name: DriverInfo(
+                attributes=fp.attributes,
+                detected=fp.health != "undetected",
+                healthy=fp.healthy,
+                health_description=fp.health_description,
+                update_time=now,
+            )
+            for name, fp in host.drivers.items()
+        }
+        return Node(
+            id=self.node_id,
+            name=opts.name or socket.gethostname(),
+            datacenter=opts.datacenter,
+            node_class=opts.node_class,
+            node_pool=opts.node_pool,
+            http_addr=opts.http_addr,
+            attributes=host.attributes,
+            meta=dict(opts.meta),
+            node_resources=host.resources,
+            drivers=drivers,
+            status="ready",
+        )
+
+    # -- heartbeat ---------------------------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        backoff = _Backoff(self.options.retry_max_s)
+        while not self._stop.is_set():
+            try:
+                if self.registered.is_set():
+                    resp = self.conn.heartbeat(self.node_id)
+                else:
+                    resp = self.conn.register_node(self.node)
+                    log.info("node %s registered", self.node_id)
+                    self.registered.set()
+            except NotFoundError:
+                self.registered.clear()  # the servers forgot this node: register again
+                continue
+            except (GitorchError, OSError) as exc:
+                delay = backoff.next()
+                ttl = self.heartbeat_ttl_ns / 2e9 if self.heartbeat_ttl_ns else delay
+                log.warning("heartbeat failed (retry in %.1fs): %s", min(delay, ttl), exc)
+                self._stop.wait(min(delay, ttl))
+                continue
+            backoff.reset()
+            self.heartbeat_ttl_ns = resp.heartbeat_ttl
+            self._stop.wait(max(resp.heartbeat_ttl / 2e9, 0.05))
+
+    # -- allocations -------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        backoff = _Backoff(self.options.retry_max_s)
+        index = 0
+        while not self._stop.is_set():
+            if not self.registered.wait(0.2):
+                continue
+            try:
+                new_index, allocs = self.conn.allocations(
+                    self.node_id, index, self.options.alloc_wait_s
+                )
+            except (GitorchError, OSError) as exc:
+                delay = backoff.next()
+                log.warning("watching allocations failed (retry in %.1fs): %s", delay, exc)
+                self._stop.wait(delay)
+                continue
+            backoff.reset()
+            index = new_index if new_index >= index else 0
+            if not self._stop.is_set():
+                self._reconcile(allocs)
+
+    def _reconcile(self, allocs: AllocsWithJobs) -> None:
+        """Start runners for new allocations, tell runners about changed ones, and
+        forget finished allocations the servers no longer list."""
+        seen: set[str] = set()
+        for alloc, job in allocs:
+            seen.add(alloc.id)
+            with self._lock:
+                runner = self._runners.get(alloc.id)
+            if runner is None:
+                if alloc.terminal():
+                    continue
+                root = str(self.options.data_dir / "alloc" / alloc.id)
+                isolation = {n: str(d.fs_isolation) for n, d in self._drivers.items()}
+                host_env = {
+                    k: v for k, v in os.environ.items() if k not in self.options.env_denylist
+                }
+                state = ar.new_state(alloc, job, self.node, root, isolation, host_env)
+                runner = self._runner(state)
+            if self._sent.get(alloc.id) != _key(alloc):
+                self._sent[alloc.id] = _key(alloc)
+                runner.send(ar.AllocUpdated(alloc=alloc, job=job))
+        with self._lock:
+            gone = [r for alloc_id, r in self._runners.items() if alloc_id not in seen]
+        for runner in gone:
+            if runner.terminal():
+                self._forget(runner)
+            elif runner.state.alloc.desired_status == "run":
+                stop = replace(runner.state.alloc, desired_status="stop")
+                runner.send(ar.AllocUpdated(alloc=stop, job=runner.state.job))
+
+    def _runner(self, state: ar.AllocRunnerState) -> TaskRunner:
+        runner = TaskRunner(
+            state,
+            drivers=self._drivers,
+            pool=self._pool,
+            timers=self._timers,
+            save=self.local.save_alloc,
+            report=self._batcher.add,
+            clock=self._clock,
+        )
+        with self._lock:
+            self._runners[state.alloc.id] = runner
+        return runner
+
+    def _forget(self, runner: TaskRunner) -> None:
+        """Garbage-collect a finished allocation: its runner, saved state and dirs."""
+        runner.shutdown()
+        with self._lock:
+            self._runners.pop(runner.alloc_id, None)
+        self._sent.pop(runner.alloc_id, None)
+        self.local.delete_alloc(runner.alloc_id)
+        shutil.rmtree(runner.state.alloc_root, ignore_errors=True)
+
+
+def replace_node(state: ar.AllocRunnerState, node: Node) -> ar.AllocRunnerState:
+    return msgspec.structs.replace(state, node=node)
+
+
+def _key(alloc: Allocation) -> tuple[str, int, int]:
+    """What, when it changes, the alloc runner must hear about."""
+    return (alloc.desired_status, alloc.job_version, alloc.alloc_modify_index)
+
+
+def _load_drivers(options: ClientOptions) -> dict[str, Driver]:
+    from gitorch.plugins import manager
+
+    pm = manager.load()
+    for error in pm.errors:
+        log.error("plugin %s skipped: %s", error.name, error.message)
+    return pm.drivers(options.plugin_configs)
+
+
+class _Backoff:
+    """Exponential retry delays from 0.25 s up to ``cap`` seconds."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self.delay = 0.0
+
+    def next(self) -> float:
+        self.delay = min(self.cap, max(0.25, self.delay * 2))
+        return self.delay
+
+    def reset(self) -> None:
+        self.delay = 0.0
+
+
+__all__ = ["Client", "ClientOptions"]

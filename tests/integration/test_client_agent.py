@@ -1,0 +1,237 @@
+"""The client agent against an in-memory server: real raw_exec processes, the mock
+driver, a real state store, a real data dir."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gitorch.agent.client import Client, ClientOptions
+from gitorch.agent.conn import InMemoryConn
+from gitorch.core.commands import ApplyPlan, RegisterJob
+from gitorch.core.model import (
+    SECOND,
+    AllocStop,
+    Job,
+    Placement,
+    Plan,
+    RestartPolicy,
+    Task,
+    TaskGroup,
+)
+from gitorch.plugins.builtin.mock import MockDriver
+from gitorch.plugins.builtin.raw_exec import RawExecDriver
+from gitorch.plugins.driver import Driver
+
+NO_RESTART = RestartPolicy(attempts=0, mode="fail")
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def drivers() -> dict[str, Driver]:
+    return {"raw_exec": RawExecDriver({"enabled": True}), "mock": MockDriver()}
+
+
+def options(data_dir: Path) -> ClientOptions:
+    return ClientOptions(data_dir=data_dir, name="test-node", alloc_wait_s=0.5)
+
+
+@pytest.fixture
+def conn() -> InMemoryConn:
+    return InMemoryConn(heartbeat_ttl=2 * SECOND)
+
+
+@pytest.fixture
+def client(conn: InMemoryConn, tmp_path: Path) -> Iterator[Client]:
+    c = Client(conn, options(tmp_path), drivers=drivers())
+    c.start()
+    wait_for("registration", lambda: c.node_id in conn.store.nodes)
+    yield c
+    c.stop(drain=True, timeout=10)
+
+
+def place(conn: InMemoryConn, node_id: str, job: Job) -> str:
+    """Register ``job`` and place one allocation of its first group on ``node_id``."""
+    conn.apply(RegisterJob(now=time.time_ns(), job=job))
+    version = conn.store.jobs[("default", job.id)].version
+    alloc_id = str(uuid.uuid4())
+    placement = Placement(id=alloc_id, task_group=job.task_groups[0].name, index=0, node_id=node_id)
+    plan = Plan(eval_id="e1", job_id=job.id, job_version=version, placements=[placement])
+    conn.apply(ApplyPlan(now=time.time_ns(), plan=plan))
+    return alloc_id
+
+
+def stop(conn: InMemoryConn, job_id: str, alloc_id: str) -> None:
+    plan = Plan(eval_id="e2", job_id=job_id, stops=[AllocStop(id=alloc_id, description="stop")])
+    conn.apply(ApplyPlan(now=time.time_ns(), plan=plan))
+
+
+def job(job_id: str, task: Task, job_type: str = "batch") -> Job:
+    group = TaskGroup(name="g", tasks=[task], restart_policy=NO_RESTART)
+    return Job(id=job_id, type=job_type, task_groups=[group])  # type: ignore[arg-type]
+
+
+def status(conn: InMemoryConn, alloc_id: str) -> str:
+    return conn.store.allocs[alloc_id].client_status
+
+
+def test_node_registers_with_drivers_and_heartbeats(client: Client, conn: InMemoryConn) -> None:
+    node = conn.store.nodes[client.node_id]
+    assert node.status == "ready"
+    assert node.drivers["raw_exec"].healthy and node.drivers["mock"].healthy
+    assert node.attributes["driver.raw_exec"] == "1"
+    assert node.node_resources.cpu.cpu_shares > 0
+    wait_for("a heartbeat", lambda: conn.heartbeats >= 1, timeout=5)
+
+
+def test_raw_exec_batch_task_runs_logs_and_completes(client: Client, conn: InMemoryConn) -> None:
+    task = Task(
+        name="hello",
+        driver="raw_exec",
+        config={"command": "/bin/sh", "args": ["-c", "echo hi from $NOMAD_TASK_NAME; sleep 0.3"]},
+    )
+    alloc_id = place(conn, client.node_id, job("hello", task))
+    seen: list[str] = []
+
+    def reached_complete() -> bool:
+        s = status(conn, alloc_id)
+        if not seen or seen[-1] != s:
+            seen.append(s)
+        return s == "complete"
+
+    wait_for("complete", reached_complete)
+    assert "running" in seen
+    log = client.log_path(alloc_id, "hello", "stdout")
+    assert log == client.options.data_dir / "alloc" / alloc_id / "alloc" / "logs" / "hello.stdout.0"
+    assert log.read_text() == "hi from hello\n"
+    root = client.options.data_dir / "alloc" / alloc_id
+    for sub in (
+        "alloc/logs",
+        "alloc/data",
+        "alloc/tmp",
+        "hello/local",
+        "hello/secrets",
+        "hello/tmp",
+    ):
+        assert (root / sub).is_dir(), sub
+    ts = conn.store.allocs[alloc_id].task_states["hello"]
+    assert [e.type for e in ts.events] == ["Received", "Task Setup", "Started", "Terminated"]
+    assert (ts.state, ts.failed) == ("dead", False)
+
+
+def test_desired_stop_kills_a_service_task(client: Client, conn: InMemoryConn) -> None:
+    task = Task(
+        name="srv",
+        driver="raw_exec",
+        config={"command": "sleep", "args": ["60"]},
+        kill_timeout=2 * SECOND,
+    )
+    alloc_id = place(conn, client.node_id, job("srv", task, "service"))
+    wait_for("running", lambda: status(conn, alloc_id) == "running")
+    pid = client.allocs()[alloc_id].tasks["srv"].handle.pid  # type: ignore[union-attr]
+    stop(conn, "srv", alloc_id)
+    wait_for("complete", lambda: status(conn, alloc_id) == "complete", timeout=10)
+    events = [e.type for e in conn.store.allocs[alloc_id].task_states["srv"].events]
+    assert events[-3:] == ["Killing", "Terminated", "Killed"]
+    wait_for("process gone", lambda: not _alive(pid))
+
+
+def test_mock_failure_restarts_then_fails(client: Client, conn: InMemoryConn) -> None:
+    task = Task(name="m", driver="mock", config={"run_for": "0.05s", "exit_code": 3})
+    group = TaskGroup(
+        name="g",
+        tasks=[task],
+        restart_policy=RestartPolicy(attempts=1, interval=60 * SECOND, delay=SECOND // 10),
+    )
+    alloc_id = place(conn, client.node_id, Job(id="m", type="batch", task_groups=[group]))
+    wait_for("failed", lambda: status(conn, alloc_id) == "failed")
+    ts = conn.store.allocs[alloc_id].task_states["m"]
+    assert (ts.restarts, ts.failed) == (1, True)
+    assert ts.events[-1].type == "Not Restarting"
+
+
+def test_many_allocs_batch_their_status_updates(client: Client, conn: InMemoryConn) -> None:
+    task = Task(name="m", driver="mock", config={"run_for": "30s"})
+    conn.apply(RegisterJob(now=time.time_ns(), job=job("many", task, "service")))
+    placements = [
+        Placement(id=str(uuid.uuid4()), task_group="g", index=i, node_id=client.node_id)
+        for i in range(200)
+    ]
+    before = conn.update_calls
+    conn.apply(
+        ApplyPlan(now=time.time_ns(), plan=Plan(eval_id="e", job_id="many", placements=placements))
+    )
+    wait_for(
+        "all running", lambda: all(status(conn, p.id) == "running" for p in placements), timeout=30
+    )
+    assert conn.update_calls - before < 60  # 200 allocs x 2 updates each, coalesced
+
+
+def test_tasks_keep_running_while_servers_are_down(client: Client, conn: InMemoryConn) -> None:
+    task = Task(name="m", driver="mock", config={"run_for": "0.5s"})
+    alloc_id = place(conn, client.node_id, job("outage", task))
+    wait_for("running", lambda: status(conn, alloc_id) == "running")
+    conn.available = False
+    wait_for("task done locally", lambda: client.allocs()[alloc_id].tasks["m"].phase == "dead")
+    time.sleep(0.3)
+    assert status(conn, alloc_id) == "running"  # the server has not heard yet
+    conn.available = True
+    wait_for("complete after the outage", lambda: status(conn, alloc_id) == "complete")
+
+
+def test_restart_reattaches_to_running_raw_exec_task(conn: InMemoryConn, tmp_path: Path) -> None:
+    first = Client(conn, options(tmp_path), drivers=drivers())
+    first.start()
+    wait_for("registration", lambda: first.node_id in conn.store.nodes)
+    task = Task(name="long", driver="raw_exec", config={"command": "sleep", "args": ["60"]})
+    alloc_id = place(conn, first.node_id, job("long", task, "service"))
+    wait_for("running", lambda: status(conn, alloc_id) == "running")
+    handle = first.allocs()[alloc_id].tasks["long"].handle
+    assert handle is not None
+    first.stop()  # like kill -9 for the task: the agent goes, the task stays
+    assert _alive(handle.pid)
+
+    second = Client(conn, options(tmp_path), drivers=drivers())
+    assert second.node_id == first.node_id
+    second.start()
+    try:
+        wait_for("re-attached", lambda: second.allocs().get(alloc_id) is not None)
+        time.sleep(1.0)
+        run = second.allocs()[alloc_id].tasks["long"]
+        assert run.phase == "running"
+        assert run.handle is not None and run.handle.pid == handle.pid
+        events = [e.type for e in conn.store.allocs[alloc_id].task_states["long"].events]
+        assert events.count("Started") == 1
+        stop(conn, "long", alloc_id)
+        wait_for("complete", lambda: status(conn, alloc_id) == "complete", timeout=10)
+        wait_for("process gone", lambda: not _alive(handle.pid))
+    finally:
+        second.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_unknown_alloc_log_path_is_not_found(client: Client) -> None:
+    from gitorch.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        client.log_path("nope", "t", "stdout")
+    assert os.path.isdir(client.options.data_dir / "client" / "allocs")
