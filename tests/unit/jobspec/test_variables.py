@@ -182,3 +182,19 @@ def test_var_file_rules() -> None:
         load_var_file("v.hcl", "a = 1\nb = var.a\n")
     with pytest.raises(JobspecError, match=r"v\.hcl:1: a var file holds only"):
         load_var_file("v.hcl", 'variable "a" {}\n')
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "foo-${BAR}",
+        "foo-${attr.network.dev-us-east1-relay-vpc.external-ip.0}",
+        '${env["BLAH"]}',
+        '${mixed-indexing.0[3]["FOO"].5}',
+    ],
+)
+def test_undefined_roots_stay_as_written(value: str) -> None:
+    # The cases of Nomad's TestParse_UndefinedVariables.
+    body = resolve(hcl.parse(f'job "example" {{\n  region = "{value}"\n}}\n', FILE), FILE)
+    assert body.blocks[0].body.attributes["region"].value == value
