@@ -58,7 +58,7 @@ def _own_paths() -> dict[str, str]:
 
 
 def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         os.write(fd, value.encode())
     finally:

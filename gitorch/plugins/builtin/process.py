@@ -202,31 +202,33 @@ def send(pgid: int, signum: int) -> bool:
     return True
 
 
-def signal_task(wrapper: int, ticks: int, signum: int, settle: float = 2.0) -> bool:
-    """Deliver ``signum`` to the task group below the wrapper. Right after a start the
-    task may not have its own group yet: retry briefly, then signal the wrapper's
-    children. False when the wrapper has exited (nothing to signal)."""
+def signal_task(wrapper: int, ticks: int, signum: int, settle: float = 2.0) -> int | None:
+    """Deliver ``signum`` to the task group below the wrapper; the group signalled.
+    Right after a start the task may not have its own group yet: retry briefly, then
+    signal the wrapper's children (returns 0). None when the wrapper has exited."""
     deadline = time.monotonic() + settle
     while is_running(wrapper, ticks):
         group = find_task_group(wrapper)
         if group is not None and send(group, signum):
-            return True
+            return group
         if time.monotonic() > deadline:
             for child in children(wrapper):
                 try:
                     os.kill(child, signum)
                 except ProcessLookupError:
                     pass
-            return True
+            return 0
         time.sleep(0.002)
-    return False
+    return None
 
 
-def kill_tree(wrapper: int, ticks: int) -> None:
-    """SIGKILL the task group, the wrapper's group and the wrapper (destroy --force)."""
+def kill_tree(wrapper: int, ticks: int) -> int | None:
+    """SIGKILL the task group, the wrapper's group and the wrapper (destroy --force);
+    the task group found."""
     if not is_running(wrapper, ticks):
-        return
+        return None
     group = find_task_group(wrapper)
     if group is not None:
         send(group, signals.SIGKILL)
     send(wrapper, signals.SIGKILL)
+    return group

@@ -56,6 +56,15 @@ class _Task:
     env: dict[str, str]
     result: ExitResult | None = None
     last_cpu: tuple[float, float] | None = None
+    group: int | None = None
+    """The task's process group, once seen (to sweep what is left of it on destroy)."""
+
+    def signal(self, signum: int, settle: float = 2.0) -> bool:
+        """Signal the task group; False when the task is not running."""
+        group = process.signal_task(self.handle.pid, self.ticks, signum, settle)
+        if group:
+            self.group = group
+        return group is not None
 
 
 def _from_handle(handle: TaskHandle) -> _Task:
@@ -218,9 +227,8 @@ class SupervisedDriver(Driver):
         if self._exited(task):
             return
         signum = _signum(handle, signal)
-        pid, ticks = handle.pid, task.ticks
-        if process.signal_task(pid, ticks, signum) and not self._exited(task, timeout):
-            process.signal_task(pid, ticks, signals.SIGKILL, settle=0.2)
+        if task.signal(signum) and not self._exited(task, timeout):
+            task.signal(signals.SIGKILL, settle=0.2)
             if not self._exited(task, 1.0):
                 self._kill_all(handle)
             if not self._exited(task, KILL_WAIT_S):
@@ -230,7 +238,7 @@ class SupervisedDriver(Driver):
     def signal(self, handle: TaskHandle, sig: str) -> None:
         task = self._task(handle)
         signum = _signum(handle, sig)
-        if self._exited(task) or not process.signal_task(handle.pid, task.ticks, signum):
+        if self._exited(task) or not task.signal(signum):
             raise DriverError(f"task {handle.id}: cannot deliver {sig}: task is not running")
 
     def destroy(self, handle: TaskHandle, force: bool = False) -> None:
@@ -240,10 +248,14 @@ class SupervisedDriver(Driver):
                 raise DriverError(
                     f"task {handle.id} is still running: stop it first or destroy with force"
                 )
-            process.kill_tree(handle.pid, task.ticks)
+            task.group = process.kill_tree(handle.pid, task.ticks) or task.group
             self._kill_all(handle)
             if not self._exited(task, KILL_WAIT_S):
                 raise DriverError(f"task {handle.id}: still running {KILL_WAIT_S}s after SIGKILL")
+        if task.group and not os.path.exists(f"/proc/{task.group}"):
+            # The leader is gone; what is left of its group is the task's (a reused PID
+            # would show up in /proc), so sweep it.
+            process.send(task.group, signals.SIGKILL)
         self._release(handle.state)
         shutil.rmtree(task.state_dir, ignore_errors=True)
         self._tasks.pop(handle.id, None)
@@ -266,6 +278,7 @@ class SupervisedDriver(Driver):
         task = self._task(handle)
         exited = self._exited(task)
         leader = None if exited else process.find_task_group(handle.pid)
+        task.group = leader or task.group
         return TaskStatus(
             alloc_id=handle.alloc_id,
             task_name=handle.task_name,

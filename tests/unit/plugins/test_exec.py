@@ -1,0 +1,214 @@
+"""exec with real sandboxes (bubblewrap, namespaces, cgroups): the conformance suite
+and the isolation it promises. Needs root and bwrap (the CI script installs it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
+from gitorch.plugins.builtin import cgroups, process
+from gitorch.plugins.builtin.cgroups import Cgroups
+from gitorch.plugins.builtin.exec import ExecDriver
+from gitorch.plugins.driver import Driver
+from gitorch.plugins.testing import DriverConformance, ShellHarness
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("bwrap") is None, reason="exec needs root and bwrap"
+)
+
+
+class ExecHarness(ShellHarness):
+    driver_name = "exec"
+
+    def make_driver(self) -> Driver:
+        return ExecDriver({})
+
+    def kill_leftovers(self, handle: TaskHandle) -> None:
+        ticks = handle.state.get("ticks")
+        if isinstance(ticks, int):
+            process.kill_tree(handle.pid, ticks)
+        cgroups.remove([d for d in handle.state.get("cgroups", []) if isinstance(d, str)])
+
+
+class TestExecConformance(DriverConformance):
+    @pytest.fixture
+    def harness(self, tmp_path: Path) -> ExecHarness:
+        return ExecHarness(tmp_path)
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[ExecHarness]:
+    harness = ExecHarness(tmp_path)
+    if not harness.driver.fingerprint().healthy:
+        pytest.skip(harness.driver.fingerprint().health_description)
+    yield harness
+    harness.close()
+
+
+def _run(h: ExecHarness, script: str, **overrides: object) -> tuple[TaskConfig, ExitResult, str]:
+    cfg = h.task_config({"command": "/bin/sh", "args": ["-c", script]}, **overrides)
+    handle = h.driver.start(cfg)
+    h.started.append((h.driver, handle))
+    result = h.driver.wait(handle, 20)
+    assert result is not None, "task did not finish"
+    return cfg, result, Path(cfg.stdout_path()).read_text()
+
+
+def _running(h: ExecHarness, **overrides: object) -> tuple[TaskHandle, int]:
+    cfg = h.task_config({"command": "/bin/sleep", "args": ["60"]}, **overrides)
+    handle = h.driver.start(cfg)
+    h.started.append((h.driver, handle))
+    for _ in range(2000):
+        leader = process.find_task_group(handle.pid)
+        if leader is not None and os.path.exists(f"/proc/{leader}/task/{leader}/children"):
+            kids = process.children(leader)
+            if kids and Path(f"/proc/{kids[0]}/comm").read_text().strip() == "sleep":
+                return handle, kids[0]
+        os.sched_yield()
+        import time
+
+        time.sleep(0.005)
+    raise AssertionError("sandboxed sleep never started")
+
+
+def _cgroup_dir(pid: int, controller: str) -> str:
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        if controller in names.split(",") or (names == "" and controller == ""):
+            layout = Cgroups.detect()
+            assert isinstance(layout, Cgroups)
+            if layout.version == 2:
+                return layout.root + path
+            parent = layout.parents[controller]
+            mount = parent[: parent.index("/", len("/sys/fs/cgroup/"))]
+            return mount + path
+    raise AssertionError(f"no {controller} cgroup for {pid}")
+
+
+def test_task_is_pid_2_in_its_own_pid_namespace(h: ExecHarness) -> None:
+    _, result, out = _run(h, "echo $$; ls /proc | grep -c '^[0-9]'")
+    pid, count = out.split()
+    assert result.exit_code == 0 and int(pid) <= 2 and int(count) <= 4
+
+
+def test_filesystem_is_the_task_dir_with_readonly_system_dirs(h: ExecHarness) -> None:
+    script = (
+        "echo hi > /local/ok && echo local-ok; echo a > /alloc/shared && echo alloc-ok;"
+        "touch /usr/x 2>/dev/null || echo usr-ro; touch /etc/x 2>/dev/null || echo etc-ro;"
+        "touch /bin/x 2>/dev/null || echo bin-ro; ls /root 2>/dev/null || echo no-root;"
+        "ls /dev"
+    )
+    cfg, result, out = _run(h, script)
+    lines = out.split()
+    for word in ("local-ok", "alloc-ok", "usr-ro", "etc-ro", "bin-ro", "no-root", "null"):
+        assert word in lines, out
+    assert "sda" not in lines and "vda" not in lines
+    assert Path(cfg.task_dir, "local", "ok").read_text() == "hi\n"
+    assert Path(cfg.alloc_dir, "shared").read_text() == "a\n"
+    assert not Path("/usr/x").exists() and not Path("/etc/x").exists()
+
+
+def test_uts_and_ipc_are_private(h: ExecHarness) -> None:
+    cfg, _, out = _run(h, "hostname gitorch-test && hostname; readlink /proc/self/ns/ipc")
+    assert out.split()[0] == "gitorch-test"
+    assert os.uname().nodename != "gitorch-test"
+    assert out.split()[1] != os.readlink("/proc/self/ns/ipc")
+
+
+def test_memory_and_cpu_limits_are_in_the_tasks_cgroup(h: ExecHarness) -> None:
+    handle, pid = _running(h, memory_mb=96, cpu_mhz=700, cpu_limit_cores=0.5)
+    layout = Cgroups.detect()
+    assert isinstance(layout, Cgroups)
+    if layout.version == 1:
+        mem, cpu = _cgroup_dir(pid, "memory"), _cgroup_dir(pid, "cpu")
+        assert Path(mem, "memory.limit_in_bytes").read_text().strip() == str(96 << 20)
+        assert Path(cpu, "cpu.shares").read_text().strip() == "700"
+        assert Path(cpu, "cpu.cfs_quota_us").read_text().strip() == "50000"
+        assert str(pid) in Path(mem, "cgroup.procs").read_text().split()
+        dirs = [mem, cpu]
+    else:
+        d = _cgroup_dir(pid, "")
+        assert Path(d, "memory.max").read_text().strip() == str(96 << 20)
+        assert Path(d, "cpu.max").read_text().split()[0] == "50000"
+        dirs = [d]
+    assert sorted(dirs) == sorted(handle.state["cgroups"])
+    h.driver.stop(handle, "SIGTERM", 5)
+    h.driver.destroy(handle)
+    assert not any(os.path.exists(d) for d in dirs)
+
+
+def test_memory_max_is_the_hard_limit(h: ExecHarness) -> None:
+    handle, pid = _running(h, memory_mb=32, memory_max_mb=128)
+    layout = Cgroups.detect()
+    assert isinstance(layout, Cgroups)
+    if layout.version == 1:
+        mem = _cgroup_dir(pid, "memory")
+        assert Path(mem, "memory.limit_in_bytes").read_text().strip() == str(128 << 20)
+        assert Path(mem, "memory.soft_limit_in_bytes").read_text().strip() == str(32 << 20)
+    else:
+        assert Path(_cgroup_dir(pid, ""), "memory.max").read_text().strip() == str(128 << 20)
+
+
+def test_exceeding_memory_is_oom_killed(h: ExecHarness) -> None:
+    _, result, _ = _run(h, "head -c 200000000 /dev/zero | tail > /dev/null", memory_mb=16)
+    assert result.oom_killed and result.exit_code != 0
+
+
+def test_destroy_force_kills_everything_in_the_cgroup(h: ExecHarness) -> None:
+    cfg = h.task_config({"command": "/bin/sh", "args": ["-c", "setsid sleep 60 & : >ready; wait"]})
+    handle = h.driver.start(cfg)
+    h.started.append((h.driver, handle))
+    while not Path(cfg.task_dir, "ready").exists():
+        assert h.driver.wait(handle, 0.01) is None
+    dirs = list(handle.state["cgroups"])
+    assert cgroups.pids(dirs)
+    h.driver.destroy(handle, force=True)
+    assert not any(os.path.exists(d) for d in dirs)
+
+
+def test_exec_runs_inside_the_sandbox(h: ExecHarness) -> None:
+    handle, _ = _running(h)
+    out, code = h.driver.exec(handle, ["/bin/sh", "-c", "echo $$; ls /"], 10)
+    lines = out.decode().split()
+    assert code == 0 and int(lines[0]) < 10 and "local" in lines and "root" not in lines
+
+
+def test_missing_command_is_looked_up_in_the_chroot(h: ExecHarness) -> None:
+    Path(h.tmp_path, "outside.sh").write_text("#!/bin/sh\n")
+    cfg = h.task_config({"command": str(h.tmp_path / "outside.sh")})
+    with pytest.raises(Exception, match="not found in the task's chroot"):
+        h.driver.start(cfg)
+
+
+def test_unhealthy_without_bwrap_or_cgroups(monkeypatch: pytest.MonkeyPatch) -> None:
+    driver = ExecDriver({})
+    driver._bwrap = None
+    assert driver.fingerprint().health == "undetected"
+    assert "bwrap" in driver.fingerprint().health_description
+    monkeypatch.setattr(cgroups, "_mounts", lambda: ({}, None))
+    fp = ExecDriver({}).fingerprint()
+    assert fp.health == "unhealthy" and "no cgroup" in fp.health_description
+
+
+def test_cgroup_v2_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "unified"
+    root.mkdir()
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    monkeypatch.setattr(cgroups, "_mounts", lambda: ({}, str(root)))
+    monkeypatch.setattr(cgroups, "_own_paths", lambda: {"": "/agent.scope"})
+    layout = Cgroups.detect()
+    assert isinstance(layout, Cgroups) and layout.version == 2
+    assert layout.parents == {"": str(root / "gitorch.slice")}
+    assert (root / "gitorch.slice" / "cgroup.subtree_control").read_text() == "+memory +cpu"
+    dirs = layout.create("a1.web", memory_mb=64, memory_max_mb=0, cpu_mhz=500, cpu_cores=1.5)
+    assert Path(dirs[0], "memory.max").read_text() == str(64 << 20)
+    assert Path(dirs[0], "cpu.max").read_text() == "150000 100000"
+    assert Path(dirs[0], "cpu.weight").read_text() == str(1 + (498 * 9999) // 262142)
+    monkeypatch.setattr(cgroups, "_mounts", lambda: ({}, str(root)))
+    (root / "cgroup.controllers").write_text("cpuset io pids\n")
+    assert "lacks the memory, cpu" in str(Cgroups.detect())
