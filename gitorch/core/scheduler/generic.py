@@ -13,8 +13,8 @@ from gitorch.core.model import (
     Plan,
     replace,
 )
-from gitorch.core.scheduler.reconcile import Place, reconcile
-from gitorch.core.scheduler.select import Selector
+from gitorch.core.scheduler.reconcile import reconcile
+from gitorch.core.scheduler.select import GroupSelect, Selector
 from gitorch.core.state import StateView
 
 BLOCKED_DESCRIPTION = "created to place remaining allocations"
@@ -43,36 +43,43 @@ def schedule_generic(
     if rec.places and job is not None:
         stopping = {s.alloc.id for s in rec.stops}
         sel = Selector(snap, job, allocs, seed=seed, stopping=stopping)
-        wanted: dict[str, list[Place]] = {}
+        groups = {tg.name: tg for tg in job.task_groups}
+        selects: dict[str, GroupSelect] = {}
+        left = {name: 0 for name in groups}
         for place in rec.places:
-            wanted.setdefault(place.task_group, []).append(place)
-        for group in job.task_groups:
-            places = wanted.get(group.name)
-            if not places:
+            left[place.task_group] += 1
+        # destructive updates first, as Nomad does: each frees its old allocation's
+        # resources before its replacement is placed, and takes them back on failure
+        for place in sorted(rec.places, key=lambda p: p.reason != "update"):
+            name = place.task_group
+            if name in failed:  # the rest of a group that did not fit: coalesced (Nomad)
                 continue
-            g = sel.group(job, group)
-            for k, place in enumerate(places):
-                prev = place.previous
-                penalty = prev.node_id if prev is not None and place.reason == "reschedule" else ""
-                i = sel.select(g, penalty)
-                if i < 0:  # the rest of the group cannot fit either: coalesce (Nomad)
-                    left = len(places) - k
-                    failed[group.name] = replace(sel.explain(g), coalesced_failures=left - 1)
-                    queued[group.name] = left
-                    break
-                node = sel.place(g, i)
-                placements.append(
-                    Placement(
-                        id=new_id(),
-                        task_group=group.name,
-                        index=place.index,
-                        node_id=node.id,
-                        previous_allocation=prev.id if prev is not None else "",
-                    )
+            g = selects.get(name)
+            if g is None:
+                g = selects[name] = sel.group(job, groups[name])
+            prev = place.previous
+            released = prev is not None and bool(place.stop_previous) and sel.release(prev)
+            penalty = prev.node_id if prev is not None and place.reason == "reschedule" else ""
+            i = sel.select(g, penalty)
+            if i < 0:
+                if released and prev is not None:
+                    sel.release(prev, -1)
+                failed[name] = replace(sel.explain(g), coalesced_failures=left[name] - 1)
+                queued[name] = left[name]
+                continue
+            left[name] -= 1
+            node = sel.place(g, i)
+            placements.append(
+                Placement(
+                    id=new_id(),
+                    task_group=name,
+                    index=place.index,
+                    node_id=node.id,
+                    previous_allocation=prev.id if prev is not None else "",
                 )
-                if prev is not None and place.stop_previous:
-                    sel.release(prev)
-                    stops.append(AllocStop(id=prev.id, description=place.stop_previous))
+            )
+            if prev is not None and place.stop_previous:
+                stops.append(AllocStop(id=prev.id, description=place.stop_previous))
     eval_update, new_evals = _evals(ev, failed, queued, new_id)
     return Plan(
         eval_id=ev.id,

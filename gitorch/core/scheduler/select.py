@@ -180,21 +180,26 @@ class Selector:
         self._count(g.name, node.id, 1)
         return node
 
-    def release(self, alloc: Allocation) -> None:
-        """Free what a stopped allocation held (a replaced one, once its successor is placed)."""
-        if alloc.id in self.stopping or alloc.terminal():
-            return
-        self.stopping.add(alloc.id)
-        self._count(alloc.task_group, alloc.node_id, -1)
+    def release(self, alloc: Allocation, sign: int = 1) -> bool:
+        """Free what a live allocation holds (it is being replaced); ``sign=-1`` undoes
+        it when the replacement finds no node. False when it held nothing."""
+        if sign > 0 and (alloc.id in self.stopping or alloc.terminal()):
+            return False
+        if sign > 0:
+            self.stopping.add(alloc.id)
+        else:
+            self.stopping.discard(alloc.id)
+        self._count(alloc.task_group, alloc.node_id, -sign)
         if self.positions is None:
             self.positions = {node.id: i for i, node in enumerate(self.nodes)}
         pos = self.positions.get(alloc.node_id)
         st = self.state[pos] if pos is not None else None
         if st is not None:
             res = alloc.resources
-            st[0] += res.cpu
-            st[1] += res.memory_mb
-            st[2] += res.disk_mb
+            st[0] += sign * res.cpu
+            st[1] += sign * res.memory_mb
+            st[2] += sign * res.disk_mb
+        return True
 
     def explain(self, g: GroupSelect) -> AllocMetric:
         """Why ``g`` fits nowhere: every candidate's reason, as Nomad's AllocMetric."""
