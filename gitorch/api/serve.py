@@ -1,0 +1,33 @@
+"""Serve the HTTP API with uvicorn (the only uvicorn import) until ``stop`` is set."""
+
+from __future__ import annotations
+
+import threading
+
+import uvicorn
+
+from gitorch.api.app import make_app
+from gitorch.server.backend import Backend, ClientBackend
+
+
+def serve(
+    backend: Backend,
+    client: ClientBackend | None,
+    host: str,
+    port: int,
+    *,
+    acl_tokens: set[str] | None,
+    stop: threading.Event,
+) -> None:
+    app = make_app(backend, client, acl_tokens=acl_tokens)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="off", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    # In a thread of its own, uvicorn leaves signal handling to the agent.
+    thread = threading.Thread(target=server.run, name="http", daemon=True)
+    thread.start()
+    while not stop.wait(0.5):
+        if not thread.is_alive():
+            raise OSError(f"HTTP server on {host}:{port} stopped (is the port in use?)")
+    server.should_exit = True
+    thread.join(timeout=5)
