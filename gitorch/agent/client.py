@@ -69,7 +69,8 @@ class ClientOptions:
     batch_window_s: float = 0.02
     """How long status updates gather before one request carries them all."""
     retry_max_s: float = 15.0
-    workers: int = 32
+    workers: int = 8
+    """Threads that handle alloc runner events (start tasks, write state)."""
     cpu_total_compute: int = 0
     """MHz to advertise instead of the detected total (Nomad's ``cpu_total_compute``)."""
     memory_total_mb: int = 0

@@ -4,7 +4,8 @@ instructions with the task drivers and feeds what happened back as events.
 * Events for one allocation are handled one at a time, in order, on a shared bounded
   thread pool (an actor per allocation; no thread per allocation).
 * A task's exit is watched by one thread per running task, blocked in ``driver.wait``
-  (the drivers wait on a pidfd, so it costs no CPU); stops run on the pool.
+  (the drivers wait on a pidfd, so it costs no CPU); a stop, which may take the task's
+  kill timeout, runs in a thread of its own.
 * Restart delays are served by one ``Timers`` thread for the whole client.
 * Before anything else the state is saved (``save``), so a task handle reaches the
   disk right after ``driver.start`` returns; ``shutdown`` leaves the tasks running.
@@ -194,11 +195,13 @@ class TaskRunner:
 
     def _step(self, event: ar.Event | _Restore) -> None:
         try:
+            before = self.state
             if isinstance(event, _Restore):
                 self.state, out = ar.restore(self.state, now=self._clock())
             else:
                 self.state, out = ar.handle(self.state, event, now=self._clock())
-            self._save(self.state)
+            if self.state is not before:
+                self._save(self.state)
             self._execute_all(out)
         except Exception:
             log.exception("alloc %s: failed to handle %s", self.alloc_id, type(event).__name__)
@@ -212,8 +215,9 @@ class TaskRunner:
         match ins:
             case ar.StartTask():
                 return self._start(ins.config)
-            case ar.StopTask():
-                self._pool.submit(self._stop, ins)
+            case ar.StopTask():  # may wait kill_timeout: its own thread, not the pool
+                name = f"stop-{self.alloc_id[:8]}-{ins.task}"
+                threading.Thread(target=self._stop, args=(ins,), name=name, daemon=True).start()
             case ar.DestroyTask():
                 self._destroy(ins.task)
             case ar.SetTimer():

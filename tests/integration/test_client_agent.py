@@ -4,15 +4,21 @@ driver, a real state store, a real data dir."""
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
+from starlette.applications import Starlette
 
 from gitorch.agent.client import Client, ClientOptions
-from gitorch.agent.conn import InMemoryConn
+from gitorch.agent.conn import HTTPConn, InMemoryConn
+from gitorch.api.app import make_app
 from gitorch.core.commands import ApplyPlan, RegisterJob
 from gitorch.core.model import (
     SECOND,
@@ -27,6 +33,7 @@ from gitorch.core.model import (
 from gitorch.plugins.builtin.mock import MockDriver
 from gitorch.plugins.builtin.raw_exec import RawExecDriver
 from gitorch.plugins.driver import Driver
+from gitorch.server.server import Server
 
 NO_RESTART = RestartPolicy(attempts=0, mode="fail")
 
@@ -219,6 +226,54 @@ def test_restart_reattaches_to_running_raw_exec_task(conn: InMemoryConn, tmp_pat
         wait_for("process gone", lambda: not _alive(handle.pid))
     finally:
         second.stop()
+
+
+@contextmanager
+def serve(app: Starlette) -> Iterator[str]:
+    """The app on a free loopback port (uvicorn in a thread); yields host:port."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for("uvicorn", lambda: server.started, timeout=10)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_over_http_with_failover_and_the_real_scheduler(tmp_path: Path) -> None:
+    """Server + HTTP API + HTTPConn (first address dead) + Client: the scheduler places
+    a raw_exec job on the node and the client runs it to completion."""
+    server = Server.in_memory()
+    try:
+        with serve(make_app(server)) as addr:
+            conn = HTTPConn([f"127.0.0.1:{free_port()}", addr], timeout=2.0)
+            client = Client(conn, options(tmp_path), drivers=drivers())
+            client.start()
+            try:
+                wait_for("registration", lambda: client.node_id in server.state.nodes)
+                task = Task(name="t", driver="raw_exec", config={"command": "echo", "args": ["ok"]})
+                server.register_job(job("web", task))
+                wait_for("placement", lambda: server.state.allocs_for_node(client.node_id))
+                alloc = server.state.allocs_for_node(client.node_id)[0]
+                wait_for(
+                    "complete", lambda: server.state.allocs[alloc.id].client_status == "complete"
+                )
+                assert client.log_path(alloc.id, "t", "stdout").read_text() == "ok\n"
+            finally:
+                client.stop()
+                conn.close()
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _alive(pid: int) -> bool:
