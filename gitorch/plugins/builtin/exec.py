@@ -17,8 +17,9 @@ Healthy only as root, with ``bwrap`` on PATH and writable cgroups.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from gitorch.core.task import DriverFingerprint, FSIsolation, TaskConfig, TaskHandle
@@ -46,6 +47,28 @@ DEFAULT_CHROOT = {
     "/usr": "/usr",
 }
 TASK_SUBDIRS = ("local", "secrets", "tmp")
+# Nomad's default allow_caps for exec (Docker's default set without net_raw).
+DEFAULT_CAPS = (
+    "audit_write",
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "mknod",
+    "net_bind_service",
+    "setfcap",
+    "setgid",
+    "setpcap",
+    "setuid",
+    "sys_chroot",
+)
+
+
+def _cap(name: str) -> str:
+    """``net_bind_service`` / ``CAP_NET_BIND_SERVICE`` -> ``net_bind_service``."""
+    name = name.strip().lower()
+    return name[4:] if name.startswith("cap_") else name
 
 
 def _cgroup_dirs(handle: TaskHandle) -> list[str]:
@@ -61,10 +84,13 @@ class ExecDriver(SupervisedDriver):
         "args": Field("list(string)", doc="arguments"),
         "pid_mode": Field("string", choices=("private", "host"), doc="PID namespace"),
         "ipc_mode": Field("string", choices=("private", "host"), doc="IPC namespace"),
+        "cap_add": Field("list(string)", doc="capabilities to add (within allow_caps)"),
+        "cap_drop": Field("list(string)", doc='capabilities to drop ("all" for all)'),
     }
     plugin_config_schema: ClassVar[dict[str, Field]] = {
         "cgroup_parent": Field("string", doc="parent cgroup (relative: under the agent's)"),
         "chroot_env": Field("map(string)", doc="host dir -> chroot dir, bound read-only"),
+        "allow_caps": Field("list(string)", doc="capabilities tasks may have (Nomad's list)"),
     }
 
     def __init__(self, plugin_config: Any = None) -> None:
@@ -84,6 +110,7 @@ class ExecDriver(SupervisedDriver):
             else:
                 self._binds += ["--ro-bind", src, dst]
         self._layout: Cgroups | str | None = None
+        self._allow_caps = {_cap(c) for c in self.plugin_config.get("allow_caps", DEFAULT_CAPS)}
 
     def _cgroups(self) -> Cgroups | str:
         if self._layout is None:
@@ -121,6 +148,27 @@ class ExecDriver(SupervisedDriver):
             },
         )
 
+    def validate_config(self, config: Mapping[str, Any]) -> list[str]:
+        problems = super().validate_config(config)
+        added = config.get("cap_add", [])
+        if not problems and isinstance(added, list):
+            extra = sorted({_cap(c) for c in added} - self._allow_caps)
+            if extra:
+                problems.append(
+                    f"config.cap_add: not in the plugin's allow_caps: {', '.join(extra)}"
+                )
+        return problems
+
+    def _caps(self, cfg: TaskConfig) -> list[str]:
+        """The task's capabilities, as Nomad computes them: the defaults allowed by
+        ``allow_caps``, plus ``cap_add``, minus ``cap_drop``. A root task keeps no
+        others, so it cannot remount the read-only binds or mount the host's disks."""
+        caps = (set(DEFAULT_CAPS) & self._allow_caps) | {
+            _cap(c) for c in cfg.config.get("cap_add", [])
+        }
+        dropped = {_cap(c) for c in cfg.config.get("cap_drop", [])}
+        return [] if "all" in dropped else sorted(caps - dropped)
+
     def _check_ready(self, cfg: TaskConfig) -> None:
         problem = self._unready()
         if problem is not None:
@@ -157,7 +205,10 @@ class ExecDriver(SupervisedDriver):
             argv.append("--unshare-pid")
         if cfg.config.get("ipc_mode", "private") == "private":
             argv.append("--unshare-ipc")
-        argv += ["--unshare-uts", "--unshare-cgroup-try", "--bind", cfg.task_dir, "/"]
+        argv += ["--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]
+        for cap in self._caps(cfg):
+            argv += ["--cap-add", "CAP_" + cap.upper()]
+        argv += ["--bind", cfg.task_dir, "/"]
         argv += self._binds
         for name, target in self._links:
             if not os.path.lexists(os.path.join(cfg.task_dir, name)):
@@ -186,7 +237,11 @@ class ExecDriver(SupervisedDriver):
             )
         except OSError as exc:
             raise DriverError(f"task {cfg.id}: cannot create cgroup {name}: {exc}") from exc
-        return layout.procs_files(dirs), {"cgroups": dirs}
+        return layout.procs_files(dirs), {
+            "cgroups": dirs,
+            "caps": self._caps(cfg),
+            "user": cfg.user,
+        }
 
     def _release(self, state: dict[str, Any]) -> None:
         dirs = state.get("cgroups", [])
@@ -204,14 +259,23 @@ class ExecDriver(SupervisedDriver):
         return cgroups.memory_usage(_cgroup_dirs(handle))
 
     def _exec_argv(self, task: _Task, cmd: Sequence[str]) -> list[str]:
+        """nsenter into the task's namespaces and root, in its cgroup, with its
+        capabilities (setpriv's bounding set) and user."""
         leader = process.find_task_group(task.handle.pid)
-        if leader is None or self._nsenter is None:
-            why = "nsenter not found" if self._nsenter is None else "task process not found"
+        if leader is None or self._nsenter is None or self._setpriv is None:
+            why = "task process not found" if leader is None else "nsenter/setpriv not found"
             raise DriverError(f"task {task.handle.id}: cannot exec: {why}")
+        state = task.handle.state
+        caps = [c for c in state.get("caps", []) if isinstance(c, str)]
         procs = Cgroups.procs_files(_cgroup_dirs(task.handle))
         join = 'while [ "$1" != -- ]; do echo $$ >"$1"; shift; done; shift; exec "$@"'
         enter = [self._nsenter, "-t", str(leader), "-m", "-u", "-i", "-p", "-r", "-w", "--"]
-        return [process.SH, "-c", join, "gitorch-exec", *procs, "--", *enter, *cmd]
+        drop = [self._setpriv, "--bounding-set", ",".join(["-all", *("+" + c for c in caps)])]
+        user = state.get("user")
+        if isinstance(user, str) and user:
+            entry = pwd.getpwnam(user)
+            drop += ["--reuid", str(entry.pw_uid), "--regid", str(entry.pw_gid), "--init-groups"]
+        return [process.SH, "-c", join, "gitorch-exec", *procs, "--", *enter, *drop, "--", *cmd]
 
 
 def _ticks(handle: TaskHandle) -> int:

@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,8 +51,9 @@ def h(tmp_path: Path) -> Iterator[ExecHarness]:
     harness.close()
 
 
-def _run(h: ExecHarness, script: str, **overrides: object) -> tuple[TaskConfig, ExitResult, str]:
-    cfg = h.task_config({"command": "/bin/sh", "args": ["-c", script]}, **overrides)
+def _run(h: ExecHarness, script: str, **overrides: Any) -> tuple[TaskConfig, ExitResult, str]:
+    config = overrides.pop("config", {"command": "/bin/sh", "args": ["-c", script]})
+    cfg = h.task_config(config, **overrides)
     handle = h.driver.start(cfg)
     h.started.append((h.driver, handle))
     result = h.driver.wait(handle, 20)
@@ -113,11 +115,53 @@ def test_filesystem_is_the_task_dir_with_readonly_system_dirs(h: ExecHarness) ->
     assert not Path("/usr/x").exists() and not Path("/etc/x").exists()
 
 
+def test_root_in_the_sandbox_cannot_remount_or_mount(h: ExecHarness) -> None:
+    script = (
+        "mount -o remount,rw /usr 2>/dev/null && echo REMOUNTED;"
+        "mount -t tmpfs none /tmp 2>/dev/null && echo MOUNTED;"
+        "touch /usr/x 2>/dev/null && echo WROTE; grep CapEff /proc/self/status"
+    )
+    _, _, out = _run(h, script)
+    assert "REMOUNTED" not in out and "MOUNTED" not in out and "WROTE" not in out
+    eff = int(out.split()[-1], 16)
+    assert not eff & (1 << 21)  # CAP_SYS_ADMIN
+    assert eff & (1 << 0)  # CAP_CHOWN, in Nomad's default set
+
+
+def test_capabilities_follow_allow_caps_cap_add_and_cap_drop(h: ExecHarness) -> None:
+    driver = ExecDriver({"allow_caps": ["chown", "kill", "sys_time"]})
+    assert driver.validate_config({"command": "x", "cap_add": ["CAP_SYS_ADMIN"]}) == [
+        "config.cap_add: not in the plugin's allow_caps: sys_admin"
+    ]
+    h.driver = driver
+    _, _, out = _run(
+        h,
+        "grep CapEff /proc/self/status",
+        config={
+            "command": "/bin/sh",
+            "args": ["-c", "grep CapEff /proc/self/status"],
+            "cap_add": ["sys_time"],
+            "cap_drop": ["chown"],
+        },
+    )
+    assert int(out.split()[-1], 16) == (1 << 5) | (1 << 25)  # kill, sys_time
+
+
+def test_exec_gets_the_tasks_capabilities_not_the_agents(h: ExecHarness) -> None:
+    handle, _ = _running(h)
+    out, code = h.driver.exec(handle, ["/bin/sh", "-c", "grep CapEff /proc/self/status"], 10)
+    assert code == 0 and not int(out.split()[-1], 16) & (1 << 21)
+
+
+def test_runs_as_the_tasks_user(h: ExecHarness) -> None:
+    _, result, out = _run(h, "id -u", user="nobody")
+    assert result.exit_code == 0 and out.strip() == "65534"
+
+
 def test_uts_and_ipc_are_private(h: ExecHarness) -> None:
-    cfg, _, out = _run(h, "hostname gitorch-test && hostname; readlink /proc/self/ns/ipc")
-    assert out.split()[0] == "gitorch-test"
-    assert os.uname().nodename != "gitorch-test"
-    assert out.split()[1] != os.readlink("/proc/self/ns/ipc")
+    _, _, out = _run(h, "readlink /proc/self/ns/uts /proc/self/ns/ipc")
+    uts, ipc = out.split()
+    assert uts != os.readlink("/proc/self/ns/uts") and ipc != os.readlink("/proc/self/ns/ipc")
 
 
 def test_memory_and_cpu_limits_are_in_the_tasks_cgroup(h: ExecHarness) -> None:

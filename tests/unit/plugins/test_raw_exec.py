@@ -168,3 +168,19 @@ def test_new_agent_can_stop_a_recovered_task(h: RawExecHarness) -> None:
     result = agent2.wait(handle, 5)
     assert result is not None and result.signal == signal.SIGTERM
     assert json.loads(msgspec.json.encode(agent2.inspect(handle)))["state"] == "exited"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching user needs root")
+def test_runs_as_the_tasks_user(h: RawExecHarness) -> None:
+    cfg = h.task_config({"command": "id", "args": ["-u"]}, user="nobody")
+    handle = h.driver.start(cfg)
+    h.started.append((h.driver, handle))
+    result = h.driver.wait(handle, 10)
+    assert result is not None and result.exit_code == 0
+    assert Path(cfg.stdout_path()).read_text().strip() == "65534"
+
+
+def test_unknown_user_is_a_start_error(h: RawExecHarness) -> None:
+    cfg = h.task_config({"command": "id"}, user="no-such-user-xyz")
+    with pytest.raises(DriverError, match="no-such-user-xyz"):
+        h.driver.start(cfg)
