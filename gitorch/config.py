@@ -216,6 +216,8 @@ def build(options: dict[str, Any]) -> AgentConfig:
         flags["data_dir"] = str(options["data_dir"])
     if options.get("http_port"):
         flags["http_port"] = int(options["http_port"])
+    if options.get("rpc_port"):
+        flags["rpc_port"] = int(options["rpc_port"])
     if options.get("bind"):
         flags["bind_addr"] = str(options["bind"])
     cfg = dataclasses.replace(cfg, **flags)

@@ -87,7 +87,9 @@ class Agent:
     def __init__(self, data_dir: Path, *args: str, http_port: int | None = None) -> None:
         self.data_dir = data_dir
         self.http_port = http_port or free_port()
-        self.args = [*args, "--data-dir", str(data_dir), "--http-port", str(self.http_port)]
+        self.rpc_port = free_port()
+        self.args = [*args, "--data-dir", str(data_dir), "--http-port", str(self.http_port),
+                     "--rpc-port", str(self.rpc_port)]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"agent-{self.http_port}.log"
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -97,7 +99,7 @@ class Agent:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gitorch.cli.main", "agent", *self.args],
+            [sys.executable, "-m", "gitorch", "agent", *self.args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_for(self._healthy, timeout, f"agent on {self.url} to be healthy ({self.log_path})")
@@ -121,6 +123,16 @@ class Agent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
+
+    def stop_jobs(self, timeout: float = 30) -> None:
+        """Purge every job and wait until no allocation is live: tasks outlive the agent
+        (as in Nomad), so a test stops them through the API before it stops the agent."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for job in self.get("/v1/jobs"):
+            self.http.delete(f"/v1/job/{job['ID']}", params={"purge": "true"})
+        wait_for(lambda: all(a["ClientStatus"] in ("complete", "failed", "lost")
+                             for a in self.get("/v1/allocations")), timeout, "all tasks stopped")
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)

@@ -19,7 +19,7 @@ from gitorch.agent.client import Client, ClientOptions
 from gitorch.agent.conn import HTTPConn, ServerConn
 from gitorch.agent.localconn import LocalConn
 from gitorch.config import AgentConfig
-from gitorch.errors import ConfigError
+from gitorch.errors import ConfigError, GitorchError
 from gitorch.gitsync.loop import GitopsLoop
 from gitorch.server.fsm import Fsm
 from gitorch.server.log import RaftLog
@@ -118,13 +118,17 @@ class Agent:
             self.server.stop()
 
 
-def main(options: dict[str, Any]) -> None:
+def main(options: dict[str, Any]) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    cfg = agent_config.build(options)
-    agent = Agent(cfg)
-    agent.start()
+    try:
+        cfg = agent_config.build(options)
+        agent = Agent(cfg)
+        agent.start()
+    except (GitorchError, OSError) as exc:
+        log.error("cannot start the agent: %s", exc)
+        return 1
     log.info(
         "gitorch agent: http://%s data_dir=%s server=%s client=%s gitops=%s",
         cfg.http_addr,
@@ -157,3 +161,4 @@ def main(options: dict[str, Any]) -> None:
         )
     finally:
         agent.stop()
+    return 0

@@ -145,6 +145,7 @@ def plugin_list(ctx: Context, as_json: bool) -> None:
 @click.option("--path", default=None, help="Folder of jobspecs inside the repository.")
 @click.option("-data-dir", "--data-dir", default=None, help="State directory.")
 @click.option("--http-port", type=int, default=None, help="HTTP API port.")
+@click.option("--rpc-port", type=int, default=None, help="Raft port (ports { rpc }).")
 @click.option("-bind", "--bind", default=None, help="Address to bind.")
 def agent(**options: Any) -> None:
     """Run a gitorch agent (server and/or client)."""
@@ -160,3 +161,7 @@ def main() -> None:
 
 
 __all__ = ["cli", "main"]
+
+
+if __name__ == "__main__":
+    main()

@@ -93,15 +93,18 @@ class RaftLog:
     ) -> None:
         from gitorch.server import raft  # the only pysyncobj user
 
-        self._raft = raft.RaftNode(
-            self_addr,
-            [p for p in peers if p != self_addr],
-            data_dir,
-            apply=fsm.apply_entry,
-            snapshot=fsm.snapshot_bytes,
-            restore=fsm.restore_bytes,
-            on_leader_change=on_leader_change,
-        )
+        try:
+            self._raft = raft.RaftNode(
+                self_addr,
+                [p for p in peers if p != self_addr],
+                data_dir,
+                apply=fsm.apply_entry,
+                snapshot=fsm.snapshot_bytes,
+                restore=fsm.restore_bytes,
+                on_leader_change=on_leader_change,
+            )
+        except raft.RaftError as exc:
+            raise GitorchError(f"raft: {exc} (is another agent using this port?)") from exc
         self._raft_mod = raft
 
     def submit(self, cmd: Command, timeout: float = 10.0) -> ApplyResult:

@@ -3,7 +3,6 @@ delete, a broken file, and a restart that keeps state."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,17 +49,8 @@ def agent(tmp_path: Path, repo: GitRepo) -> Iterator[Agent]:
     try:
         yield a
     finally:
+        a.stop_jobs()
         a.stop()
-        _stop_jobs_left(a)
-
-
-def _stop_jobs_left(agent: Agent) -> None:
-    """The agent leaves tasks running when it stops (as Nomad's client does): clean up."""
-    for pidfile in agent.data_dir.rglob("*.pid"):
-        try:
-            os.kill(int(pidfile.read_text().strip()), 9)
-        except (ValueError, ProcessLookupError, PermissionError):
-            pass
 
 
 def test_commit_becomes_running_and_logs(agent: Agent, repo: GitRepo) -> None:
@@ -99,7 +89,7 @@ def test_change_delete_and_broken_file(agent: Agent, repo: GitRepo) -> None:
                       20, "sync of the broken commit")
     errors = status["Errors"]
     assert len(errors) == 1 and errors[0]["File"] == "jobs/beta.nomad.hcl"
-    assert errors[0]["Line"] == 10, errors
+    assert errors[0]["Line"] == 7, errors  # the line after `driver`
     assert "comand" in errors[0]["Message"]
     assert {j["ID"]: j["Status"] for j in status["Jobs"]}["beta"] == "error"
     assert agent.running("beta")[0]["ID"] == beta_alloc
@@ -126,5 +116,5 @@ def test_restart_keeps_state(tmp_path: Path, repo: GitRepo) -> None:
         again = wait_for(lambda: a.running("alpha"), 20, "alpha running after restart")
         assert [x["ID"] for x in again] == [alloc["ID"]]
     finally:
+        a.stop_jobs()
         a.stop()
-        _stop_jobs_left(a)
