@@ -15,15 +15,13 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from gitorch.agent import taskenv
-from gitorch.agent.restarts import RestartHistory, decide, go_duration
+from gitorch.agent.restarts import RestartHistory, decide, go_duration, restart_policy
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import (
-    BATCH_RESTART,
     Allocation,
     ClientStatus,
     Job,
     Node,
-    RestartPolicy,
     Task,
     TaskEvent,
     TaskState,
@@ -165,25 +163,6 @@ Instruction = StartTask | StopTask | DestroyTask | SetTimer | ReportStatus | Rec
 # -- entry points ---------------------------------------------------------------------
 
 
-def new_state(
-    alloc: Allocation,
-    job: Job,
-    node: Node,
-    alloc_root: str,
-    isolation: dict[str, str],
-    host_env: dict[str, str] | None = None,
-) -> AllocRunnerState:
-    """A runner for an allocation this client has not run before."""
-    return AllocRunnerState(
-        alloc=alloc,
-        job=job,
-        node=node,
-        alloc_root=alloc_root,
-        isolation=isolation,
-        host_env=host_env or {},
-    )
-
-
 def handle(
     state: AllocRunnerState, event: Event, *, now: int
 ) -> tuple[AllocRunnerState, list[Instruction]]:
@@ -237,17 +216,6 @@ def client_status(tasks: dict[str, TaskState]) -> tuple[ClientStatus, str]:
     if any(t.state == "pending" for t in states) or not tasks:
         return "pending", "No tasks have started"
     return "complete", "All tasks have completed"
-
-
-def restart_policy(job: Job, group_name: str, task: Task) -> RestartPolicy:
-    """The task's policy (already merged with its group's), else the group's, else
-    Nomad's default for the job type."""
-    if task.restart_policy is not None:
-        return task.restart_policy
-    group = job.group(group_name)
-    if group is not None and group.restart_policy is not None:
-        return group.restart_policy
-    return BATCH_RESTART if job.type in ("batch", "sysbatch") else RestartPolicy()
 
 
 def _ev(type_: str, now: int, display: str = "", **fields: Any) -> TaskEvent:

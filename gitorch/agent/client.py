@@ -269,7 +269,14 @@ class Client:
                 host_env = {
                     k: v for k, v in os.environ.items() if k not in self.options.env_denylist
                 }
-                state = ar.new_state(alloc, job, self.node, root, isolation, host_env)
+                state = ar.AllocRunnerState(
+                    alloc=alloc,
+                    job=job,
+                    node=self.node,
+                    alloc_root=root,
+                    isolation=isolation,
+                    host_env=host_env,
+                )
                 runner = self._runner(state)
             if self._sent.get(alloc.id) != _key(alloc):
                 self._sent[alloc.id] = _key(alloc)

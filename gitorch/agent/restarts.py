@@ -20,7 +20,7 @@ from typing import Literal
 
 import msgspec
 
-from gitorch.core.model import JobType, RestartPolicy
+from gitorch.core.model import BATCH_RESTART, Job, JobType, RestartPolicy, Task
 
 REASON_NO_RESTARTS = "Policy allows no restarts"
 REASON_UNRECOVERABLE = "Error was unrecoverable"
@@ -44,6 +44,17 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     history: RestartHistory
     delay: int = 0
+
+
+def restart_policy(job: Job, group_name: str, task: Task) -> RestartPolicy:
+    """The task's policy (already merged with its group's), else the group's, else
+    Nomad's default for the job type."""
+    if task.restart_policy is not None:
+        return task.restart_policy
+    group = job.group(group_name)
+    if group is not None and group.restart_policy is not None:
+        return group.restart_policy
+    return BATCH_RESTART if job.type in ("batch", "sysbatch") else RestartPolicy()
 
 
 def restarts_on_success(job_type: JobType) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -263,6 +265,72 @@ def test_over_http_with_failover_and_the_real_scheduler(tmp_path: Path) -> None:
                     "complete", lambda: server.state.allocs[alloc.id].client_status == "complete"
                 )
                 assert client.log_path(alloc.id, "t", "stdout").read_text() == "ok\n"
+            finally:
+                client.stop()
+                conn.close()
+    finally:
+        server.stop()
+
+
+AGENT = """
+import sys, threading
+from pathlib import Path
+from gitorch.agent.client import Client, ClientOptions
+from gitorch.agent.conn import HTTPConn
+from gitorch.plugins.builtin.raw_exec import RawExecDriver
+opts = ClientOptions(data_dir=Path(sys.argv[2]), name="child", alloc_wait_s=0.5)
+drivers = {"raw_exec": RawExecDriver({"enabled": True})}
+Client(HTTPConn([sys.argv[1]]), opts, drivers=drivers).start()
+threading.Event().wait()
+"""
+
+
+def test_kill_9_of_the_agent_then_restart_reattaches(tmp_path: Path) -> None:
+    """A real agent process is SIGKILLed while its raw_exec task runs; a new agent on
+    the same data dir re-attaches to the same process and can still stop it."""
+    server = Server.in_memory()
+    try:
+        with serve(make_app(server)) as addr:
+            child = subprocess.Popen([sys.executable, "-c", AGENT, addr, str(tmp_path)])
+            try:
+                wait_for("child registered", lambda: server.state.nodes, timeout=20)
+                node_id = next(iter(server.state.nodes))
+                task = Task(
+                    name="long", driver="raw_exec", config={"command": "sleep", "args": ["60"]}
+                )
+                server.register_job(job("long", task, "service"))
+                wait_for(
+                    "running",
+                    lambda: [
+                        a
+                        for a in server.state.allocs_for_node(node_id)
+                        if a.client_status == "running"
+                    ],
+                )
+            finally:
+                child.kill()
+                child.wait(timeout=10)
+            alloc = server.state.allocs_for_node(node_id)[0]
+            conn = HTTPConn([addr])
+            client = Client(conn, options(tmp_path), drivers=drivers())
+            assert client.node_id == node_id
+            client.start()
+            try:
+                wait_for("re-attached", lambda: alloc.id in client.allocs())
+                time.sleep(1.0)
+                run = client.allocs()[alloc.id].tasks["long"]
+                assert run.phase == "running" and run.handle is not None
+                pid = run.handle.pid
+                assert _alive(pid)
+                events = [e.type for e in server.state.allocs[alloc.id].task_states["long"].events]
+                assert events.count("Started") == 1
+                server.deregister_job("default", "long", purge=False)
+                wait_for(
+                    "complete",
+                    lambda: server.state.allocs[alloc.id].client_status == "complete",
+                    timeout=15,
+                )
+                wait_for("process gone", lambda: not _alive(pid))
             finally:
                 client.stop()
                 conn.close()

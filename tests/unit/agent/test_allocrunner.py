@@ -40,7 +40,9 @@ class Runner:
     """Feeds events and keeps the latest state and instructions."""
 
     def __init__(self, job: Job) -> None:
-        self.state = ar.new_state(ALLOC, job, Node(id="n1"), "/data/alloc/a1", {})
+        self.state = ar.AllocRunnerState(
+            alloc=ALLOC, job=job, node=Node(id="n1"), alloc_root="/data/alloc/a1"
+        )
         self.now = T0
         self.out: list[ar.Instruction] = []
 

@@ -92,3 +92,19 @@ def test_jitter_adds_up_to_a_quarter_of_the_delay() -> None:
 )
 def test_go_duration(ns: int, text: str) -> None:
     assert go_duration(ns) == text
+
+
+def test_policy_precedence_task_then_group_then_job_type_default() -> None:
+    from gitorch.agent.restarts import restart_policy
+    from gitorch.core.model import BATCH_RESTART, Job, Task, TaskGroup
+
+    own = RestartPolicy(attempts=7)
+    plain = Task(name="t", driver="mock")
+    group = TaskGroup(name="g", tasks=[plain], restart_policy=POLICY)
+    job = Job(id="j", type="batch", task_groups=[group])
+    assert restart_policy(job, "g", Task(name="t", driver="mock", restart_policy=own)) == own
+    assert restart_policy(job, "g", plain) == POLICY
+    bare = Job(id="j", type="batch", task_groups=[TaskGroup(name="g", tasks=[plain])])
+    assert restart_policy(bare, "g", plain) == BATCH_RESTART
+    service = Job(id="j", type="service", task_groups=[TaskGroup(name="g", tasks=[plain])])
+    assert restart_policy(service, "g", plain) == RestartPolicy()
