@@ -21,6 +21,7 @@ from gitorch.core.model import (
     Resources,
     Task,
     TaskGroup,
+    replace,
 )
 from gitorch.core.scheduler.rank import (
     anti_affinity,
@@ -51,10 +52,9 @@ def node(node_id: str, cpu: int = 1000, mem: int = 1000, disk: int = 1000) -> No
     )
 
 
-def alloc(alloc_id: str, cpu: int, mem: int, **kw: str) -> Allocation:
-    return Allocation(
-        id=alloc_id, name=f"j.g[{alloc_id}]", resources=Resources(cpu=cpu, memory_mb=mem), **kw
-    )
+def alloc(alloc_id: str, cpu: int, mem: int, **kw: object) -> Allocation:
+    base = Allocation(id=alloc_id, name=f"j.g[{alloc_id}]")
+    return replace(base, resources=Resources(cpu=cpu, memory_mb=mem), **kw)
 
 
 def test_capacity_subtracts_the_reservation() -> None:

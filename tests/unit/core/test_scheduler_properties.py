@@ -1,0 +1,314 @@
+"""Hypothesis properties of schedule() over random clusters, jobs and cluster events.
+
+States are built only through StateStore.apply(RegisterNode | RegisterJob | ApplyPlan |
+...), the way the servers build them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gitorch.core import planapply
+from gitorch.core.commands import (
+    AllocClientUpdate,
+    ApplyPlan,
+    DeregisterJob,
+    RegisterJob,
+    RegisterNode,
+    UpdateAllocsFromClient,
+    UpdateNodeEligibility,
+    UpdateNodeStatus,
+)
+from gitorch.core.model import (
+    Constraint,
+    DriverInfo,
+    Evaluation,
+    Job,
+    Node,
+    NodeCpu,
+    NodeDisk,
+    NodeMemory,
+    NodeResources,
+    Plan,
+    Resources,
+    Task,
+    TaskGroup,
+    replace,
+)
+from gitorch.core.scheduler import schedule
+from gitorch.core.scheduler.feasible import (
+    compile_constraint,
+    compute_class,
+    distinct_hosts,
+    driver_ok,
+    in_datacenters,
+)
+from gitorch.core.scheduler.rank import capacity, exhausted, free
+from gitorch.core.scheduler.select import candidates
+from gitorch.core.state import StateStore, StateView
+
+DRIVERS = ("exec", "docker")
+CONSTRAINTS = (
+    Constraint(ltarget="${attr.kernel.name}", rtarget="linux"),
+    Constraint(ltarget="${meta.rack}", operand="!=", rtarget="r2"),
+    Constraint(ltarget="${node.unique.name}", operand="regexp", rtarget="[0-5]$"),
+    Constraint(ltarget="${attr.cpu.cores}", operand=">=", rtarget="4"),
+    Constraint(operand="distinct_hosts"),
+)
+PROPS = settings(
+    max_examples=int(os.environ.get("GITORCH_PROPERTY_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@st.composite
+def nodes(draw: st.DrawFn) -> list[Node]:
+    """1-8 nodes; the first two start out usable (ready, eligible, healthy, roomy)."""
+    out = []
+    for i in range(draw(st.integers(1, 8))):
+
+        def pick(usable: object, *others: object, i: int = i) -> Any:
+            return usable if i < 2 else draw(st.sampled_from([usable] * 4 + list(others)))
+
+        node = Node(
+            id=f"n{i}",
+            name=f"node{i}",
+            datacenter=draw(st.sampled_from(["dc1", "dc2"])),
+            status=pick("ready", "down", "initializing"),
+            scheduling_eligibility=pick("eligible", "ineligible"),
+            drain=pick(False, True),
+            attributes={
+                "kernel.name": pick("linux", "windows"),
+                "cpu.cores": str(draw(st.integers(1, 8))),
+                "unique.hostname": f"host{i}",
+            },
+            meta={"rack": draw(st.sampled_from(["r1", "r2"]))},
+            node_resources=NodeResources(
+                cpu=NodeCpu(cpu_shares=pick(4000, 2000, 1000, 500, 0)),
+                memory=NodeMemory(memory_mb=pick(4000, 2000, 1000, 0)),
+                disk=NodeDisk(disk_mb=pick(5000, 1000, 0)),
+            ),
+            reserved_resources=NodeResources(cpu=NodeCpu(cpu_shares=draw(st.integers(0, 200)))),
+            drivers={
+                d: DriverInfo(detected=True, healthy=health)
+                for d in DRIVERS
+                if (health := pick(True, False, None)) is not None
+            },
+        )
+        out.append(
+            replace(node, computed_class=compute_class(node)) if draw(st.booleans()) else node
+        )
+    return out
+
+
+@st.composite
+def groups(draw: st.DrawFn, name: str) -> TaskGroup:
+    tasks = [
+        Task(
+            name=f"t{i}",
+            driver=draw(st.sampled_from(DRIVERS)),
+            resources=Resources(
+                cpu=draw(st.sampled_from([100, 250, 500, 0, 1500])),
+                memory_mb=draw(st.sampled_from([100, 250, 500, 0, 1500])),
+                disk_mb=draw(st.sampled_from([10, 100, 0])),
+            ),
+            constraints=draw(st.lists(st.sampled_from(CONSTRAINTS[:4]), max_size=1)),
+        )
+        for i in range(draw(st.integers(1, 2)))
+    ]
+    cons = draw(st.lists(st.sampled_from(CONSTRAINTS), max_size=1))
+    return TaskGroup(name=name, count=draw(st.integers(0, 6)), tasks=tasks, constraints=cons)
+
+
+@st.composite
+def jobs(draw: st.DrawFn) -> Job:
+    names = draw(
+        st.lists(st.sampled_from(["web", "api", "db"]), min_size=1, max_size=2, unique=True)
+    )
+    return Job(
+        id="job",
+        type=draw(st.sampled_from(["service", "batch"])),
+        datacenters=draw(
+            st.sampled_from([["*"], ["dc*"], ["dc1", "dc2"], ["dc1"], ["dc2", "dc9"]])
+        ),
+        constraints=draw(st.lists(st.sampled_from(CONSTRAINTS), max_size=1)),
+        task_groups=[draw(groups(n)) for n in names],
+    )
+
+
+class Sim:
+    def __init__(self, cluster: list[Node], job: Job) -> None:
+        self.store = StateStore()
+        self.ids = (f"id{i}" for i in itertools.count())
+        self.now = 0
+        for node in cluster:
+            self.store.apply(RegisterNode(now=self.tick(), node=node))
+        self.store.apply(RegisterJob(now=self.tick(), job=job))
+
+    def tick(self) -> int:
+        self.now += 1_000_000_000
+        return self.now
+
+    def schedule(self, ev: Evaluation, seed: int) -> tuple[StateView, Plan]:
+        snap = self.store.snapshot()
+        return snap, schedule(snap, ev, now=self.now, seed=seed, new_id=lambda: next(self.ids))
+
+    def apply(self, plan: Plan) -> None:
+        self.store.apply(ApplyPlan(now=self.tick(), plan=plan))
+
+    def live(self) -> list[Any]:
+        return [a for a in self.store.allocs.values() if not a.terminal()]
+
+
+def check_plan(snap: StateView, plan: Plan) -> None:
+    """Every placement is on a usable node, satisfies the group, and fits."""
+    job = snap.job_version(plan.namespace, plan.job_id, plan.job_version)
+    if plan.placements:
+        assert job is not None
+    accepted, rejected = planapply.check(snap, plan)
+    assert rejected == [] and accepted == plan  # the leader agrees with the scheduler
+    usable = {n.id for n in candidates(snap, job)} if job is not None else set()
+    stopping = {s.id for s in plan.stops}
+    asks: dict[str, list[int]] = {}
+    for p in plan.placements:
+        assert job is not None
+        node, group = snap.nodes[p.node_id], job.group(p.task_group)
+        assert group is not None and p.node_id in usable
+        assert node.schedulable() and not node.drain
+        assert in_datacenters(job.datacenters)(node.datacenter)
+        for task in group.tasks:
+            assert driver_ok(node, task.driver), (node.drivers, task.driver)
+            for con in [*job.constraints, *group.constraints, *task.constraints]:
+                if con.operand != "distinct_hosts":
+                    assert compile_constraint(con)(node), con.describe()
+        res = group.resources()
+        ask = asks.setdefault(p.node_id, [0, 0, 0])
+        ask[0], ask[1], ask[2] = ask[0] + res.cpu, ask[1] + res.memory_mb, ask[2] + res.disk_mb
+    for node_id, ask in asks.items():
+        assert not exhausted(free(snap, snap.nodes[node_id], stopping), ask)
+
+
+def check_state(sim: Sim) -> None:
+    """After applying: counts, capacity, unique names and distinct hosts hold."""
+    snap = sim.store.snapshot()
+    job = snap.job("default", "job")
+    live = [a for a in sim.live() if a.job_id == "job"]
+    per_group = Counter(a.task_group for a in live)
+    for name, n in per_group.items():
+        group = job.group(name) if job is not None and not job.stop else None
+        assert group is not None and n <= group.count, (name, n)
+    names = Counter(a.name for a in live)
+    assert all(n == 1 for n in names.values()), names
+    for node in snap.nodes.values():
+        held = [a for a in sim.live() if a.node_id == node.id]
+        if not held:
+            continue
+        total = [sum(a.resources.cpu for a in held), sum(a.resources.memory_mb for a in held)]
+        total.append(sum(a.resources.disk_mb for a in held))
+        assert not exhausted(capacity(node), total), (node.id, total)
+    if job is None:
+        return
+    for scope in [None, *[g.name for g in job.task_groups]]:
+        cons = job.constraints if scope is None else job.group(scope).constraints  # type: ignore[union-attr]
+        if not distinct_hosts(cons):
+            continue
+        mine = [a for a in live if scope is None or a.task_group == scope]
+        for node_id, n in Counter(a.node_id for a in mine).items():
+            current = [a for a in mine if a.node_id == node_id and a.job_version == job.version]
+            assert n == 1 or not current, (scope, node_id)
+
+
+def run_round(sim: Sim, ev: Evaluation, seed: int) -> Plan:
+    snap, plan = sim.schedule(ev, seed)
+    check_plan(snap, plan)
+    assert plan.eval_update is not None and plan.eval_update.id == ev.id
+    sim.apply(plan)
+    check_state(sim)
+    _, again = sim.schedule(ev, seed + 1)
+    assert again.is_noop(), (again.placements, again.stops)
+    return plan
+
+
+@PROPS
+@given(cluster=nodes(), job=jobs(), seed=st.integers(0, 2**32), data=st.data())
+def test_schedule_is_safe_and_idempotent_through_cluster_events(
+    cluster: list[Node], job: Job, seed: int, data: st.DataObject
+) -> None:
+    sim = Sim(cluster, job)
+    ev = Evaluation(id="ev1", job_id="job", type=job.type)
+    run_round(sim, ev, seed)
+    for step in range(data.draw(st.integers(1, 3))):
+        perturb(sim, cluster, job, data)
+        run_round(sim, Evaluation(id=f"ev-{step}", job_id="job", type=job.type), seed + step)
+
+
+def perturb(sim: Sim, cluster: list[Node], job: Job, data: st.DataObject) -> None:
+    """One cluster event: a node changes, a client reports, or the job changes."""
+    kind = data.draw(st.sampled_from(["node", "client", "job", "stop", "purge"]))
+    node_id = data.draw(st.sampled_from([n.id for n in cluster]))
+    now = sim.tick()
+    if kind == "node":
+        if data.draw(st.booleans()):
+            status = data.draw(st.sampled_from(["down", "ready", "disconnected"]))
+            sim.store.apply(UpdateNodeStatus(now=now, node_id=node_id, status=status))
+        else:
+            elig = data.draw(st.sampled_from(["eligible", "ineligible"]))
+            sim.store.apply(UpdateNodeEligibility(now=now, node_id=node_id, eligibility=elig))
+    elif kind == "client":
+        live = sorted(a.id for a in sim.live())
+        if live:
+            alloc_id = data.draw(st.sampled_from(live))
+            status = data.draw(st.sampled_from(["running", "failed", "complete"]))
+            update = AllocClientUpdate(id=alloc_id, client_status=status)
+            sim.store.apply(UpdateAllocsFromClient(now=now, updates=[update]))
+    elif kind == "job":
+        changed = data.draw(jobs())
+        sim.store.apply(RegisterJob(now=now, job=replace(changed, type=job.type)))
+    else:
+        sim.store.apply(
+            DeregisterJob(now=now, namespace="default", job_id="job", purge=kind == "purge")
+        )
+
+
+@PROPS
+@given(cluster=nodes(), job=jobs(), seed=st.integers(0, 2**32))
+def test_a_job_that_fits_nowhere_explains_every_node(
+    cluster: list[Node], job: Job, seed: int
+) -> None:
+    impossible = Constraint(ltarget="${attr.kernel.name}", rtarget="plan9")
+    huge = Resources(cpu=10_000, memory_mb=1, disk_mb=1)
+    groups_ = []
+    for i, group in enumerate(job.task_groups):
+        if i % 2 == 0:  # alternate the reason: a constraint, or a resource dimension
+            group = replace(group, constraints=[*group.constraints, impossible])
+        else:
+            group = replace(group, tasks=[replace(group.tasks[0], resources=huge)])
+        groups_.append(replace(group, count=max(group.count, 1)))
+    job = replace(job, task_groups=groups_)
+    sim = Sim(cluster, job)
+    ev = Evaluation(id="ev1", job_id="job", type=job.type)
+    snap, plan = sim.schedule(ev, seed)
+    assert plan.placements == [] and plan.eval_update is not None
+    upd = plan.eval_update
+    pool = len(candidates(snap, snap.job("default", "job")))  # type: ignore[arg-type]
+    assert set(upd.failed_tg_allocs) == {g.name for g in job.task_groups}
+    for group in job.task_groups:
+        metric = upd.failed_tg_allocs[group.name]
+        assert upd.queued_allocations[group.name] == group.count
+        assert metric.coalesced_failures == group.count - 1
+        assert metric.nodes_evaluated == pool
+        explained = sum(metric.constraint_filtered.values()) + sum(
+            metric.dimension_exhausted.values()
+        )
+        assert explained == pool
+        assert metric.nodes_filtered == sum(metric.constraint_filtered.values())
+        assert metric.nodes_exhausted == sum(metric.dimension_exhausted.values())
+    (blocked,) = plan.new_evals
+    assert blocked.status == "blocked" and upd.blocked_eval == blocked.id
