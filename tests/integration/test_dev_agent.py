@@ -118,3 +118,42 @@ def test_restart_keeps_state(tmp_path: Path, repo: GitRepo) -> None:
     finally:
         a.stop_jobs()
         a.stop()
+
+
+def test_unreachable_repo_is_reported_and_jobs_keep_running(agent: Agent, repo: GitRepo) -> None:
+    alloc = wait_for(lambda: agent.running("alpha"), 20, "alpha running")[0]
+    moved = repo.path.with_name("repo-away")
+    repo.path.rename(moved)
+    try:
+        status = wait_for(lambda: (s := agent.post("/v1/gitops/sync", {"DryRun": False}))
+                          ["FetchError"] and s, 10, "a fetch error")
+        assert str(repo.path) in status["FetchError"]
+        assert agent.get("/v1/gitops/status")["FetchError"] == status["FetchError"]
+        assert agent.running("alpha")[0]["ID"] == alloc["ID"]
+    finally:
+        moved.rename(repo.path)
+    wait_for(lambda: not agent.post("/v1/gitops/sync", {"DryRun": False})["FetchError"],
+             10, "the fetch to recover")
+    assert agent.get("/v1/gitops/status")["FetchError"] == ""
+
+
+def test_cli_sync_diff_and_failed_file(agent: Agent, repo: GitRepo) -> None:
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gitorch", "--address", agent.url, *args],
+                              capture_output=True, text=True, timeout=60)
+
+    wait_for(lambda: agent.running("alpha"), 20, "alpha running")
+    repo.commit("scale alpha; add gamma without syncing yet",
+                **{"jobs__alpha.nomad.hcl": service_job("alpha", "hi", count=2)})
+    diff = cli("diff")
+    assert diff.returncode == 0, diff.stderr
+    assert "alpha" in diff.stdout
+    broken = repo.commit("broken gamma", **{"jobs__gamma.nomad.hcl": 'job "gamma" {\n  group {\n'})
+    result = cli("sync")
+    assert result.returncode != 0
+    assert "jobs/gamma.nomad.hcl:" in result.stderr
+    assert agent.get("/v1/gitops/status")["Commit"] == broken
+    wait_for(lambda: len(agent.running("alpha", version=1)) == 2, 20, "alpha scaled to 2")
