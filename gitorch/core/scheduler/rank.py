@@ -32,11 +32,6 @@ def ask(resources: Resources) -> Vector:
     return [resources.cpu, resources.memory_mb, resources.disk_mb]
 
 
-def live(alloc: Allocation) -> bool:
-    """Does the allocation hold node resources (Nomad: not TerminalStatus)?"""
-    return not alloc.terminal()
-
-
 def used(
     allocs: Mapping[str, Allocation], alloc_ids: Iterable[str], stopping: Container[str] = ()
 ) -> Vector:

@@ -87,6 +87,7 @@ class Selector:
         batch = job.type in ("batch", "sysbatch")
         self.limit = 2 if batch or n < 2 else max(2, math.ceil(math.log2(n)))
         self.cursor = 0
+        self.score = 0.0  # the winning score of the last select()
         self.state: list[NodeState | None] = [None] * n
         self.stopping = stopping
         self.positions: dict[str, int] | None = None
@@ -167,6 +168,7 @@ class Selector:
             if found == limit:
                 break
         self.cursor = i + 1 if i + 1 < n else 0
+        self.score = best_score
         return best
 
     def place(self, g: GroupSelect, i: int) -> Node:

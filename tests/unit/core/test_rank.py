@@ -132,3 +132,18 @@ def test_selection_penalises_the_node_a_failed_allocation_ran_on() -> None:
     sel = Selector(snap, job, [], seed=1, stopping=set())
     g = sel.group(job, job.task_groups[0])
     assert sel.nodes[sel.select(g, penalty="b")].id == "a"
+
+
+def test_the_selectors_inline_score_is_rank_final_score() -> None:
+    store = cluster()
+    snap = store.snapshot()
+    job = snap.jobs[("default", "j")]
+    for penalty in ("", "b"):
+        sel = Selector(snap, job, [], seed=1, stopping=set())
+        g = sel.group(job, job.task_groups[0])
+        g.feasibility.reason = lambda node: "" if node.id == "b" else "elsewhere"  # type: ignore[method-assign]
+        g.collisions["b"] = 2
+        assert sel.nodes[sel.select(g, penalty)].id == "b"
+        after = [300 - 100, 650 - 300]  # b's free cpu and memory after this ask
+        expected = final_score(binpack(900, 950, *after), 2, g.count, penalty == "b")
+        assert sel.score == pytest.approx(expected)
