@@ -1,0 +1,130 @@
+"""Placements per second committed through Raft: a 1,000-allocation job on simulated nodes.
+
+A real gitorch server (eval broker, scheduler workers, plan applier) over a real
+pysyncobj cluster on 127.0.0.1 (1 or 3 servers; followers are separate processes that
+replicate and apply every entry). Nodes are registered through Raft as they would be
+by clients; the clock starts when the job is registered and stops when its evaluation
+is complete with every allocation committed. Prints JSON.
+
+Usage: python benchmarks/placements_raft.py [--nodes 1000 10000] [--count 1000] [--servers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gitorch.core import commands as c
+from gitorch.core.model import (
+    DriverInfo,
+    Job,
+    Node,
+    NodeCpu,
+    NodeMemory,
+    NodeResources,
+    Resources,
+    Task,
+    TaskGroup,
+)
+from gitorch.server.fsm import Fsm
+from gitorch.server.log import RaftLog
+from gitorch.server.server import Server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def follower(addr: str, peers: list[str], data_dir: str, stop: mp.synchronize.Event) -> None:
+    log = RaftLog(Fsm(), addr, peers, Path(data_dir))
+    stop.wait()
+    log.close()
+
+
+def sim_node(i: int) -> Node:
+    return Node(
+        id=f"{i:08d}-0000-4000-8000-000000000000",
+        name=f"sim-{i}",
+        datacenter="dc1",
+        attributes={"kernel.name": "linux", "cpu.arch": "amd64", "unique.hostname": f"sim-{i}"},
+        node_resources=NodeResources(cpu=NodeCpu(cpu_shares=8000),
+                                     memory=NodeMemory(memory_mb=16384)),
+        drivers={"mock": DriverInfo(detected=True, healthy=True)},
+        status="ready",
+    )
+
+
+def run(nodes: int, count: int, servers: int) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="gitorch-bench-"))
+    addrs = [f"127.0.0.1:{free_port()}" for _ in range(servers)]
+    stop = mp.get_context("spawn").Event()
+    procs = [mp.get_context("spawn").Process(target=follower,
+                                             args=(a, addrs, str(tmp / a), stop), daemon=True)
+             for a in addrs[1:]]
+    for p in procs:
+        p.start()
+    fsm = Fsm()
+    log = RaftLog(fsm, addrs[0], addrs, tmp / addrs[0])
+    server = Server(fsm, log, num_workers=2, heartbeat_ttl_s=3600, heartbeat_grace_s=3600)
+    server.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not log.is_leader():
+            if time.monotonic() > deadline:
+                raise SystemExit("this server did not become leader")
+            time.sleep(0.05)
+        server.set_leader(True)
+        t_nodes = time.perf_counter()
+        for i in range(nodes):
+            log.submit(c.RegisterNode(now=time.time_ns(), node=sim_node(i)))
+        t_nodes = time.perf_counter() - t_nodes
+        task = Task(name="t", driver="mock", resources=Resources(cpu=100, memory_mb=64))
+        job = Job(id="bench", task_groups=[TaskGroup(name="g", count=count, tasks=[task])])
+        t0 = time.perf_counter()
+        resp = server.register_job(job)
+        while True:
+            ev = fsm.state.evals.get(resp.eval_id)
+            if ev is not None and ev.terminal():
+                break
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - t0
+        placed = len(fsm.state.allocs_for_job("default", "bench"))
+        return {
+            "benchmark": "placements_committed_through_raft",
+            "servers": servers,
+            "nodes": nodes,
+            "allocations": count,
+            "placed": placed,
+            "seconds": round(elapsed, 4),
+            "placements_per_s": round(placed / elapsed),
+            "node_registrations_per_s": round(nodes / t_nodes),
+            "goal_placements_per_s": 5000,
+        }
+    finally:
+        server.stop()
+        stop.set()
+        for p in procs:
+            p.join(timeout=10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nodes", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--servers", type=int, default=1)
+    args = ap.parse_args()
+    for n in args.nodes:
+        print(json.dumps(run(n, args.count, args.servers)), flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
