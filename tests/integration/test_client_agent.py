@@ -31,6 +31,7 @@ from gitorch.core.model import (
     RestartPolicy,
     Task,
     TaskGroup,
+    Template,
 )
 from gitorch.plugins.builtin.mock import MockDriver
 from gitorch.plugins.builtin.raw_exec import RawExecDriver
@@ -169,6 +170,35 @@ def test_mock_failure_restarts_then_fails(client: Client, conn: InMemoryConn) ->
     ts = conn.store.allocs[alloc_id].task_states["m"]
     assert (ts.restarts, ts.failed) == (1, True)
     assert ts.events[-1].type == "Not Restarting"
+
+
+def test_template_is_rendered_into_the_task_dir(client: Client, conn: InMemoryConn) -> None:
+    tpl = Template(
+        embedded_tmpl='name={{ env "NOMAD_TASK_NAME" }}\ndc={{env "NOMAD_DC"}}\n',
+        dest_path="local/app.env",
+        env=True,
+    )
+    task = Task(
+        name="t",
+        driver="raw_exec",
+        templates=[tpl],
+        config={"command": "/bin/sh", "args": ["-c", "cat local/app.env; echo $name $dc"]},
+    )
+    alloc_id = place(conn, client.node_id, job("tpl", task))
+    wait_for("complete", lambda: status(conn, alloc_id) == "complete")
+    out = client.log_path(alloc_id, "t", "stdout").read_text()
+    assert out == "name=t\ndc=dc1\nt dc1\n"
+
+
+def test_start_error_fails_without_restarts(client: Client, conn: InMemoryConn) -> None:
+    task = Task(name="m", driver="mock", config={"start_error": "boom"})
+    group = TaskGroup(name="g", tasks=[task])  # default policy: 2 attempts, but unrecoverable
+    alloc_id = place(conn, client.node_id, Job(id="bad", task_groups=[group]))
+    wait_for("failed", lambda: status(conn, alloc_id) == "failed")
+    ts = conn.store.allocs[alloc_id].task_states["m"]
+    assert [e.type for e in ts.events][-2:] == ["Driver Failure", "Not Restarting"]
+    assert "boom" in ts.events[-2].display_message
+    assert ts.restarts == 0
 
 
 def test_many_allocs_batch_their_status_updates(client: Client, conn: InMemoryConn) -> None:
