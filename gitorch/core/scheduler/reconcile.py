@@ -139,8 +139,9 @@ def classify(
 ) -> Kind:
     """Nomad's shouldFilter and taint split, for one allocation of a running job."""
     status = alloc.client_status
-    if alloc.desired_status != "run":
-        finished = batch and status == "complete" and not changed(alloc)
+    if alloc.desired_status != "run":  # evicted batch work reruns, stopped finished work not
+        stopped = alloc.desired_status == "stop"
+        finished = batch and stopped and status == "complete" and not changed(alloc)
         return "done" if finished else "ignore"
     if status == "complete":
         return "done" if batch and not changed(alloc) else "ignore"
