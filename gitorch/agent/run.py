@@ -56,7 +56,7 @@ class Agent:
             self.client = Client(
                 conn,
                 ClientOptions(
-                    data_dir=self.data_dir / "client",
+                    data_dir=self.data_dir,
                     name=cfg.name,
                     datacenter=cfg.datacenter,
                     node_class=cfg.client.node_class,
