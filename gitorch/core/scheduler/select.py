@@ -89,6 +89,7 @@ class Selector:
         self.cursor = 0
         self.score = 0.0  # the winning score of the last select()
         self.state: list[NodeState | None] = [None] * n
+        self.ids: list[str] = [""] * n
         self.stopping = stopping
         self.positions: dict[str, int] | None = None
         self.job_nodes: dict[str, int] = {}
@@ -114,7 +115,8 @@ class Selector:
         cpu = total.cpu.cpu_shares - reserved.cpu.cpu_shares
         mem = total.memory.memory_mb - reserved.memory.memory_mb
         disk = total.disk.disk_mb - reserved.disk.disk_mb
-        held = self.snap.by_node.get(node.id)
+        self.ids[i] = node_id = node.id
+        held = self.snap.by_node.get(node_id)
         inv_cpu = 1.0 / cpu if cpu > 0 else 0.0
         inv_mem = 1.0 / mem if mem > 0 else 0.0
         if not held:
@@ -125,7 +127,7 @@ class Selector:
     def select(self, g: GroupSelect, penalty: str = "") -> int:
         """The position of the best of ``limit`` fitting nodes from the cursor, or -1."""
         n = self.n
-        nodes, state, verdicts = self.nodes, self.state, g.verdicts
+        nodes, state, verdicts, ids = self.nodes, self.state, g.verdicts, self.ids
         reason = g.feasibility.reason
         ac, am, ad = g.ask
         collisions, distinct, count = g.collisions, g.distinct, max(g.count, 1)
@@ -144,7 +146,7 @@ class Selector:
             fm = st[1] - am
             if fc < 0 or fm < 0 or st[2] < ad:
                 continue
-            node_id = nodes[i].id
+            node_id = ids[i]
             if distinct is not None and node_id in distinct:
                 continue
             # Nomad's binpack on the free fractions after the ask, normalised by 18
