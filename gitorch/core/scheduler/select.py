@@ -130,7 +130,7 @@ class Selector:
         nodes, state, verdicts, ids = self.nodes, self.state, g.verdicts, self.ids
         reason = g.feasibility.reason
         ac, am, ad = g.ask
-        collisions, distinct, count = g.collisions, g.distinct, max(g.count, 1)
+        hits_on, distinct, count, norm = g.collisions.get, g.distinct, max(g.count, 1), _NORM
         limit, start = self.limit, self.cursor
         best, best_score, found, i = -1, -10.0, 0, start
         for i in chain(range(start, n), range(start)):
@@ -153,8 +153,8 @@ class Selector:
             score = 20.0 - (10.0 ** (fc * st[3]) + 10.0 ** (fm * st[4]))
             if score < 0.0 or score > 18.0:
                 score = 0.0 if score < 0.0 else 18.0
-            score *= _NORM
-            hits = collisions.get(node_id)
+            score *= norm
+            hits = hits_on(node_id)
             if hits or penalty:
                 scorers = 1
                 if hits:
