@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from gitorch.core.task import TaskConfig, TaskHandle
+from gitorch.plugins.builtin import process
 from gitorch.plugins.builtin.exec import ExecDriver
 from gitorch.plugins.builtin.raw_exec import RawExecDriver
 from gitorch.plugins.driver import Driver
@@ -80,8 +81,11 @@ def _run(drv: Driver, configs: list[TaskConfig], wait_exit: bool) -> dict[str, A
         for h in handles:
             drv.destroy(h, force=True)
         if handles:
+            left = sum(1 for h in handles if process.is_running(h.pid, h.state["ticks"]))
+            left += sum(1 for h in handles for d in h.state.get("cgroups", []) if os.path.isdir(d))
             print(
-                f"cleaned up {len(handles)} tasks in {time.perf_counter() - cleanup:.2f}s",
+                f"destroyed {len(handles)} tasks in {time.perf_counter() - cleanup:.2f}s; "
+                f"left behind: {left}",
                 file=sys.stderr,
             )
 

@@ -157,11 +157,14 @@ class ShellHarness(DriverHarness):
             lines.append(f"printf %s {q(behaviour.stdout)}")
         if behaviour.stderr:
             lines.append(f"printf %s {q(behaviour.stderr)} >&2")
-        lines.append(": >ready")
         if behaviour.run_for:
+            # The sleeper keeps running through a reported signal; it marks the task
+            # ready once every trap (its own included) is in place.
             keep = f"trap '' {behaviour.report}; " if behaviour.report else ""
-            lines.append(f"({keep}exec sleep {behaviour.run_for}) & p=$!")
+            lines.append(f"({keep}: >ready; exec sleep {behaviour.run_for}) & p=$!")
             lines.append('while kill -0 "$p" 2>/dev/null; do wait "$p"; done')
+        else:
+            lines.append(": >ready")
         lines.append(f"exit {behaviour.exit_code}")
         return {"command": "/bin/sh", "args": ["-c", "\n".join(lines)]}
 
