@@ -36,8 +36,16 @@ def main() -> None:
         threads = proc.num_threads()
     finally:
         agent.stop()
-    print(json.dumps({"benchmark": "dev_agent_idle_rss", "rss_mib": round(rss / 2**20, 1),
-                      "threads": threads, "settle_s": args.settle}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "dev_agent_idle_rss",
+                "rss_mib": round(rss / 2**20, 1),
+                "threads": threads,
+                "settle_s": args.settle,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -53,28 +53,36 @@ def main() -> None:
     agent.start()
     samples: list[float] = []
     try:
-        wait_for(lambda: agent.running("bench", version=0), 30, "first version running",
-                 every=0.01)
+        wait_for(lambda: agent.running("bench", version=0), 30, "first version running", every=0.01)
         for run in range(1, args.runs + 1):
             t0 = time.perf_counter()
-            repo.commit(f"v{run}", **{"jobs__bench.nomad.hcl":
-                                      JOB.format(driver=args.driver, run=run)})
-            wait_for(lambda r=run: agent.running("bench", version=r), 30,
-                     f"version {run} running", every=0.005)
+            repo.commit(
+                f"v{run}", **{"jobs__bench.nomad.hcl": JOB.format(driver=args.driver, run=run)}
+            )
+            wait_for(
+                lambda r=run: agent.running("bench", version=r),
+                30,
+                f"version {run} running",
+                every=0.005,
+            )
             samples.append(time.perf_counter() - t0)
     finally:
         agent.stop_jobs()
         agent.stop()
     samples.sort()
-    print(json.dumps({
-        "benchmark": "git_commit_to_task_running",
-        "driver": args.driver,
-        "runs": len(samples),
-        "p50_s": round(statistics.median(samples), 3),
-        "p90_s": round(samples[int(0.9 * (len(samples) - 1))], 3),
-        "max_s": round(samples[-1], 3),
-        "goal_p50_s": 1.0,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "git_commit_to_task_running",
+                "driver": args.driver,
+                "runs": len(samples),
+                "p50_s": round(statistics.median(samples), 3),
+                "p90_s": round(samples[int(0.9 * (len(samples) - 1))], 3),
+                "max_s": round(samples[-1], 3),
+                "goal_p50_s": 1.0,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

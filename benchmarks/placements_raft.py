@@ -55,8 +55,9 @@ def sim_node(i: int) -> Node:
         name=f"sim-{i}",
         datacenter="dc1",
         attributes={"kernel.name": "linux", "cpu.arch": "amd64", "unique.hostname": f"sim-{i}"},
-        node_resources=NodeResources(cpu=NodeCpu(cpu_shares=8000),
-                                     memory=NodeMemory(memory_mb=16384)),
+        node_resources=NodeResources(
+            cpu=NodeCpu(cpu_shares=8000), memory=NodeMemory(memory_mb=16384)
+        ),
         drivers={"mock": DriverInfo(detected=True, healthy=True)},
         status="ready",
     )
@@ -66,9 +67,12 @@ def run(nodes: int, count: int, servers: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="gitorch-bench-"))
     addrs = [f"127.0.0.1:{free_port()}" for _ in range(servers)]
     stop = mp.get_context("spawn").Event()
-    procs = [mp.get_context("spawn").Process(target=follower,
-                                             args=(a, addrs, str(tmp / a), stop), daemon=True)
-             for a in addrs[1:]]
+    procs = [
+        mp.get_context("spawn").Process(
+            target=follower, args=(a, addrs, str(tmp / a), stop), daemon=True
+        )
+        for a in addrs[1:]
+    ]
     for p in procs:
         p.start()
     fsm = Fsm()

@@ -33,8 +33,8 @@ from gitorch.core.model import (
     TaskGroup,
     replace,
 )
+from gitorch.core.model.node import compute_class
 from gitorch.core.scheduler import schedule
-from gitorch.core.scheduler.feasible import compute_class
 from gitorch.core.state import StateStore
 
 PLACEMENTS = 1000

@@ -131,34 +131,47 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
         match block.type:
             case "ports":
                 cfg = dataclasses.replace(
-                    cfg, http_port=int(values.get("http", cfg.http_port)),
-                    rpc_port=int(values.get("rpc", cfg.rpc_port)))
+                    cfg,
+                    http_port=int(values.get("http", cfg.http_port)),
+                    rpc_port=int(values.get("rpc", cfg.rpc_port)),
+                )
             case "server":
                 join = sub["server_join"].body.attributes if "server_join" in sub else {}
                 retry = join["retry_join"].value if "retry_join" in join else None
                 s = cfg.server
-                cfg = dataclasses.replace(cfg, server=ServerSettings(
-                    enabled=bool(values.get("enabled", s.enabled)),
-                    bootstrap_expect=int(values.get("bootstrap_expect", s.bootstrap_expect)),
-                    retry_join=tuple(retry) if retry is not None else s.retry_join,
-                    heartbeat_grace_s=_dur(values, "heartbeat_grace", s.heartbeat_grace_s, where),
-                    min_heartbeat_ttl_s=_dur(values, "min_heartbeat_ttl",
-                                             s.min_heartbeat_ttl_s, where),
-                    num_schedulers=int(values.get("num_schedulers", s.num_schedulers)),
-                ))
+                cfg = dataclasses.replace(
+                    cfg,
+                    server=ServerSettings(
+                        enabled=bool(values.get("enabled", s.enabled)),
+                        bootstrap_expect=int(values.get("bootstrap_expect", s.bootstrap_expect)),
+                        retry_join=tuple(retry) if retry is not None else s.retry_join,
+                        heartbeat_grace_s=_dur(
+                            values, "heartbeat_grace", s.heartbeat_grace_s, where
+                        ),
+                        min_heartbeat_ttl_s=_dur(
+                            values, "min_heartbeat_ttl", s.min_heartbeat_ttl_s, where
+                        ),
+                        num_schedulers=int(values.get("num_schedulers", s.num_schedulers)),
+                    ),
+                )
             case "client":
                 meta = sub["meta"].body.to_dict() if "meta" in sub else cfg.client.meta
                 cl = cfg.client
-                cfg = dataclasses.replace(cfg, client=ClientSettings(
-                    enabled=bool(values.get("enabled", cl.enabled)),
-                    servers=tuple(values.get("servers", cl.servers)),
-                    node_class=str(values.get("node_class", cl.node_class)),
-                    meta={k: str(v) for k, v in meta.items()},
-                ))
+                cfg = dataclasses.replace(
+                    cfg,
+                    client=ClientSettings(
+                        enabled=bool(values.get("enabled", cl.enabled)),
+                        servers=tuple(values.get("servers", cl.servers)),
+                        node_class=str(values.get("node_class", cl.node_class)),
+                        meta={k: str(v) for k, v in meta.items()},
+                    ),
+                )
             case "acl":
                 cfg = dataclasses.replace(
-                    cfg, acl_enabled=bool(values.get("enabled", cfg.acl_enabled)),
-                    acl_tokens=tuple(values.get("tokens", cfg.acl_tokens)))
+                    cfg,
+                    acl_enabled=bool(values.get("enabled", cfg.acl_enabled)),
+                    acl_tokens=tuple(values.get("tokens", cfg.acl_tokens)),
+                )
             case "plugin":
                 if len(block.labels) != 1:
                     raise ConfigError(f'{where}: write plugin "NAME" {{ config {{ ... }} }}')
@@ -179,7 +192,7 @@ def _gitops(values: dict[str, Any], old: GitopsSettings | None, where: str) -> G
     base = old or GitopsSettings(repo="")
     repo = str(values.get("repo", base.repo))
     if not repo:
-        raise ConfigError(f"{where}: gitops needs repo = \"<path or URL>\"")
+        raise ConfigError(f'{where}: gitops needs repo = "<path or URL>"')
     return GitopsSettings(
         repo=repo,
         branch=str(values.get("branch", base.branch)),
@@ -226,8 +239,11 @@ def build(options: dict[str, Any]) -> AgentConfig:
         if options.get("repo") and cfg.dev and g == embedded_gitops():
             g = GitopsSettings(repo="")  # another repo: not the embedded default's layout
         g = dataclasses.replace(
-            g, repo=str(options.get("repo") or g.repo), branch=str(options.get("branch") or g.branch),
-            path=str(options.get("path") or g.path))
+            g,
+            repo=str(options.get("repo") or g.repo),
+            branch=str(options.get("branch") or g.branch),
+            path=str(options.get("path") or g.path),
+        )
         if not g.repo:
             raise ConfigError("--branch/--path given without a repository: add --repo")
         cfg = dataclasses.replace(cfg, gitops=g)

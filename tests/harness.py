@@ -59,8 +59,15 @@ class GitRepo:
 
     def git(self, *args: str) -> str:
         env = {**os.environ, **GIT_ENV}
-        out = subprocess.run(["git", *args], cwd=self.path, env=env, check=True,
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return out.stdout.strip()
 
     def write(self, rel: str, text: str) -> None:
@@ -88,8 +95,15 @@ class Agent:
         self.data_dir = data_dir
         self.http_port = http_port or free_port()
         self.rpc_port = free_port()
-        self.args = [*args, "--data-dir", str(data_dir), "--http-port", str(self.http_port),
-                     "--rpc-port", str(self.rpc_port)]
+        self.args = [
+            *args,
+            "--data-dir",
+            str(data_dir),
+            "--http-port",
+            str(self.http_port),
+            "--rpc-port",
+            str(self.rpc_port),
+        ]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"agent-{self.http_port}.log"
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -100,7 +114,9 @@ class Agent:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gitorch", "agent", *self.args],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for(self._healthy, timeout, f"agent on {self.url} to be healthy ({self.log_path})")
         return self
@@ -131,8 +147,14 @@ class Agent:
             return
         for job in self.get("/v1/jobs"):
             self.http.delete(f"/v1/job/{job['ID']}", params={"purge": "true"})
-        wait_for(lambda: all(a["ClientStatus"] in ("complete", "failed", "lost")
-                             for a in self.get("/v1/allocations")), timeout, "all tasks stopped")
+        wait_for(
+            lambda: all(
+                a["ClientStatus"] in ("complete", "failed", "lost")
+                for a in self.get("/v1/allocations")
+            ),
+            timeout,
+            "all tasks stopped",
+        )
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
@@ -151,6 +173,10 @@ class Agent:
         return list(self.get(f"/v1/job/{job_id}/allocations"))
 
     def running(self, job_id: str, version: int | None = None) -> list[dict[str, Any]]:
-        return [a for a in self.allocs(job_id)
-                if a["ClientStatus"] == "running" and a["DesiredStatus"] == "run"
-                and (version is None or a["JobVersion"] == version)]
+        return [
+            a
+            for a in self.allocs(job_id)
+            if a["ClientStatus"] == "running"
+            and a["DesiredStatus"] == "run"
+            and (version is None or a["JobVersion"] == version)
+        ]

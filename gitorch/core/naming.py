@@ -7,7 +7,15 @@ Nomad spells acronyms in capitals (``ID``, ``JobID``, ``MemoryMB``, ``HTTPAddr``
 
 from __future__ import annotations
 
-_ACRONYMS = {"id": "ID", "mb": "MB", "http": "HTTP", "tg": "TG", "ip": "IP", "ns": "NS", "ttl": "TTL"}
+_ACRONYMS = {
+    "id": "ID",
+    "mb": "MB",
+    "http": "HTTP",
+    "tg": "TG",
+    "ip": "IP",
+    "ns": "NS",
+    "ttl": "TTL",
+}
 _WHOLE = {"cpu": "CPU", "ltarget": "LTarget", "rtarget": "RTarget"}
 
 

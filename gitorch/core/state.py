@@ -23,6 +23,7 @@ from gitorch.core.model import (
     Resources,
     replace,
 )
+from gitorch.core.model.node import compute_class
 
 JobKey = tuple[str, str]
 TABLES = ("jobs", "nodes", "allocs", "evals", "gitops")
@@ -240,6 +241,7 @@ class StateStore(StateView):
         old = self.nodes.get(cmd.node.id)
         node = replace(
             cmd.node,
+            computed_class=compute_class(cmd.node),  # Nomad's servers stamp it at register
             create_index=idx if old is None else old.create_index,
             modify_index=idx,
             status_updated_at=cmd.now // 1_000_000_000,

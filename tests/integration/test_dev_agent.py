@@ -37,8 +37,13 @@ job "{job_id}" {{
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
     r = GitRepo(tmp_path / "repo")
-    r.commit("two jobs", **{"jobs__alpha.nomad.hcl": service_job("alpha", "hello-alpha"),
-                            "jobs__beta.nomad.hcl": service_job("beta", "hello-beta")})
+    r.commit(
+        "two jobs",
+        **{
+            "jobs__alpha.nomad.hcl": service_job("alpha", "hello-alpha"),
+            "jobs__beta.nomad.hcl": service_job("beta", "hello-beta"),
+        },
+    )
     return r
 
 
@@ -59,9 +64,15 @@ def test_commit_becomes_running_and_logs(agent: Agent, repo: GitRepo) -> None:
         assert allocs[0]["Name"] == f"{job}.g[0]"
     alloc_id = agent.running("alpha")[0]["ID"]
     text = wait_for(
-        lambda: agent.http.get(f"/v1/client/fs/logs/{alloc_id}",
-                               params={"task": "t", "type": "stdout", "plain": "true"}).text,
-        10, "alpha's stdout")
+        lambda: (
+            agent.http.get(
+                f"/v1/client/fs/logs/{alloc_id}",
+                params={"task": "t", "type": "stdout", "plain": "true"},
+            ).text
+        ),
+        10,
+        "alpha's stdout",
+    )
     assert f"hello-alpha {alloc_id}" in text
     status = agent.get("/v1/gitops/status")
     assert status["Commit"] == repo.git("rev-parse", "HEAD")
@@ -76,17 +87,28 @@ def test_change_delete_and_broken_file(agent: Agent, repo: GitRepo) -> None:
     repo.commit("change alpha", **{"jobs__alpha.nomad.hcl": service_job("alpha", "v2")})
     new = wait_for(lambda: agent.running("alpha", version=1), 20, "alpha v1 running")[0]
     assert new["ID"] != first["ID"]
-    old = wait_for(lambda: [a for a in agent.allocs("alpha")
-                            if a["ID"] == first["ID"] and a["ClientStatus"] == "complete"],
-                   20, "old alpha alloc stopped")[0]
+    old = wait_for(
+        lambda: [
+            a
+            for a in agent.allocs("alpha")
+            if a["ID"] == first["ID"] and a["ClientStatus"] == "complete"
+        ],
+        20,
+        "old alpha alloc stopped",
+    )[0]
     assert old["DesiredStatus"] == "stop"
 
     # A broken file blocks only itself: beta keeps its last good version, alpha is untouched.
     beta_alloc = agent.running("beta")[0]["ID"]
-    broken = service_job("beta", "broken").replace('driver = "raw_exec"', 'driver = "raw_exec"\n      comand = 1')
+    broken = service_job("beta", "broken").replace(
+        'driver = "raw_exec"', 'driver = "raw_exec"\n      comand = 1'
+    )
     sha = repo.commit("break beta", **{"jobs__beta.nomad.hcl": broken})
-    status = wait_for(lambda: (s := agent.get("/v1/gitops/status"))["Commit"] == sha and s,
-                      20, "sync of the broken commit")
+    status = wait_for(
+        lambda: (s := agent.get("/v1/gitops/status"))["Commit"] == sha and s,
+        20,
+        "sync of the broken commit",
+    )
     errors = status["Errors"]
     assert len(errors) == 1 and errors[0]["File"] == "jobs/beta.nomad.hcl"
     assert errors[0]["Line"] == 7, errors  # the line after `driver`
@@ -125,15 +147,21 @@ def test_unreachable_repo_is_reported_and_jobs_keep_running(agent: Agent, repo: 
     moved = repo.path.with_name("repo-away")
     repo.path.rename(moved)
     try:
-        status = wait_for(lambda: (s := agent.post("/v1/gitops/sync", {"DryRun": False}))
-                          ["FetchError"] and s, 10, "a fetch error")
+        status = wait_for(
+            lambda: (s := agent.post("/v1/gitops/sync", {"DryRun": False}))["FetchError"] and s,
+            10,
+            "a fetch error",
+        )
         assert str(repo.path) in status["FetchError"]
         assert agent.get("/v1/gitops/status")["FetchError"] == status["FetchError"]
         assert agent.running("alpha")[0]["ID"] == alloc["ID"]
     finally:
         moved.rename(repo.path)
-    wait_for(lambda: not agent.post("/v1/gitops/sync", {"DryRun": False})["FetchError"],
-             10, "the fetch to recover")
+    wait_for(
+        lambda: not agent.post("/v1/gitops/sync", {"DryRun": False})["FetchError"],
+        10,
+        "the fetch to recover",
+    )
     assert agent.get("/v1/gitops/status")["FetchError"] == ""
 
 
@@ -142,12 +170,18 @@ def test_cli_sync_diff_and_failed_file(agent: Agent, repo: GitRepo) -> None:
     import sys
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "gitorch", "--address", agent.url, *args],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "gitorch", "--address", agent.url, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     wait_for(lambda: agent.running("alpha"), 20, "alpha running")
-    repo.commit("scale alpha; add gamma without syncing yet",
-                **{"jobs__alpha.nomad.hcl": service_job("alpha", "hi", count=2)})
+    repo.commit(
+        "scale alpha; add gamma without syncing yet",
+        **{"jobs__alpha.nomad.hcl": service_job("alpha", "hi", count=2)},
+    )
     diff = cli("diff")
     assert diff.returncode == 0, diff.stderr
     assert "alpha" in diff.stdout

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
+
+import msgspec
 
 from gitorch.core.model.base import Model
 
+CLASS_PREFIX = "v1:"  # what compute_class makes; other computed_class values are not trusted
 NodeStatus = Literal["initializing", "ready", "down", "disconnected"]
 Eligibility = Literal["eligible", "ineligible"]
 
@@ -95,3 +99,20 @@ def node_stub(node: Node, version: str) -> NodeListStub:
         create_index=node.create_index,
         modify_index=node.modify_index,
     )
+
+
+def _stable_fields(node: Node) -> tuple[object, ...]:
+    def public(table: dict[str, str]) -> list[tuple[str, str]]:
+        return sorted(kv for kv in table.items() if not kv[0].startswith("unique."))
+
+    drivers = sorted((name, d.detected, d.healthy) for name, d in node.drivers.items())
+    fields = (node.datacenter, node.node_class, node.node_pool, public(node.attributes))
+    return (*fields, public(node.meta), drivers)
+
+
+def compute_class(node: Node) -> str:
+    """Nomad's Node.ComputeClass: a stable ``v1:<hex>`` over datacenter, class, pool,
+    attributes and meta (``unique.*`` left out) and driver health. Whoever builds a
+    Node value may store it in ``computed_class``; it must then be kept current."""
+    blob = msgspec.msgpack.encode(_stable_fields(node))
+    return CLASS_PREFIX + hashlib.blake2b(blob, digest_size=8).hexdigest()

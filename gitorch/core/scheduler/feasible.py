@@ -8,16 +8,13 @@ targets run per node. ``distinct_hosts`` is enforced by the selector, not here.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Hashable, Iterable
 
-import msgspec
-
 from gitorch.core.model import Constraint, Job, Node, TaskGroup
+from gitorch.core.model.node import CLASS_PREFIX
 
 MISSING_DRIVERS = "missing drivers"
-CLASS_PREFIX = "v1:"  # what compute_class makes; other computed_class values are not trusted
 DISTINCT_HOSTS = "distinct_hosts"
 _ESCAPING = ("${node.unique.", "${attr.unique.", "${meta.unique.")
 _NODE_TARGETS: dict[str, Callable[[Node], str]] = {
@@ -246,23 +243,6 @@ def compile_constraint(con: Constraint) -> Callable[[Node], bool]:
 def driver_ok(node: Node, driver: str) -> bool:
     """Nomad's DriverChecker: a detected healthy driver, or attribute ``driver.<name>``."""
     return _driver_reader(driver)(node)
-
-
-def _stable_fields(node: Node) -> tuple[object, ...]:
-    def public(table: dict[str, str]) -> list[tuple[str, str]]:
-        return sorted(kv for kv in table.items() if not kv[0].startswith("unique."))
-
-    drivers = sorted((name, d.detected, d.healthy) for name, d in node.drivers.items())
-    fields = (node.datacenter, node.node_class, node.node_pool, public(node.attributes))
-    return (*fields, public(node.meta), drivers)
-
-
-def compute_class(node: Node) -> str:
-    """Nomad's Node.ComputeClass: a stable ``v1:<hex>`` over datacenter, class, pool,
-    attributes and meta (``unique.*`` left out) and driver health. Whoever builds a
-    Node value may store it in ``computed_class``; it must then be kept current."""
-    blob = msgspec.msgpack.encode(_stable_fields(node))
-    return CLASS_PREFIX + hashlib.blake2b(blob, digest_size=8).hexdigest()
 
 
 def _driver_reader(driver: str) -> Callable[[Node], bool]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from gitorch.core.model import Constraint, DriverInfo, Job, Node, Task, TaskGroup, replace
+from gitorch.core.model.node import compute_class
 from gitorch.core.scheduler.feasible import (
     MISSING_DRIVERS,
     Feasibility,
     compare_versions,
     compile_constraint,
-    compute_class,
     distinct_hosts,
     driver_ok,
     glob_match,

@@ -41,10 +41,10 @@ from gitorch.core.model import (
     TaskGroup,
     replace,
 )
+from gitorch.core.model.node import compute_class
 from gitorch.core.scheduler import schedule
 from gitorch.core.scheduler.feasible import (
     compile_constraint,
-    compute_class,
     distinct_hosts,
     driver_ok,
     in_datacenters,
