@@ -191,3 +191,41 @@ def test_cli_sync_diff_and_failed_file(agent: Agent, repo: GitRepo) -> None:
     assert "jobs/gamma.nomad.hcl:" in result.stderr
     assert agent.get("/v1/gitops/status")["Commit"] == broken
     wait_for(lambda: len(agent.running("alpha", version=1)) == 2, 20, "alpha scaled to 2")
+
+
+EXEC_JOB = """
+job "isolated" {
+  type = "batch"
+  group "g" {
+    task "probe" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo pid=$$; echo hi > local/ok && echo wrote-local; (echo x > /etc/gitorch-escape) 2>/dev/null && echo wrote-etc || echo etc-denied; (echo x > /usr/gitorch-escape) 2>/dev/null && echo wrote-usr || echo usr-denied; ls /proc | grep -c '^[0-9]'"]
+      }
+      resources {
+        cpu    = 50
+        memory = 64
+      }
+    }
+  }
+}
+"""
+
+
+def test_exec_task_is_isolated(agent: Agent, repo: GitRepo) -> None:
+    repo.commit("exec probe", **{"jobs__isolated.nomad.hcl": EXEC_JOB})
+    alloc = wait_for(
+        lambda: [a for a in agent.allocs("isolated") if a["ClientStatus"] == "complete"],
+        30,
+        "the exec probe to finish",
+    )[0]
+    out = agent.http.get(
+        f"/v1/client/fs/logs/{alloc['ID']}",
+        params={"task": "probe", "type": "stdout", "plain": "true"},
+    ).text
+    lines = out.split()
+    assert lines[0] in ("pid=1", "pid=2"), out  # its own PID namespace
+    assert "wrote-local" in lines and "etc-denied" in lines and "usr-denied" in lines, out
+    assert not Path("/etc/gitorch-escape").exists() and not Path("/usr/gitorch-escape").exists()
+    assert int(lines[-1]) < 10, out  # /proc shows only its own few processes, not the host's
