@@ -319,6 +319,8 @@ class StateStore(StateView):
                 task_group=p.task_group,
                 resources=group.resources() if group else Resources(),
                 previous_allocation=p.previous_allocation,
+                allocated_ports=p.ports,
+                allocated_devices=p.devices,
                 create_index=idx,
                 modify_index=idx,
                 alloc_modify_index=idx,

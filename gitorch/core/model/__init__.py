@@ -2,6 +2,8 @@
 
 from gitorch.core.model.alloc import (
     TERMINAL_CLIENT,
+    AllocatedDevice,
+    AllocatedPort,
     Allocation,
     ClientStatus,
     DesiredStatus,
@@ -16,11 +18,15 @@ from gitorch.core.model.job import (
     BATCH_RESTART,
     MINUTE,
     SECOND,
+    Affinity,
     Constraint,
     Job,
     JobSource,
     JobType,
     LogConfig,
+    NetworkResource,
+    Port,
+    RequestedDevice,
     Resources,
     RestartPolicy,
     Service,
@@ -34,6 +40,8 @@ from gitorch.core.model.node import (
     Eligibility,
     Node,
     NodeCpu,
+    NodeDevice,
+    NodeDeviceResource,
     NodeDisk,
     NodeListStub,
     NodeMemory,
@@ -44,6 +52,14 @@ from gitorch.core.model.node import (
 from gitorch.core.model.plan import AllocStop, Placement, Plan
 
 __all__ = [
+    "Affinity",
+    "AllocatedDevice",
+    "AllocatedPort",
+    "NetworkResource",
+    "NodeDevice",
+    "NodeDeviceResource",
+    "Port",
+    "RequestedDevice",
     "BATCH_RESTART",
     "MINUTE",
     "SECOND",

@@ -33,6 +33,24 @@ class TaskState(Model, frozen=True, kw_only=True):
     events: list[TaskEvent] = []
 
 
+class AllocatedPort(Model, frozen=True, kw_only=True):
+    """A port the scheduler gave the allocation: host ``value``, task-side ``to``."""
+
+    label: str
+    value: int
+    to: int = 0
+    host_ip: str = ""
+
+
+class AllocatedDevice(Model, frozen=True, kw_only=True):
+    """Device instances the scheduler assigned to one task."""
+
+    vendor: str
+    type: str
+    name: str
+    device_ids: list[str] = []
+
+
 class Allocation(Model, frozen=True, kw_only=True):
     id: str
     name: str
@@ -44,6 +62,8 @@ class Allocation(Model, frozen=True, kw_only=True):
     job_version: int = 0
     task_group: str = ""
     resources: Resources = Resources()
+    allocated_ports: list[AllocatedPort] = []
+    allocated_devices: dict[str, list[AllocatedDevice]] = {}  # task name -> devices
     desired_status: DesiredStatus = "run"
     desired_description: str = ""
     client_status: ClientStatus = "pending"

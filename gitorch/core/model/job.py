@@ -38,11 +38,47 @@ class RestartPolicy(Model, frozen=True, kw_only=True):
 BATCH_RESTART = RestartPolicy(attempts=3, interval=24 * 60 * MINUTE, delay=15 * SECOND)
 
 
+class Affinity(Model, frozen=True, kw_only=True):
+    ltarget: str = ""
+    rtarget: str = ""
+    operand: str = "="
+    weight: int = 50
+
+
+class RequestedDevice(Model, frozen=True, kw_only=True):
+    """``device "nvidia/gpu" { count, constraint, affinity }`` in a task's resources.
+    ``name`` is ``type``, ``vendor/type`` or ``vendor/type/model``, as in Nomad."""
+
+    name: str
+    count: int = 1
+    constraints: list[Constraint] = []
+    affinities: list[Affinity] = []
+
+
 class Resources(Model, frozen=True, kw_only=True):
     cpu: int = 100
     memory_mb: int = 300
     memory_max_mb: int = 0
     disk_mb: int = 0
+    devices: list[RequestedDevice] = []
+
+
+class Port(Model, frozen=True, kw_only=True):
+    """``port "http" { static = 8080  to = 80 }``: ``value`` is the static host port
+    (0 for a dynamic one), ``to`` the port inside the task (docker mapping)."""
+
+    label: str
+    value: int = 0
+    to: int = 0
+    host_network: str = "default"
+
+
+class NetworkResource(Model, frozen=True, kw_only=True):
+    """A group's ``network {}``: static (reserved) and dynamic ports."""
+
+    mode: str = "host"
+    reserved_ports: list[Port] = []
+    dynamic_ports: list[Port] = []
 
 
 class ServiceCheck(Model, frozen=True, kw_only=True):
@@ -109,6 +145,7 @@ class TaskGroup(Model, frozen=True, kw_only=True):
     restart_policy: RestartPolicy | None = None
     services: list[Service] = []
     meta: dict[str, str] = {}
+    networks: list[NetworkResource] = []
 
     def resources(self) -> Resources:
         """The sum of the group's task resources: what one allocation asks of a node."""

@@ -26,10 +26,34 @@ class NodeDisk(Model, frozen=True, kw_only=True):
     disk_mb: int = 0
 
 
+class NodeDevice(Model, frozen=True, kw_only=True):
+    """One device instance (a GPU, a USB device): its ID is what a task receives."""
+
+    id: str
+    healthy: bool = True
+    health_description: str = ""
+
+
+class NodeDeviceResource(Model, frozen=True, kw_only=True):
+    """A group of identical devices a device plugin fingerprinted (Nomad's shape)."""
+
+    vendor: str
+    type: str
+    name: str
+    instances: list[NodeDevice] = []
+    attributes: dict[str, str] = {}
+
+    def id_string(self) -> str:
+        return f"{self.vendor}/{self.type}/{self.name}"
+
+
 class NodeResources(Model, frozen=True, kw_only=True):
     cpu: NodeCpu = NodeCpu()
     memory: NodeMemory = NodeMemory()
     disk: NodeDisk = NodeDisk()
+    devices: list[NodeDeviceResource] = []
+    min_dynamic_port: int = 20000
+    max_dynamic_port: int = 32000
 
 
 class DriverInfo(Model, frozen=True, kw_only=True):

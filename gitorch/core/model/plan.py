@@ -6,6 +6,7 @@ version and eval are said once per plan. The state store expands them into Alloc
 
 from __future__ import annotations
 
+from gitorch.core.model.alloc import AllocatedDevice, AllocatedPort
 from gitorch.core.model.base import Model
 from gitorch.core.model.evaluation import Evaluation
 
@@ -16,6 +17,8 @@ class Placement(Model, frozen=True, kw_only=True):
     index: int
     node_id: str
     previous_allocation: str = ""
+    ports: list[AllocatedPort] = []
+    devices: dict[str, list[AllocatedDevice]] = {}
 
 
 class AllocStop(Model, frozen=True, kw_only=True):
