@@ -12,7 +12,7 @@ import pytest
 from gitorch.core.task import TaskConfig, TaskHandle
 from gitorch.errors import DriverError
 from gitorch.plugins.builtin.mock import MockDriver
-from gitorch.plugins.driver import Driver
+from gitorch.plugins.driver import Driver, parse_duration
 from gitorch.plugins.testing import Behaviour, DriverConformance, DriverHarness
 
 
@@ -180,3 +180,17 @@ def test_exec_understands_echo_true_false(mock: tuple[MockDriver, MockHarness]) 
     assert driver.exec(handle, ["echo", "a", "b"], 1) == (b"a b\n", 0)
     assert driver.exec(handle, ["false"], 1) == (b"", 1)
     assert driver.exec(handle, ["ls"], 1)[1] == 127
+
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("5s", 5.0), ("1m30s", 90.0), ("250ms", 0.25), ("1h", 3600.0), (2, 2.0), ("1.5", 1.5)],
+)
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "5 s", "s", "-1", True, None, "1d"])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)

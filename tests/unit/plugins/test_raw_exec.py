@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gitorch.core.task import TaskHandle
+from gitorch.core.task import ExitResult, TaskHandle
 from gitorch.errors import DriverError
 from gitorch.plugins.builtin import process
 from gitorch.plugins.builtin.raw_exec import RawExecDriver
@@ -184,3 +184,22 @@ def test_unknown_user_is_a_start_error(h: RawExecHarness) -> None:
     cfg = h.task_config({"command": "id"}, user="no-such-user-xyz")
     with pytest.raises(DriverError, match="no-such-user-xyz"):
         h.driver.start(cfg)
+
+
+def test_exit_status_encoding() -> None:
+    assert process.exit_result(0, None) == ExitResult(exit_code=0)
+    assert process.exit_result(143, None) == ExitResult(exit_code=143, signal=15)
+    assert process.exit_result(None, 9) == ExitResult(exit_code=137, signal=9)  # killed
+    assert process.exit_result(None, 3 << 8) == ExitResult(exit_code=3)
+    lost = process.exit_result(None, None)
+    assert lost.exit_code == -1 and lost.err is not None and "lost" in lost.err
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "TERM", "term", "15", 15])
+def test_signal_names(name: str | int) -> None:
+    assert process.signal_number(name) == signal.SIGTERM
+
+
+def test_unknown_signal_name() -> None:
+    with pytest.raises(ValueError, match="SIGWHAT"):
+        process.signal_number("SIGWHAT")
