@@ -113,7 +113,8 @@ class ExecDriver(SupervisedDriver):
         self._allow_caps = {_cap(c) for c in self.plugin_config.get("allow_caps", DEFAULT_CAPS)}
 
     def _cgroups(self) -> Cgroups | str:
-        if self._layout is None:
+        """The cgroup layout (detected once it works; retried while it does not)."""
+        if not isinstance(self._layout, Cgroups):
             self._layout = Cgroups.detect(str(self.plugin_config.get("cgroup_parent", "")))
         return self._layout
 
