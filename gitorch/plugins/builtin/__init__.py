@@ -1,4 +1,4 @@
-"""gitorch's built-in plugin: the raw_exec, exec and mock task drivers.
+"""gitorch's built-in plugin: the raw_exec, exec, java, qemu and mock task drivers.
 
 It is registered through the same hooks as any third-party plugin (entry point
 ``builtin`` in the ``gitorch`` group); ``gitorch.plugins.manager`` loads it first.
@@ -9,17 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gitorch.plugins.builtin.exec import ExecDriver
+from gitorch.plugins.builtin.java import JavaDriver
 from gitorch.plugins.builtin.mock import MockDriver
+from gitorch.plugins.builtin.qemu import QemuDriver
 from gitorch.plugins.builtin.raw_exec import RawExecDriver
 from gitorch.plugins.driver import Driver
 from gitorch.plugins.hookspecs import hookimpl
 
-__all__ = ["ExecDriver", "MockDriver", "RawExecDriver"]
+__all__ = ["ExecDriver", "JavaDriver", "MockDriver", "QemuDriver", "RawExecDriver"]
 
 
 @hookimpl
 def register_drivers() -> Sequence[type[Driver]]:
-    return [RawExecDriver, ExecDriver, MockDriver]
+    return [RawExecDriver, ExecDriver, MockDriver, JavaDriver, QemuDriver]
 
 
 @hookimpl
