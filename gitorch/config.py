@@ -128,6 +128,7 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
         where = f"{file}:{block.line}"
         values = {k: a.value for k, a in block.body.attributes.items()}
         sub = {b.type: b for b in block.body.blocks}
+        _check_keys(block, file)
         match block.type:
             case "ports":
                 cfg = dataclasses.replace(
@@ -184,12 +185,45 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
     return cfg
 
 
+_KNOWN: dict[str, tuple[set[str], set[str]]] = {  # block -> (attributes, sub-blocks)
+    "ports": ({"http", "rpc"}, set()),
+    "server": (
+        {"enabled", "bootstrap_expect", "heartbeat_grace", "min_heartbeat_ttl", "num_schedulers"},
+        {"server_join"},
+    ),
+    "client": ({"enabled", "servers", "node_class"}, {"meta"}),
+    "acl": ({"enabled", "tokens"}, set()),
+    "plugin": (set(), {"config"}),
+    "gitops": (
+        {"repo", "branch", "path", "poll_interval", "vars_files", "prune", "webhook_secret"},
+        set(),
+    ),
+}
+
+
+def _check_keys(block: hcl.Block, file: str) -> None:
+    """A typo inside a block is an error naming file, line and the known keys."""
+    if block.type not in _KNOWN:
+        return
+    attrs, blocks = _KNOWN[block.type]
+    for name, attr in block.body.attributes.items():
+        if name not in attrs:
+            raise ConfigError(
+                f"{file}:{attr.line}: {block.type}: unknown setting {name!r} "
+                f"(known: {', '.join(sorted(attrs)) or 'none'})"
+            )
+    for sub in block.body.blocks:
+        if sub.type not in blocks:
+            raise ConfigError(
+                f"{file}:{sub.line}: {block.type}: unknown block {sub.type!r} "
+                f"(known: {', '.join(sorted(blocks)) or 'none'})"
+            )
+
+
 def _gitops(values: dict[str, Any], old: GitopsSettings | None, where: str) -> GitopsSettings:
-    known = {"repo", "branch", "path", "poll_interval", "vars_files", "prune", "webhook_secret"}
-    for key in values:
-        if key not in known:
-            raise ConfigError(f"{where}: unknown gitops setting {key!r} (known: {sorted(known)})")
     base = old or GitopsSettings(repo="")
+    if "repo" in values and old is not None and old == embedded_gitops():
+        base = GitopsSettings(repo="")  # a repo of its own: not the example's layout
     repo = str(values.get("repo", base.repo))
     if not repo:
         raise ConfigError(f'{where}: gitops needs repo = "<path or URL>"')

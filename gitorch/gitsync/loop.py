@@ -139,7 +139,10 @@ class GitopsLoop:
             self._backoff = 0.0
             if self._sink.state.gitsync.fetch_error and not dry_run:
                 self._sink.record_git(c.RecordGitFetchError(now=time.time_ns(), message=""))
-            wanted, errors = self._parse(commit)
+            try:
+                wanted, errors = self._parse(commit)
+            except (GitSourceError, OSError) as exc:  # a missing path or vars file
+                return self._fetch_failed(str(exc), dry_run)
             error_files = {e.file for e in errors}
             changes = desired.diff(wanted, self._sink.state, error_files, prune=self.settings.prune)
             report = [
@@ -233,9 +236,12 @@ class GitopsLoop:
         for e in errors:
             if e.file in previous.files:
                 files[e.file] = previous.files[e.file]
+        namespaces = {d.job.id: d.job.namespace for d in wanted}
+        for job_id in files.values():
+            namespaces.setdefault(job_id, previous.job_namespaces.get(job_id, "default"))
         versions = {}
         for job_id in files.values():
-            job = state.job("default", job_id)
+            job = state.job(namespaces[job_id], job_id)
             if job is not None:
                 versions[job_id] = job.version
         sync = GitSync(
@@ -246,6 +252,7 @@ class GitopsLoop:
             errors=errors,
             files=files,
             job_versions=versions,
+            job_namespaces=namespaces,
         )
         self._sink.record_git(c.RecordGitSync(now=time.time_ns(), sync=sync))
 
@@ -259,7 +266,7 @@ def gitops_status(state: StateView) -> GitopsStatus:
     failed = {e.file for e in sync.errors}
     jobs: list[GitopsJob] = []
     for file, job_id in sorted(sync.files.items()):
-        job = state.job("default", job_id)
+        job = state.job(sync.job_namespaces.get(job_id, "default"), job_id)
         status: SyncStatus
         if file in failed:
             status = "error"

@@ -151,10 +151,10 @@ class GitSource:
         if self._local is None:
             return
         if not self._local.exists():
-            raise self._error("{where} does not exist", "create it (git init) or fix gitops.url")
+            raise self._error("{where} does not exist", "create it (git init) or fix gitops.repo")
         if self._open_source() is None:
             raise self._error(
-                "{where} is not a git repository", "run 'git init' there or fix gitops.url"
+                "{where} is not a git repository", "run 'git init' there or fix gitops.repo"
             )
 
     def _tip_or_error(self) -> str:
@@ -203,7 +203,7 @@ class GitSource:
         if not mirror.bare:
             mirror.close()
             raise self._error(f"workdir {self._workdir} is not a bare clone", "remove it")
-        with mirror.config_writer() as config:  # gitops.url may have changed since
+        with mirror.config_writer() as config:  # gitops.repo may have changed since
             config.set_value('remote "origin"', "url", self._url)
         self._tip = _read_ref(mirror, self._ref)
         return mirror
@@ -261,13 +261,13 @@ class GitSource:
             )
         if "does not appear to be a git repository" in low or "not found" in low:
             todo = (
-                "run 'git init' there or fix gitops.url"
+                "run 'git init' there or fix gitops.repo"
                 if self.is_local
-                else "fix gitops.url or its credentials"
+                else "fix gitops.repo or its credentials"
             )
             return self._error("no git repository found", todo)
         detail = _last_lines(stderr).replace(self._url, self._shown_url) or "no output"
-        return self._error(f"fetch failed ({detail})", "check gitops.url, network and credentials")
+        return self._error(f"fetch failed ({detail})", "check gitops.repo, network and credentials")
 
 
 def _read_ref(repo: git.Repo, ref: str) -> str | None:

@@ -57,7 +57,7 @@ class RefWatcher:
         if self._observer is not None:
             raise WatchError(f"watcher for {self._git_dir} already started")
         if not (self._git_dir / "refs").is_dir():
-            raise WatchError(f"{self._git_dir} is not a git dir (no refs/): fix gitops.url")
+            raise WatchError(f"{self._git_dir} is not a git dir (no refs/): fix gitops.repo")
         handler = _Handler(self._git_dir, self._pending)
         observer = Observer()
         observer.schedule(handler, str(self._git_dir), recursive=False)

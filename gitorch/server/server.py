@@ -149,7 +149,7 @@ class Server:
         return self.log.peers()
 
     def agent_self(self) -> dict[str, Any]:
-        info = {
+        info: dict[str, Any] = {
             "config": {
                 "Name": self.name,
                 "Region": self.region,
@@ -162,7 +162,11 @@ class Server:
                 "broker": self.broker.stats(),
             },
         }
-        info.update(self.agent_info())
+        for key, value in self.agent_info().items():
+            if isinstance(value, dict) and isinstance(info.get(key), dict):
+                info[key] = {**info[key], **value}
+            else:
+                info[key] = value
         return info
 
     # -- Backend: jobs --------------------------------------------------------------

@@ -30,6 +30,7 @@ class GitSync(Model, frozen=True, kw_only=True):
     # job ID -> the job version that sync left registered: a different version in state
     # means someone changed the job by hand since (out of sync)
     job_versions: dict[str, int] = {}
+    job_namespaces: dict[str, str] = {}  # job ID -> namespace
 
 
 class GitopsJob(Model, frozen=True, kw_only=True):
