@@ -21,7 +21,9 @@ __all__ = ["ExecDriver", "JavaDriver", "MockDriver", "QemuDriver", "RawExecDrive
 
 @hookimpl
 def register_drivers() -> Sequence[type[Driver]]:
-    return [RawExecDriver, ExecDriver, MockDriver, JavaDriver, QemuDriver]
+    from gitorch.plugins.builtin.docker import DockerDriver  # undetected without the SDK
+
+    return [RawExecDriver, ExecDriver, MockDriver, JavaDriver, QemuDriver, DockerDriver]
 
 
 @hookimpl
