@@ -10,7 +10,17 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from gitorch.core.model.job import Constraint, Job, RestartPolicy, Service, Task, TaskGroup
+from gitorch.core.model.job import (
+    Affinity,
+    Constraint,
+    Job,
+    NetworkResource,
+    RequestedDevice,
+    RestartPolicy,
+    Service,
+    Task,
+    TaskGroup,
+)
 from gitorch.errors import JobspecError
 from gitorch.jobspec.durations import format_duration
 
@@ -37,6 +47,8 @@ SIGNALS = frozenset(
 CHANGE_MODES = ("restart", "signal", "noop", "script")
 CHECK_TYPES = ("http", "tcp", "script", "grpc")
 MIN_RESTART_INTERVAL = 5_000_000_000
+NETWORK_MODES = ("host", "bridge", "none")  # and "cni/<name>"
+MAX_PORT = 65535
 
 
 class _Found:
@@ -130,6 +142,7 @@ def _group(f: _Found, where: str, group: TaskGroup, driver_check: DriverCheck | 
     if group.restart_policy is not None:
         _restart(f, f"{where} > restart", group.restart_policy)
     _services(f, where, group.services)
+    _networks(f, where, group.networks)
     for task in group.tasks:
         _task(f, f'{where} > task "{task.name}"', task, driver_check)
         if task.restart_policy not in (None, group.restart_policy):
@@ -154,6 +167,8 @@ def _task(f: _Found, where: str, task: Task, driver_check: DriverCheck | None) -
         f.add(at, msg, f"{at}.memory_max")
     if res.disk_mb < 0:
         f.add(at, f"disk may not be negative, got {res.disk_mb}", f"{at}.disk")
+    for device in res.devices:
+        _device(f, f'{at} > device "{device.name}"', device)
     if task.kill_timeout < 0:
         f.add(where, "kill_timeout may not be negative", f"{where}.kill_timeout")
     if task.kill_signal not in SIGNALS:
@@ -237,6 +252,70 @@ def _constraints(f: _Found, where: str, constraints: list[Constraint]) -> None:
                 re.compile(c.rtarget)
             except re.error as exc:
                 f.add(at, f"invalid regular expression {c.rtarget!r}: {exc}", key)
+
+
+def _networks(f: _Found, where: str, networks: list[NetworkResource]) -> None:
+    """Nomad's NetworkResource and port checks; one network block per group."""
+    if len(networks) > 1:
+        f.add(where, f"only one network block is allowed per group, got {len(networks)}")
+    labels: list[str] = []
+    statics: list[int] = []
+    for n, net in enumerate(networks):
+        at = f"{where} > network"
+        if net.mode not in NETWORK_MODES and not re.fullmatch(r"cni/\S+", net.mode):
+            modes = ", ".join(f'"{m}"' for m in NETWORK_MODES)
+            f.add(
+                at, f'unknown network mode {net.mode!r}; use {modes} or "cni/<name>"', f"{at}#{n}"
+            )
+        for port in [*net.reserved_ports, *net.dynamic_ports]:
+            p_at = f'{at} > port "{port.label}"'
+            labels.append(port.label)
+            if not port.label:
+                f.add(at, 'a port needs a label, as in port "http" {}', f"{at}#{n}")
+            if port in net.reserved_ports:
+                statics.append(port.value)
+                if not 1 <= port.value <= MAX_PORT:
+                    msg = f"static port must be between 1 and {MAX_PORT}, got {port.value}"
+                    f.add(p_at, msg, f"{p_at}.static")
+            if not -1 <= port.to <= MAX_PORT:
+                msg = f"to must be between 1 and {MAX_PORT} (or -1: the host port), got {port.to}"
+                f.add(p_at, msg, f"{p_at}.to")
+            if not port.host_network:
+                f.add(p_at, "host_network may not be empty", f"{p_at}.host_network")
+    for label, k in Counter(labels).items():
+        if k > 1:
+            f.add(where, f'port label "{label}" is used {k} times in the group')
+    for value, k in Counter(statics).items():
+        if k > 1:
+            f.add(where, f"static port {value} is asked for {k} times in the group")
+
+
+def _device(f: _Found, where: str, device: RequestedDevice) -> None:
+    """Nomad's RequestedDevice.Validate: a name, a count, its constraints and affinities."""
+    parts = device.name.split("/", 2)
+    if any(re.search(r"\s", part) or not part for part in parts[:2]) or not parts[-1].strip():
+        msg = f'device name {device.name!r} must be "type", "vendor/type" or "vendor/type/model"'
+        f.add(where, msg)
+    if device.count < 1:
+        f.add(where, f"device count must be at least 1, got {device.count}", f"{where}.count")
+    for i, c in enumerate(device.constraints):
+        if c.operand in ("distinct_hosts", "distinct_property"):
+            msg = f'operator "{c.operand}" cannot constrain a device'
+            f.add(f"{where} > constraint", msg, f"{where} > constraint#{i}")
+    _constraints(f, where, device.constraints)
+    _affinities(f, where, device.affinities)
+
+
+def _affinities(f: _Found, where: str, affinities: list[Affinity]) -> None:
+    """Nomad's Affinity.Validate."""
+    for i, a in enumerate(affinities):
+        at, key, op = f"{where} > affinity", f"{where} > affinity#{i}", a.operand
+        if op not in OPERANDS or op in ("distinct_hosts", "distinct_property"):
+            f.add(at, f"unknown operator {op!r} for an affinity", key)
+        elif not a.ltarget or (op in _NEEDS_RTARGET and not a.rtarget):
+            f.add(at, f'operator "{op}" needs an attribute and a value', key)
+        if a.weight == 0 or not -100 <= a.weight <= 100:
+            f.add(at, f"weight must be between -100 and 100 and not 0, got {a.weight}", key)
 
 
 def _duplicates(f: _Found, where: str, what: str, names: list[str]) -> None:

@@ -427,8 +427,9 @@ job "web" {
 
 
 def test_blocks_not_used_yet_are_accepted_only_when_listed() -> None:
-    listed = {"group.network", "job.update", "task.vault", "resources.device"}
+    listed = {"group.volume", "job.update", "task.vault", "network.dns"}
     assert listed <= ACCEPTED_NOT_YET_USED
+    assert not {"group.network", "resources.device", "resources.network"} & ACCEPTED_NOT_YET_USED
     job = parse_file("jobs/redis.nomad.hcl", REDIS)  # has update {} and network {}
     assert job.id == "redis-cache"
     with pytest.raises(JobspecError, match='unknown block "network"'):

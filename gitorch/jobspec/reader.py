@@ -1,0 +1,195 @@
+"""Typed, located access to the blocks of a resolved HCL body, for the decoder.
+
+A :class:`BlockReader` reads one block's attributes as typed values, records where each
+was (for error messages and for :mod:`gitorch.jobspec.validate`), collects problems
+instead of stopping at the first, and at the end reports every attribute and block it
+was not asked for (unless listed as accepted) with a "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from gitorch.errors import JobspecError
+from gitorch.jobspec.durations import parse_duration
+from gitorch.jobspec.hcl import Attribute, Block, Body
+
+T = TypeVar("T")
+
+
+class BlockReader:
+    """Typed, located access to one block's body; remembers what the decoder asked for."""
+
+    def __init__(self, problems: list[JobspecError], lines: dict[str, int], file: str,
+                 kind: str, path: str, body: Body, accepted: frozenset[str]) -> None:  # fmt: skip
+        self.problems, self.lines, self.file = problems, lines, file
+        self.kind, self.path, self.body = kind, path, body
+        self.accepted = accepted
+        self.asked: set[str] = set()
+
+    def error(self, message: str, line: int) -> None:
+        self.problems.append(JobspecError(message, file=self.file, line=line, path=self.path))
+
+    def child(self, block: Block, labels: int = 0, index: int = 0) -> BlockReader | None:
+        if len(block.labels) != labels:
+            want = f'one label: {block.type} "name" {{ ... }}' if labels else "no label"
+            self.error(f'a "{block.type}" block takes {want}', block.line)
+            return None
+        name = f'{block.type} "{block.labels[0]}"' if labels else block.type
+        path = f"{self.path} > {name}" if self.path else name
+        self.lines.setdefault(path, block.line)
+        self.lines[f"{path}#{index}"] = block.line
+        return BlockReader(
+            self.problems, self.lines, self.file, block.type, path, block.body, self.accepted
+        )
+
+    def _get(self, name: str) -> Attribute | None:
+        self.asked.add(name)
+        attr = self.body.attributes.get(name)
+        if attr is not None:
+            self.lines[f"{self.path}.{name}"] = attr.line
+        return None if attr is None or attr.value is None else attr
+
+    def _as(self, name: str, default: T, convert: Callable[[Any], T]) -> T:
+        attr = self._get(name)
+        if attr is None:
+            return default
+        try:
+            return convert(attr.value)
+        except ValueError as exc:
+            self.error(f'"{name}": {exc}', attr.line)
+            return default
+
+    def string(self, name: str, default: str = "") -> str:
+        return self._as(name, default, _to_str)
+
+    def integer(self, name: str, default: int) -> int:
+        return self._as(name, default, _to_int)
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        return self._as(name, default, _to_bool)
+
+    def duration(self, name: str, default: int) -> int:
+        return self._as(name, default, _to_duration)
+
+    def strings(self, name: str) -> list[str]:
+        return self._as(name, [], _to_strings)
+
+    def mapping(self, name: str) -> dict[str, Any] | None:
+        """``name = { ... }`` or one ``name { ... }`` block, as a plain dict."""
+        attr, blocks = self._get(name), self.body.blocks_of(name)
+        if attr is not None and not isinstance(attr.value, dict):
+            self.error(f'"{name}": expected a map, as in {name} = {{ key = value }}', attr.line)
+        for extra in [b for b in blocks if b.labels] + blocks[1:]:
+            self.error(f'use one "{name}" block, without a label', extra.line)
+        if attr is not None:
+            return attr.value if isinstance(attr.value, dict) else None
+        if not blocks:
+            return None
+        self.lines[f"{self.path}.{name}"] = blocks[0].line
+        return blocks[0].body.to_dict()
+
+    def string_map(self, name: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in (self.mapping(name) or {}).items():
+            if _scalar(value):
+                out[key] = _text(value)
+            else:
+                self.error(f'"{name}.{key}": expected a string, got {value!r}', self._line(name))
+        return out
+
+    def _line(self, name: str) -> int:
+        attr, blocks = self.body.attributes.get(name), self.body.blocks_of(name)
+        return attr.line if attr else blocks[0].line if blocks else self.body.line
+
+    def blocks(self, name: str) -> list[Block]:
+        self.asked.add(name)
+        attr = self.body.attributes.get(name)
+        if attr is not None:
+            self.error(f'"{name}" is a block: write {name} {{ ... }}, without "="', attr.line)
+        return self.body.blocks_of(name)
+
+    def finish(self) -> None:
+        """Report every attribute and block the decoder did not ask for."""
+        prefix = self.kind + "."
+        accepted = {k.removeprefix(prefix) for k in self.accepted if k.startswith(prefix)}
+        known = sorted(self.asked | accepted)
+        items = [(a.name, a.line, "attribute") for a in self.body.attributes.values()]
+        items += [(b.type, b.line, "block") for b in self.body.blocks]
+        for name, line, what in items:
+            if name in self.asked or f"{self.kind}.{name}" in self.accepted:
+                continue
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            self.error(f'unknown {what} "{name}"{hint}', line)
+
+
+def each(r: BlockReader, name: str, labels: int, fn: Callable[[BlockReader, str], T]) -> list[T]:
+    """``fn(reader, label)`` for every ``name`` block of ``r``, each checked when done."""
+    out: list[T] = []
+    for index, block in enumerate(r.blocks(name)):
+        c = r.child(block, labels, index)
+        if c is not None:
+            out.append(fn(c, block.labels[0] if labels else ""))
+            c.finish()
+    return out
+
+
+def one(r: BlockReader, name: str, default: T, fn: Callable[[BlockReader, str], T]) -> T:
+    """``fn`` of the one ``name`` block of ``r``, or ``default`` when there is none."""
+    found = each(r, name, 0, fn)
+    if len(found) > 1:
+        r.error(f'only one "{name}" block is allowed', r.body.blocks_of(name)[1].line)
+    return found[0] if found else default
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _to_str(value: Any) -> str:
+    if _scalar(value):
+        return _text(value)
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ValueError(f"expected a whole number, got {value!r}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return bool(value == "true")
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _to_duration(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # a number is nanoseconds, as in Nomad
+    if isinstance(value, str):
+        return parse_duration(value)
+    raise ValueError(f'expected a duration such as "30s", got {value!r}')
+
+
+def _to_strings(value: Any) -> list[str]:
+    if isinstance(value, list) and all(_scalar(v) for v in value):
+        return [_text(v) for v in value]
+    raise ValueError(f'expected a list of strings, as in ["a", "b"], got {value!r}')
