@@ -196,13 +196,16 @@ def test_kvm_vm_runs_and_graceful_stop_ends_with_qmp_quit(h: QemuHarness) -> Non
     status = driver.inspect(handle)
     assert status.state == "running" and status.attributes["vm_status"] == "running"
     assert driver.qmp(handle, "query-kvm") == {"enabled": True, "present": True}
+    deadline = time.monotonic() + 30
+    while "SeaBIOS" not in Path(cfg.stdout_path()).read_text():  # the serial console
+        assert time.monotonic() < deadline, "no firmware output in the stdout log"
+        time.sleep(0.05)
     began = time.monotonic()
     driver.stop(handle, "SIGINT", 1.0)  # system_powerdown is ignored without an OS
     assert 1.0 <= time.monotonic() - began < 10
     result = driver.wait(handle, 0)
     assert result is not None and result.exit_code == 0 and result.signal == 0
     assert _gone(pid) and not Path(cfg.task_dir, "qmp.sock").exists()
-    assert "SeaBIOS" in Path(cfg.stdout_path()).read_text()  # the serial console
 
 
 def test_tcg_vm(h: QemuHarness) -> None:
