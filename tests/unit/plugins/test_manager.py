@@ -12,7 +12,7 @@ from gitorch.plugins.builtin.mock import MockDriver
 from gitorch.plugins.hookspecs import hookimpl
 from gitorch.plugins.manager import DISABLE_ENV, PluginError, PluginManager, load
 
-BUILTIN_DRIVERS = {"raw_exec", "exec", "mock"}
+BUILTIN_DRIVERS = {"raw_exec", "exec", "mock", "java", "qemu", "docker"}
 
 
 def _install(
