@@ -4,7 +4,9 @@ Schedulers plan on snapshots that may be stale by the time their plan reaches th
 leader. ``check`` re-verifies every node a plan places on against the newest snapshot,
 node by node as Nomad does: a node that is gone, not ready, ineligible or would be
 over capacity (live allocations, minus those the plan stops, plus all of the plan's
-placements on it) has all of its placements rejected. Stops are always accepted.
+placements on it) has all of its placements rejected. So has a node where two live
+allocations would hold the same host port or device instance, or where a placement
+names a device instance the node does not have healthy. Stops are always accepted.
 
 When anything is rejected, the accepted plan carries no ``eval_update`` and no
 ``new_evals``: the evaluation is not finished, and the worker re-runs ``schedule`` on a
@@ -14,7 +16,9 @@ newer snapshot to place the rest (Nomad's refresh-and-retry). A job with
 
 from __future__ import annotations
 
-from gitorch.core.model import Placement, Plan, replace
+from gitorch.core.model import Node, Placement, Plan, replace
+from gitorch.core.scheduler.devices import device_keys, healthy_keys
+from gitorch.core.scheduler.offers import held
 from gitorch.core.scheduler.rank import Vector, ask, exhausted, free
 from gitorch.core.state import StateView
 
@@ -61,4 +65,25 @@ def _fits(
         if want is None:  # the job version or its group is gone
             return False
         need = [need[0] + want[0], need[1] + want[1], need[2] + want[2]]
-    return not exhausted(free(snap, node, stopping), need)
+    if exhausted(free(snap, node, stopping), need):
+        return False
+    return _ports_and_devices_free(snap, node, placements, stopping)
+
+
+def _ports_and_devices_free(
+    snap: StateView, node: Node, placements: list[Placement], stopping: set[str]
+) -> bool:
+    if not any(p.ports or p.devices for p in placements):
+        return True
+    use = held(snap, node.id, stopping)
+    healthy = healthy_keys(node) if any(p.devices for p in placements) else set()
+    for p in placements:
+        for port in p.ports:
+            if port.value in use.ports:
+                return False
+            use.ports.add(port.value)
+        for key in device_keys(p.devices):
+            if key in use.devices or key not in healthy:
+                return False
+            use.devices.add(key)
+    return True

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Iterable
 
 from gitorch.core.model import Constraint, Job, Node, TaskGroup
 from gitorch.core.model.node import CLASS_PREFIX
+from gitorch.core.scheduler.network import missing_host_networks
 
 MISSING_DRIVERS = "missing drivers"
 DISTINCT_HOSTS = "distinct_hosts"
@@ -289,6 +290,7 @@ class Feasibility:
         self.drivers = sorted({task.driver for task in group.tasks})
         self.class_checks = [(c.describe(), compile_constraint(c)) for c in cons if not escapes(c)]
         self.node_checks = [(c.describe(), compile_constraint(c)) for c in cons if escapes(c)]
+        self.class_checks += [(why, _never) for why in missing_host_networks(group)]
         reads: list[Callable[[Node], object]] = [_driver_reader(d) for d in self.drivers]
         for con in cons:
             if not escapes(con):
@@ -320,6 +322,10 @@ class Feasibility:
             if not check(node):
                 return name
         return ""
+
+
+def _never(_node: Node) -> bool:
+    return False
 
 
 def distinct_hosts(constraints: Iterable[Constraint]) -> bool:

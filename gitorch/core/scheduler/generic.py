@@ -69,6 +69,7 @@ def schedule_generic(
                 continue
             left[name] -= 1
             node = sel.place(g, i)
+            ports, devices = sel.claim(g, i)
             placements.append(
                 Placement(
                     id=new_id(),
@@ -76,6 +77,8 @@ def schedule_generic(
                     index=place.index,
                     node_id=node.id,
                     previous_allocation=prev.id if prev is not None else "",
+                    ports=ports,
+                    devices=devices,
                 )
             )
             if prev is not None and place.stop_previous:

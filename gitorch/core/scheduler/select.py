@@ -3,8 +3,10 @@
 Each placement walks on from a rotating cursor, skipping infeasible, full and
 distinct-host-taken nodes, and scores only ``limit`` nodes that fit (``max(2,
 ceil(log2 n))`` for service jobs, 2 for batch); the best score wins. Per-node state
-(class key, feasibility per group, free resources) is computed the first time the
-walk reaches a node, so a placement costs O(limit), not O(nodes).
+(class key, feasibility per group, free resources, held ports and devices) is computed
+the first time the walk reaches a node, so a placement costs O(limit), not O(nodes).
+Ports and devices (:mod:`gitorch.core.scheduler.offers`) are checked only for groups
+that ask for them; the device affinity score joins Nomad's mean of scorers.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ import random
 from collections.abc import Iterable
 from itertools import chain
 
-from gitorch.core.model import Allocation, AllocMetric, Job, Node, TaskGroup
+from gitorch.core.model import (
+    AllocatedPort,
+    Allocation,
+    AllocMetric,
+    Job,
+    Node,
+    TaskGroup,
+)
+from gitorch.core.scheduler.devices import DeviceOffer
 from gitorch.core.scheduler.feasible import (
     DISTINCT_HOSTS,
     Feasibility,
     distinct_hosts,
     in_datacenters,
 )
+from gitorch.core.scheduler.offers import NodeUse, Offers, held
 from gitorch.core.scheduler.rank import ask, exhausted, used
 from gitorch.core.state import StateView
 
@@ -59,6 +70,7 @@ class GroupSelect:
         self.verdicts: list[str | None] = [None] * sel.n
         self.ask = ask(group.resources())
         self.count = group.count
+        self.offers = Offers.of(group)
         self.collisions = sel.group_nodes.setdefault(group.name, {})
         self.distinct: dict[str, int] | None = None
         if distinct_hosts(job.constraints):
@@ -82,7 +94,8 @@ class Selector:
         self.snap = snap
         self.nodes = candidates(snap, job)
         self.datacenters = job.datacenters
-        shuffle(self.nodes, random.Random(seed))
+        self.rng = random.Random(seed)
+        shuffle(self.nodes, self.rng)
         self.n = n = len(self.nodes)
         batch = job.type in ("batch", "sysbatch")
         self.limit = 2 if batch or n < 2 else max(2, math.ceil(math.log2(n)))
@@ -90,6 +103,7 @@ class Selector:
         self.score = 0.0  # the winning score of the last select()
         self.state: list[NodeState | None] = [None] * n
         self.ids: list[str] = [""] * n
+        self.use: list[NodeUse | None] = [None] * n
         self.stopping = stopping
         self.positions: dict[str, int] | None = None
         self.job_nodes: dict[str, int] = {}
@@ -124,6 +138,12 @@ class Selector:
         use = used(self.snap.allocs, held, self.stopping)
         return [cpu - use[0], mem - use[1], disk - use[2], inv_cpu, inv_mem]
 
+    def _use(self, i: int) -> NodeUse:
+        use = self.use[i]
+        if use is None:
+            use = self.use[i] = held(self.snap, self.nodes[i].id, self.stopping)
+        return use
+
     def select(self, g: GroupSelect, penalty: str = "") -> int:
         """The position of the best of ``limit`` fitting nodes from the cursor, or -1."""
         n = self.n
@@ -133,6 +153,8 @@ class Selector:
         hits_on, distinct, count, norm = g.collisions.get, g.distinct, max(g.count, 1), _NORM
         limit, start = self.limit, self.cursor
         best, best_score, found, i = -1, -10.0, 0, start
+        offers, uses, aff = g.offers, self.use, 0.0
+        scored = offers is not None and offers.scored
         for i in chain(range(start, n), range(start)):
             why = verdicts[i]
             if why is None:
@@ -149,14 +171,21 @@ class Selector:
             node_id = ids[i]
             if distinct is not None and node_id in distinct:
                 continue
+            if offers is not None:
+                why, aff = offers.fit(nodes[i], uses[i] or self._use(i))
+                if why:
+                    continue
             # Nomad's binpack on the free fractions after the ask, normalised by 18
             score = 20.0 - (10.0 ** (fc * st[3]) + 10.0 ** (fm * st[4]))
             if score < 0.0 or score > 18.0:
                 score = 0.0 if score < 0.0 else 18.0
             score *= norm
             hits = hits_on(node_id)
-            if hits or penalty:
+            if hits or penalty or scored:
                 scorers = 1
+                if scored:
+                    score += aff
+                    scorers += 1
                 if hits:
                     score -= (hits + 1) / count
                     scorers += 1
@@ -174,7 +203,8 @@ class Selector:
         return best
 
     def place(self, g: GroupSelect, i: int) -> Node:
-        """Account for a placement of ``g`` on the node at position ``i``."""
+        """Account for a placement of ``g`` on the node at position ``i`` (then
+        :meth:`claim` its ports and devices when it asks for any)."""
         st = self.state[i]
         assert st is not None
         st[0] -= g.ask[0]
@@ -183,6 +213,12 @@ class Selector:
         node = self.nodes[i]
         self._count(g.name, node.id, 1)
         return node
+
+    def claim(self, g: GroupSelect, i: int) -> tuple[list[AllocatedPort], DeviceOffer]:
+        """Assign ``g``'s ports and devices on the node at position ``i``."""
+        if g.offers is None:
+            return [], {}
+        return g.offers.claim(self.nodes[i], self._use(i), self.rng)
 
     def release(self, alloc: Allocation, sign: int = 1) -> bool:
         """Free what a live allocation holds (it is being replaced); ``sign=-1`` undoes
@@ -203,6 +239,10 @@ class Selector:
             st[0] += sign * res.cpu
             st[1] += sign * res.memory_mb
             st[2] += sign * res.disk_mb
+        use = self.use[pos] if pos is not None else None
+        if use is not None and (alloc.allocated_ports or alloc.allocated_devices):
+            change = use.remove if sign > 0 else use.add
+            change(alloc.allocated_ports, alloc.allocated_devices)
         return True
 
     def explain(self, g: GroupSelect) -> AllocMetric:
@@ -230,6 +270,8 @@ class Selector:
             if st is None:
                 st = self.state[i] = self._load(i)
             dim = exhausted(st[:3], g.ask)
+            if not dim and g.offers is not None:
+                dim = g.offers.fit(node, self._use(i))[0]
             if dim:
                 exhausted_count += 1
                 dimension[dim] = dimension.get(dim, 0) + 1

@@ -1,0 +1,197 @@
+"""Device requests against a node's fingerprinted devices (Nomad's device allocator).
+
+A request's name is ``type``, ``vendor/type`` or ``vendor/type/model``; it matches a
+node's device group (:class:`NodeDeviceResource`) when every part it names is equal.
+Among the matching groups that pass the request's constraints and still have ``count``
+healthy instances free (not held by live allocations or by the plan being built), the
+one whose affinities weigh most wins, first in the node's order on a tie; its first
+free instances are assigned. Constraints and affinities read ``${device.model}``,
+``${device.vendor}``, ``${device.type}``, ``${device.ids}`` and ``${device.attr.<x>}``
+and compare with units (:mod:`gitorch.core.scheduler.units`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Container, Iterable
+
+from gitorch.core.model import (
+    Affinity,
+    AllocatedDevice,
+    Constraint,
+    Node,
+    NodeDeviceResource,
+    RequestedDevice,
+    TaskGroup,
+)
+from gitorch.core.scheduler.feasible import version_matcher
+from gitorch.core.scheduler.units import compare
+
+DeviceKey = tuple[str, str]  # (vendor/type/name of the device group, instance ID)
+DeviceCheck = Callable[[NodeDeviceResource], bool]
+DeviceOffer = dict[str, list[AllocatedDevice]]  # task name -> its devices
+_ATTR = "${device.attr."
+
+
+def parse_name(name: str) -> tuple[str, str, str]:
+    """``(vendor, type, model)`` of a request name; parts it does not name are ""."""
+    parts = name.split("/", 2)
+    if len(parts) == 1:
+        return "", parts[0], ""
+    if len(parts) == 2:
+        return parts[0], parts[1], ""
+    return parts[0], parts[1], parts[2]
+
+
+def matches(wanted: tuple[str, str, str], dev: NodeDeviceResource) -> bool:
+    vendor, type_, model = wanted
+    return dev.type == type_ and vendor in ("", dev.vendor) and model in ("", dev.name)
+
+
+def device_value(target: str, dev: NodeDeviceResource) -> str | None:
+    """Nomad's resolveDeviceTarget: a literal, or a value of the device group."""
+    if not target.startswith("${"):
+        return target
+    if target.startswith(_ATTR):
+        return dev.attributes.get(target[len(_ATTR) :].removesuffix("}"))
+    known = {
+        "${device.model}": dev.name,
+        "${device.vendor}": dev.vendor,
+        "${device.type}": dev.type,
+        "${device.ids}": ",".join(i.id for i in dev.instances),
+    }
+    return known.get(target)
+
+
+def _items(text: str) -> set[str]:
+    return {part.strip() for part in text.split(",")}
+
+
+def _test(operand: str, rtarget: str) -> Callable[[str | None, str | None], bool]:
+    """The comparison of one device constraint or affinity, compiled once."""
+    if operand in ("=", "==", "is"):
+        return lambda lv, rv: lv is not None and rv is not None and compare(lv, rv) == 0
+    if operand in ("!=", "not"):
+        return lambda lv, rv: lv is None or rv is None or compare(lv, rv) != 0
+    if operand in ("<", "<=", ">", ">="):
+        want = {"<": (-1,), "<=": (-1, 0), ">": (1,), ">=": (1, 0)}[operand]
+        return lambda lv, rv: lv is not None and rv is not None and compare(lv, rv) in want
+    if operand == "is_set":
+        return lambda lv, rv: lv is not None
+    if operand == "is_not_set":
+        return lambda lv, rv: lv is None
+    if operand in ("set_contains", "set_contains_all"):
+        return lambda lv, rv: lv is not None and rv is not None and _items(rv) <= _items(lv)
+    if operand == "set_contains_any":
+        return lambda lv, rv: lv is not None and rv is not None and bool(_items(rv) & _items(lv))
+    if operand == "regexp":
+        try:
+            pattern = re.compile(rtarget)
+        except re.error:
+            return lambda lv, rv: False
+        return lambda lv, rv: lv is not None and pattern.search(lv) is not None
+    if operand in ("version", "semver"):
+        matcher = version_matcher(rtarget, strict=operand == "semver")
+        if matcher is None:
+            return lambda lv, rv: False
+        return lambda lv, rv: lv is not None and matcher(lv)
+    return lambda lv, rv: False
+
+
+def compile_check(rule: Constraint | Affinity) -> DeviceCheck:
+    """A predicate over device groups for one constraint or affinity."""
+    test = _test(rule.operand, rule.rtarget)
+    ltarget, rtarget = rule.ltarget, rule.rtarget
+    return lambda dev: test(device_value(ltarget, dev), device_value(rtarget, dev))
+
+
+class DeviceAsk:
+    """One task's request for ``count`` instances of one kind of device."""
+
+    def __init__(self, task: str, req: RequestedDevice) -> None:
+        self.task, self.name, self.count = task, req.name, max(req.count, 1)
+        self.wanted = parse_name(req.name)
+        self.checks = [compile_check(c) for c in req.constraints]
+        self.affinities = [(compile_check(a), a.weight) for a in req.affinities]
+        self.weight = float(sum(abs(a.weight) for a in req.affinities))
+
+    def choose(
+        self, node: Node, taken: Container[DeviceKey]
+    ) -> tuple[NodeDeviceResource, list[str], float] | None:
+        """The best device group for this request, its instances, and the summed weight
+        of its matching affinities; None when no group has enough free instances."""
+        best: tuple[NodeDeviceResource, list[str], float] | None = None
+        for dev in node.node_resources.devices:
+            if not matches(self.wanted, dev):
+                continue
+            group = dev.id_string()
+            free = [i.id for i in dev.instances if i.healthy and (group, i.id) not in taken]
+            if len(free) < self.count or not all(check(dev) for check in self.checks):
+                continue
+            weight = float(sum(w for check, w in self.affinities if check(dev)))
+            if best is None or weight > best[2]:
+                best = (dev, free[: self.count], weight)
+        return best
+
+
+class DeviceAsks:
+    """Every device request of a task group, assigned together on one node."""
+
+    def __init__(self, group: TaskGroup) -> None:
+        self.asks = [DeviceAsk(t.name, r) for t in group.tasks for r in t.resources.devices]
+        self.weight = sum(a.weight for a in self.asks)
+
+    @staticmethod
+    def of(group: TaskGroup) -> DeviceAsks | None:
+        wanted = any(t.resources.devices for t in group.tasks)
+        return DeviceAsks(group) if wanted else None
+
+    def offer(self, node: Node, held: Container[DeviceKey]) -> tuple[str, float, DeviceOffer]:
+        """(the exhausted dimension or "", the device affinity score in -1..1, the
+        devices per task); the score is Nomad's matched weight over total weight."""
+        mine: set[DeviceKey] = set()
+        taken = _Union(held, mine)
+        out: DeviceOffer = {}
+        matched = 0.0
+        for ask in self.asks:
+            found = ask.choose(node, taken)
+            if found is None:
+                return f"devices: {ask.name}", 0.0, {}
+            dev, ids, weight = found
+            group = dev.id_string()
+            mine.update((group, i) for i in ids)
+            matched += weight
+            picked = AllocatedDevice(
+                vendor=dev.vendor, type=dev.type, name=dev.name, device_ids=ids
+            )
+            out.setdefault(ask.task, []).append(picked)
+        return "", matched / self.weight if self.weight else 0.0, out
+
+
+class _Union:
+    """Membership in either of two containers, without copying the first."""
+
+    def __init__(self, first: Container[DeviceKey], second: Container[DeviceKey]) -> None:
+        self.first, self.second = first, second
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.first or key in self.second
+
+
+def device_keys(devices: dict[str, list[AllocatedDevice]]) -> Iterable[DeviceKey]:
+    """The (group, instance) keys an allocation's or placement's devices hold."""
+    for assigned in devices.values():
+        for d in assigned:
+            group = f"{d.vendor}/{d.type}/{d.name}"
+            for device_id in d.device_ids:
+                yield group, device_id
+
+
+def healthy_keys(node: Node) -> set[DeviceKey]:
+    """Every healthy device instance of ``node``."""
+    return {
+        (dev.id_string(), inst.id)
+        for dev in node.node_resources.devices
+        for inst in dev.instances
+        if inst.healthy
+    }
