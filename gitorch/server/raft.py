@@ -11,18 +11,22 @@ Findings (pysyncobj 0.3.17 source, and runs on a 2-core VM, one process per node
   memory mode (no ``fullDumpFile``) it pickles and gzips on the Raft thread: a ~50 MB
   state stalled writes 2-7 s. Our serializer forks a child that calls ``snapshot()`` and
   writes a versioned msgpack envelope (no pickle), then raises so pysyncobj skips its
-  rename; ``serializeChecker`` reaps the child. Worst write during a 50 MB dump: ~10-20
+  rename; ``serializeChecker`` reaps the child. Worst write during a 50 MB dump: 8-40
   ms (the fork). So ``snapshot()`` runs in a forked child: read only, take no lock
-  another thread may hold, start no thread. ``restore()`` runs on the Raft thread.
+  another thread may hold, start no thread; copy-on-write may double memory meanwhile.
+  ``restore()`` runs on the Raft thread.
 * "truncating already-applied log entries" (CRITICAL, followers) comes from eager sends
   (``appendEntriesUseBatch=False``) at any entry size: a stale ack moves the leader's
   nextIndex back, the leader re-sends entries the follower holds, and the follower drops
   everything after prevLogIdx before appending the re-send. Harmless only if the re-send
   covers what was dropped; it is capped at ``appendEntriesBatchSizeBytes``, so that is
-  set far above what can be in flight (one frame). We saw ~1 such line per 300 frames
+  set far above what can be in flight (one frame). We saw ~1 such line per 200 frames
   under 8 writers and never a follower log ending below its applied index (checked after
   every message). An entry above that size would take pysyncobj's chunked path, whose
   last-chunk test ignores the pickle overhead: frames stay under ``MAX_ENTRY_BYTES``.
+* Cost per byte: every message is pickled (protocol 2) and zlib-compressed (level 3) on
+  the Raft thread, per follower: a 200 KB msgpack plan takes ~2 ms to compress, random
+  bytes far more. A 200 KB commit takes ~8 ms; a 200-byte one ~0.4 ms.
 * No ``maxCommandsPerSecond`` in 0.3.17. A lone node commits on the tick after logging
   and the tick sleeps 50 ms: we wake it. The journal is mmap-ed, never fsync-ed: writes
   survive a process crash, not a power loss. Wire messages are pickles: we bind
@@ -127,6 +131,7 @@ _LEADER_GONE: Final = {
 class _Replica(SyncObj):  # type: ignore[misc]
     def __init__(self, node: RaftNode, self_addr: str, others: list[str], conf: Any) -> None:
         self._gitorch_node = node
+        node._obj = self  # before the tick thread starts
         super().__init__(self_addr, others, conf)
 
     @replicated  # type: ignore[untyped-decorator]
@@ -159,7 +164,9 @@ class RaftNode:
         self._waiting = 0  # frames being committed from this node
         self._wake_fds: tuple[int, int] | None = None
         self._events: queue.Queue[bool | None] = queue.Queue()
-        self._dump_pid, self._dump_started, self._dumps_done = 0, 0.0, 0
+        self._watcher: threading.Thread | None = None
+        self._dump_pid, self._dump_started = 0, 0.0
+        self._dumps_done = self._dumps_failed = 0
         self._bytes_since_dump = 0
         data_dir.mkdir(parents=True, exist_ok=True)
         self._dump_path = data_dir / "raft.dump"
@@ -184,18 +191,18 @@ class RaftNode:
             bindAddress=self_addr,
             maxBindRetries=3,
             bindRetryTime=0.5,
-            onStateChanged=lambda old, new: self._events.put(self.is_leader()),
+            onStateChanged=self._on_state_changed,
             password=password,
         )
         others = [p for p in dict.fromkeys(peers) if p != self_addr]
-        self._obj = _Replica(self, self_addr, others, conf)
+        self._obj: _Replica
+        _Replica(self, self_addr, others, conf)
         try:
             self._obj.waitBinded()
         except SyncObjException:
             self._obj.destroy_synchronous()
             raise RaftError(f"cannot bind the Raft address {self_addr}") from None
         self._obj.addOnTickCallback(self._on_tick)
-        self._watcher: threading.Thread | None = None
         if on_leader_change is not None:
             self._watcher = threading.Thread(
                 target=self._watch_leadership, args=(on_leader_change,), daemon=True
@@ -270,11 +277,13 @@ class RaftNode:
         return False
 
     def compact(self, timeout: float = 30.0) -> bool:
-        """Write a full dump now and trim the log; False if none completed in time."""
-        done = self._dumps_done
+        """Write a full dump now and trim the log; False if it failed or took too long."""
+        done, failed = self._dumps_done, self._dumps_failed
         self._obj.forceLogCompaction()
         deadline = time.monotonic() + timeout
-        while self._dumps_done == done and time.monotonic() < deadline:
+        while (self._dumps_done, self._dumps_failed) == (done, failed):
+            if time.monotonic() > deadline:
+                return False
             time.sleep(0.01)
         return self._dumps_done > done
 
@@ -396,6 +405,10 @@ class RaftNode:
 
     # -- leadership --------------------------------------------------------------------
 
+    def _on_state_changed(self, old: int, new: int) -> None:  # the Raft thread
+        if self._watcher is not None:
+            self._events.put(True)
+
     def _watch_leadership(self, callback: Callable[[bool], None]) -> None:
         """Level-triggered: announce True once a barrier went through (state is current),
         then False once; poll too, in case an event raced a failed barrier."""
@@ -472,9 +485,11 @@ class RaftNode:
             os.close(dir_fd)
 
     def _dump_status(self) -> int:  # serializeChecker: the Raft thread, every tick
-        if self._dump_pid <= 0:
-            failed, self._dump_pid = self._dump_pid < 0, 0
-            return int(SERIALIZER_STATE.FAILED if failed else SERIALIZER_STATE.NOT_SERIALIZING)
+        if self._dump_pid == 0:
+            return int(SERIALIZER_STATE.NOT_SERIALIZING)
+        if self._dump_pid < 0:  # fork failed
+            self._dump_pid, self._dumps_failed = 0, self._dumps_failed + 1
+            return int(SERIALIZER_STATE.FAILED)
         if time.monotonic() - self._dump_started > _CHILD_TIMEOUT:
             logger.error("Raft dump on %s ran over %ss; killing it", self._addr, _CHILD_TIMEOUT)
             os.kill(self._dump_pid, signal.SIGKILL)
@@ -490,6 +505,7 @@ class RaftNode:
             return int(SERIALIZER_STATE.SUCCESS)
         err = self._dump_err.read_text() if self._dump_err.exists() else f"status {status}"
         logger.error("Raft dump failed on %s; log not compacted: %s", self._addr, err)
+        self._dumps_failed += 1
         return int(SERIALIZER_STATE.FAILED)
 
     def _deserialize(self, file_name: str) -> tuple[Any, Any, Any]:

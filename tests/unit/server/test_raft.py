@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -205,6 +206,40 @@ def test_corrupt_dump_refuses_service(cluster_factory: Callable[[int], Cluster])
         node.submit(b"x")
 
 
+def test_failed_fork_is_retried_at_the_next_compaction(
+    cluster_factory: Callable[[int], Cluster], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = cluster_factory(1)
+    node = c.start(c.addrs[0])
+    c.leader()
+    node.submit(b"one")
+
+    def no_fork() -> int:
+        raise OSError("no memory")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fork", no_fork)
+        assert not node.compact(timeout=3)
+    node.submit(b"two")
+    assert node.compact(timeout=10)
+
+
+def test_failing_snapshot_keeps_the_log(
+    cluster_factory: Callable[[int], Cluster], caplog: pytest.LogCaptureFixture
+) -> None:
+    class BrokenSnapshot(Fsm):
+        def snapshot(self) -> bytes:
+            raise ZeroDivisionError("snapshot")
+
+    c = cluster_factory(1)
+    node = c.start(c.addrs[0], BrokenSnapshot())
+    c.leader()
+    node.submit(b"one")
+    assert not node.compact(timeout=3)
+    assert "ZeroDivisionError" in caplog.text
+    assert node.submit(b"two") == 2
+
+
 def test_200_kb_entry_replicates(cluster_factory: Callable[[int], Cluster]) -> None:
     c = cluster_factory(3)
     c.start_all()
@@ -257,4 +292,4 @@ def test_lagging_follower_gets_the_leaders_dump(cluster_factory: Callable[[int],
     c.start(lagging, fsm)  # same data dir: its journal is behind the leader's dump
     want = [b"d%d" % i for i in range(30)] + [b"tail"]
     assert wait_for(lambda: fsm.entries == want, timeout=15)
-    assert fsm.restores == 1
+    assert fsm.restores >= 1  # twice if leadership moved while it caught up
