@@ -26,16 +26,23 @@ from gitorch.core.commands import (
     UpdateNodeStatus,
 )
 from gitorch.core.model import (
+    Affinity,
+    Allocation,
     Constraint,
     DriverInfo,
     Evaluation,
     Job,
+    NetworkResource,
     Node,
     NodeCpu,
+    NodeDevice,
+    NodeDeviceResource,
     NodeDisk,
     NodeMemory,
     NodeResources,
     Plan,
+    Port,
+    RequestedDevice,
     Resources,
     Task,
     TaskGroup,
@@ -43,6 +50,7 @@ from gitorch.core.model import (
 )
 from gitorch.core.model.node import compute_class
 from gitorch.core.scheduler import schedule
+from gitorch.core.scheduler.devices import device_keys, healthy_keys
 from gitorch.core.scheduler.feasible import (
     compile_constraint,
     distinct_hosts,
@@ -61,6 +69,13 @@ CONSTRAINTS = (
     Constraint(ltarget="${attr.cpu.cores}", operand=">=", rtarget="4"),
     Constraint(operand="distinct_hosts"),
 )
+DEVICE_KINDS = (("nvidia", "gpu", "T4", "16 GiB"), ("nvidia", "gpu", "A100", "80 GiB"),
+                ("amd", "gpu", "MI50", "32 GiB"), ("xilinx", "fpga", "U250", "64 GiB"))  # fmt: skip
+DEVICE_NAMES = ("gpu", "nvidia/gpu", "nvidia/gpu/A100", "fpga")
+BIG_MEMORY = Constraint(ltarget="${device.attr.memory}", operand=">=", rtarget="20 GiB")
+LIKE_T4 = Affinity(ltarget="${device.model}", rtarget="T4", weight=70)
+PORT_LABELS = ("http", "db", "admin")
+STATIC_PORTS = (8080, 8081, 20001)
 PROPS = settings(
     max_examples=int(os.environ.get("GITORCH_PROPERTY_EXAMPLES", "150")),
     deadline=None,
@@ -94,6 +109,9 @@ def nodes(draw: st.DrawFn) -> list[Node]:
                 cpu=NodeCpu(cpu_shares=pick(4000, 2000, 1000, 500, 0)),
                 memory=NodeMemory(memory_mb=pick(4000, 2000, 1000, 0)),
                 disk=NodeDisk(disk_mb=pick(5000, 1000, 0)),
+                devices=draw(node_devices(f"n{i}")),
+                min_dynamic_port=20000,
+                max_dynamic_port=20000 + draw(st.integers(0, 4)),
             ),
             reserved_resources=NodeResources(cpu=NodeCpu(cpu_shares=draw(st.integers(0, 200)))),
             drivers={
@@ -109,6 +127,55 @@ def nodes(draw: st.DrawFn) -> list[Node]:
 
 
 @st.composite
+def node_devices(draw: st.DrawFn, node_id: str) -> list[NodeDeviceResource]:
+    """0-3 device groups of 0-4 instances each, some unhealthy; IDs unique per node."""
+    kinds = draw(st.lists(st.sampled_from(DEVICE_KINDS), max_size=3, unique=True))
+    return [
+        NodeDeviceResource(
+            vendor=vendor,
+            type=type_,
+            name=model,
+            attributes={"memory": memory},
+            instances=[
+                NodeDevice(id=f"{node_id}-{model}-{k}", healthy=draw(st.integers(0, 3)) > 0)
+                for k in range(draw(st.integers(0, 4)))
+            ],
+        )
+        for vendor, type_, model, memory in kinds
+    ]
+
+
+@st.composite
+def device_requests(draw: st.DrawFn) -> list[RequestedDevice]:
+    return [
+        RequestedDevice(
+            name=draw(st.sampled_from(DEVICE_NAMES)),
+            count=draw(st.sampled_from([1, 1, 1, 2, 3])),
+            constraints=draw(st.lists(st.just(BIG_MEMORY), max_size=1)),
+            affinities=draw(st.lists(st.just(LIKE_T4), max_size=1)),
+        )
+        for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2])))
+    ]
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> list[NetworkResource]:
+    """Mostly none; otherwise static ports from a small set and 0-2 dynamic ones."""
+    if draw(st.integers(0, 2)) == 0:
+        return []
+    labels = draw(st.permutations(PORT_LABELS))
+    statics = draw(st.lists(st.sampled_from(STATIC_PORTS), max_size=2, unique=True))
+    dynamic = draw(st.integers(0, 3 - len(statics)))
+    to = draw(st.sampled_from([0, -1, 80]))
+    return [
+        NetworkResource(
+            reserved_ports=[Port(label=labels[k], value=v, to=to) for k, v in enumerate(statics)],
+            dynamic_ports=[Port(label=labels[len(statics) + k], to=to) for k in range(dynamic)],
+        )
+    ]
+
+
+@st.composite
 def groups(draw: st.DrawFn, name: str) -> TaskGroup:
     tasks = [
         Task(
@@ -118,13 +185,17 @@ def groups(draw: st.DrawFn, name: str) -> TaskGroup:
                 cpu=draw(st.sampled_from([100, 250, 500, 0, 1500])),
                 memory_mb=draw(st.sampled_from([100, 250, 500, 0, 1500])),
                 disk_mb=draw(st.sampled_from([10, 100, 0])),
+                devices=draw(device_requests()),
             ),
             constraints=draw(st.lists(st.sampled_from(CONSTRAINTS[:4]), max_size=1)),
         )
         for i in range(draw(st.integers(1, 2)))
     ]
     cons = draw(st.lists(st.sampled_from(CONSTRAINTS), max_size=1))
-    return TaskGroup(name=name, count=draw(st.integers(0, 6)), tasks=tasks, constraints=cons)
+    count = draw(st.integers(0, 6))
+    return TaskGroup(
+        name=name, count=count, tasks=tasks, constraints=cons, networks=draw(networks())
+    )
 
 
 @st.composite
@@ -188,11 +259,47 @@ def check_plan(snap: StateView, plan: Plan) -> None:
             for con in [*job.constraints, *group.constraints, *task.constraints]:
                 if con.operand != "distinct_hosts":
                     assert compile_constraint(con)(node), con.describe()
+        check_offer(node, group, p.ports, p.devices)
         res = group.resources()
         ask = asks.setdefault(p.node_id, [0, 0, 0])
         ask[0], ask[1], ask[2] = ask[0] + res.cpu, ask[1] + res.memory_mb, ask[2] + res.disk_mb
     for node_id, ask in asks.items():
         assert not exhausted(free(snap, snap.nodes[node_id], stopping), ask)
+
+
+def check_offer(node: Node, group: TaskGroup, ports: list[Any], devices: dict[str, Any]) -> None:
+    """A placement's ports are its group's, its devices match its requests exactly."""
+    want = [p for net in group.networks for p in [*net.reserved_ports, *net.dynamic_ports]]
+    assert [p.label for p in ports] == [p.label for p in want]
+    res = node.node_resources
+    for got, asked in zip(ports, want, strict=True):
+        if asked.value:
+            assert got.value == asked.value
+        else:
+            assert res.min_dynamic_port <= got.value <= res.max_dynamic_port
+        assert got.to == (got.value if asked.to == -1 else asked.to)
+    for task in group.tasks:
+        given = devices.get(task.name, [])
+        assert len(given) == len(task.resources.devices)
+        for dev, req in zip(given, task.resources.devices, strict=True):
+            assert len(dev.device_ids) == req.count == len(set(dev.device_ids))
+            wanted = req.name.split("/", 2)
+            named = {1: [dev.type], 2: [dev.vendor, dev.type], 3: [dev.vendor, dev.type, dev.name]}
+            assert named[len(wanted)] == wanted, (req.name, dev)
+            if BIG_MEMORY in req.constraints:
+                assert dev.name in ("A100", "MI50", "U250"), dev.name  # 20 GiB or more
+    assert healthy_keys(node) >= set(device_keys(devices))
+
+
+def check_unshared(snap: StateView, live: list[Allocation]) -> None:
+    """Never two live allocations of a node on one host port or one device instance."""
+    for node in snap.nodes.values():
+        held = [a for a in live if a.node_id == node.id]
+        ports = [p.value for a in held for p in a.allocated_ports]
+        assert len(ports) == len(set(ports)), (node.id, ports)
+        keys = [k for a in held for k in device_keys(a.allocated_devices)]
+        assert len(keys) == len(set(keys)), (node.id, keys)
+        assert set(keys) <= healthy_keys(node)
 
 
 def check_state(sim: Sim) -> None:
@@ -206,6 +313,7 @@ def check_state(sim: Sim) -> None:
         assert group is not None and n <= group.count, (name, n)
     names = Counter(a.name for a in live)
     assert all(n == 1 for n in names.values()), names
+    check_unshared(snap, sim.live())
     for node in snap.nodes.values():
         held = [a for a in sim.live() if a.node_id == node.id]
         if not held:
