@@ -27,13 +27,14 @@ Agent config (see ``docker_config``)::
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from gitorch.core.task import (
     DriverFingerprint,
@@ -47,7 +48,7 @@ from gitorch.core.task import (
 from gitorch.errors import DriverError
 from gitorch.plugins.builtin import docker_config as dc
 from gitorch.plugins.builtin.docker_images import ImageStore
-from gitorch.plugins.builtin.docker_task import Container, Gone, checkpoint_paths
+from gitorch.plugins.builtin.docker_task import Container, Gone, forget_checkpoints
 from gitorch.plugins.builtin.process import signal_number
 from gitorch.plugins.driver import Driver, Field
 
@@ -57,6 +58,8 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 KILL_WAIT_S = 10.0
 API_TIMEOUT_S = 60
 POOL_SIZE = 256
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def load_sdk() -> Any:
@@ -65,6 +68,24 @@ def load_sdk() -> Any:
         return importlib.import_module("docker")
     except ImportError:
         return None
+
+
+def _reported(method: Callable[P, R]) -> Callable[P, R]:
+    """Daemon failures (API and connection errors) as DriverError naming the task."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except DriverError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - docker.errors.*, requests errors
+            subject = getattr(args[1], "id", "?") if len(args) > 1 else "?"
+            raise DriverError(
+                f"task {subject}: docker: {getattr(exc, 'explanation', None) or exc}"
+            ) from exc
+
+    return wrapper
 
 
 class DockerDriver(Driver):
@@ -152,6 +173,7 @@ class DockerDriver(Driver):
 
     # -- lifecycle -------------------------------------------------------------------
 
+    @_reported
     def start(self, cfg: TaskConfig) -> TaskHandle:
         self.check_config(cfg)
         api = self.client()
@@ -242,6 +264,7 @@ class DockerDriver(Driver):
             raise Gone(f"task {handle.id}: container {cid[:12]} no longer exists") from None
         return self._attach(handle)
 
+    @_reported
     def recover(self, handle: TaskHandle) -> bool:
         cid = handle.state.get("container_id")
         if handle.driver != self.name or not isinstance(cid, str) or not cid:
@@ -260,6 +283,7 @@ class DockerDriver(Driver):
         self._attach(handle)
         return True
 
+    @_reported
     def wait(self, handle: TaskHandle, timeout: float | None = None) -> ExitResult | None:
         try:
             task = self._task(handle)
@@ -267,6 +291,7 @@ class DockerDriver(Driver):
             raise DriverError(str(exc)) from None
         return task.result if task.done.wait(timeout) else None
 
+    @_reported
     def stop(self, handle: TaskHandle, signal: str, timeout: float) -> None:
         signum = _signum(handle, signal)
         try:
@@ -282,6 +307,7 @@ class DockerDriver(Driver):
         if not task.done.wait(KILL_WAIT_S):
             raise DriverError(f"task {handle.id}: still running {KILL_WAIT_S}s after SIGKILL")
 
+    @_reported
     def signal(self, handle: TaskHandle, sig: str) -> None:
         signum = _signum(handle, sig)
         try:
@@ -291,12 +317,12 @@ class DockerDriver(Driver):
         if task.done.is_set() or not task.kill(signum):
             raise DriverError(f"task {handle.id}: cannot deliver {sig}: task is not running")
 
+    @_reported
     def destroy(self, handle: TaskHandle, force: bool = False) -> None:
         try:
             task = self._task(handle)
         except Gone:
-            for path in checkpoint_paths(handle):
-                _quietly(os.unlink, path)
+            forget_checkpoints(handle)
             return
         if not task.done.is_set() and task.running():
             if not force:
@@ -324,6 +350,7 @@ class DockerDriver(Driver):
 
     # -- observation -----------------------------------------------------------------
 
+    @_reported
     def inspect(self, handle: TaskHandle) -> TaskStatus:
         try:
             task = self._task(handle)
@@ -345,12 +372,14 @@ class DockerDriver(Driver):
             attributes={"container_id": task.container_id, "image": info.get("Image", "")},
         )
 
+    @_reported
     def stats(self, handle: TaskHandle) -> TaskStats:
         try:
             return self._task(handle).stats()
         except Gone as exc:
             raise DriverError(str(exc)) from None
 
+    @_reported
     def exec(self, handle: TaskHandle, cmd: Sequence[str], timeout: float) -> tuple[bytes, int]:
         if not cmd:
             raise DriverError(f"task {handle.id}: exec needs a command")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from gitorch.core.task import TaskConfig
@@ -27,7 +28,10 @@ class ImageStore:
         self.api = api
         self.settings = settings
         self._present: set[str] = set()
+        self._due: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._sweeper: threading.Thread | None = None
 
     def ensure(self, cfg: TaskConfig, spec: ContainerSpec) -> None:
         """Make ``spec.image`` present (pull it when absent or when ``force_pull``)."""
@@ -95,9 +99,27 @@ class ImageStore:
         """Remove ``image`` after ``gc.image_delay`` unless a container uses it then."""
         if not image:
             return
-        timer = threading.Timer(self.settings.gc_image_delay_s, self._remove, args=(image,))
-        timer.daemon = True
-        timer.start()
+        with self._lock:
+            self._due[image] = time.monotonic() + self.settings.gc_image_delay_s
+            if self._sweeper is None:
+                self._sweeper = threading.Thread(target=self._sweep, name="docker-image-gc")
+                self._sweeper.daemon = True
+                self._sweeper.start()
+            self._wake.notify()
+
+    def _sweep(self) -> None:
+        """One thread removes the images whose delay is over."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                ready = [image for image, when in self._due.items() if when <= now]
+                for image in ready:
+                    del self._due[image]
+                if not ready:
+                    self._wake.wait(min(self._due.values(), default=now + 3600) - now)
+                    continue
+            for image in ready:
+                self._remove(image)
 
     def _remove(self, image: str) -> None:
         try:

@@ -36,6 +36,21 @@ def checkpoint_paths(handle: TaskHandle) -> list[str]:
     return [os.path.join(state_dir, f"docker-{cid}.{s}.pos") for s in STREAMS] if cid else []
 
 
+def forget_checkpoints(handle: TaskHandle) -> None:
+    """Delete the container's log checkpoints, and the state dir once it is empty."""
+    paths = checkpoint_paths(handle)
+    for path in paths:
+        for name in (path, f"{path}.tmp"):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+    try:
+        os.rmdir(str(handle.state.get("state_dir", "")))
+    except OSError:
+        pass
+
+
 def _status(exc: BaseException) -> int | None:
     code = getattr(exc, "status_code", None)
     return code if isinstance(code, int) else None
@@ -128,12 +143,8 @@ class Container:
             follower.close()
 
     def forget_logs(self) -> None:
-        for path in checkpoint_paths(self.handle):
-            for name in (path, f"{path}.tmp"):
-                try:
-                    os.unlink(name)
-                except OSError:
-                    pass
+        """Delete the log checkpoints (and the state dir once empty)."""
+        forget_checkpoints(self.handle)
 
     # -- calls -----------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ import``; no registry is needed. Skipped, saying why, only when no engine answer
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
 import shutil
 import socket
@@ -211,17 +213,28 @@ def test_logs_in_task_files(h: DockerHarness) -> None:
     assert Path(cfg.stderr_path()).read_text() == "err1\nerr2\nerr3\n"
 
 
-@pytest.mark.parametrize("checkpoint", ["kept", "lost"])
+LINES = "i=0; while [ $i -lt 60 ]; do echo line$i; echo e$i >&2; i=$((i+1)); sleep 0.05; done"
+
+
+def _all_lines(cfg: TaskConfig) -> None:
+    assert Path(cfg.stdout_path()).read_text() == "".join(f"line{i}\n" for i in range(60))
+    assert Path(cfg.stderr_path()).read_text() == "".join(f"e{i}\n" for i in range(60))
+
+
+@pytest.mark.parametrize("checkpoint", ["kept", "stale", "lost"])
 def test_recover_continues_logs_without_duplicates(h: DockerHarness, checkpoint: str) -> None:
-    script = "i=0; while [ $i -lt 60 ]; do echo line$i; echo e$i >&2; i=$((i+1)); sleep 0.05; done"
-    cfg, handle = h.run(script)
-    _until(lambda: Path(cfg.stdout_path()).read_text().count("\n") >= 5, "first lines")
+    cfg, handle = h.run(LINES)
+    _until(lambda: Path(cfg.stdout_path()).read_text().count("\n") >= 3, "first lines")
+    early = {path: Path(path).read_bytes() for path in checkpoint_paths(handle)}
+    _until(lambda: Path(cfg.stdout_path()).read_text().count("\n") >= 10, "more lines")
     assert isinstance(h.driver, DockerDriver)
     h.driver.close()  # the agent exits; the container does not
     time.sleep(0.5)
-    if checkpoint == "lost":  # as if the agent died before saving any position
-        for path in checkpoint_paths(handle):
+    for path, data in early.items():
+        if checkpoint == "lost":  # the agent died before saving any position
             os.unlink(path)
+        elif checkpoint == "stale":  # ... or long after its last save
+            Path(path).write_bytes(data)
     agent2 = h.make_driver()
     saved = _roundtrip(handle)
     assert agent2.recover(saved)
@@ -230,8 +243,30 @@ def test_recover_continues_logs_without_duplicates(h: DockerHarness, checkpoint:
     assert _inspect(h, handle)["Id"] == handle.state["container_id"]
     result = agent2.wait(saved, 20)
     assert result is not None and result.exit_code == 0
-    assert Path(cfg.stdout_path()).read_text() == "".join(f"line{i}\n" for i in range(60))
-    assert Path(cfg.stderr_path()).read_text() == "".join(f"e{i}\n" for i in range(60))
+    _all_lines(cfg)
+
+
+def test_broken_log_stream_resumes(h: DockerHarness) -> None:
+    cfg, handle = h.run(LINES)
+    assert isinstance(h.driver, DockerDriver)
+    task = h.driver._tasks[handle.state["container_id"]]
+    for _ in range(3):
+        _until(lambda: all(f._live is not None for f in task.followers), "log streams")
+        time.sleep(0.4)
+        for follower in task.followers:  # as when the daemon drops the connection
+            follower._live.close()
+    result = h.driver.wait(handle, 20)
+    assert result is not None and result.exit_code == 0
+    _all_lines(cfg)
+
+
+def test_task_restart_appends_to_its_logs(h: DockerHarness) -> None:
+    cfg = h.task_config({"image": IMAGE, "command": "/bin/sh", "args": ["-c", "echo run"]})
+    for _ in range(2):  # the second start finds the stopped container holding the name
+        handle = h.driver.start(cfg)
+        h.started.append((h.driver, handle))
+        assert (r := h.driver.wait(handle, 10)) is not None and r.exit_code == 0
+    assert Path(cfg.stdout_path()).read_text() == "run\nrun\n"
 
 
 def test_recover_checks_labels(h: DockerHarness) -> None:
@@ -336,3 +371,52 @@ def test_without_the_sdk_the_driver_is_undetected(
 def test_healthy_fingerprint_attributes(image: str) -> None:
     attrs = DockerDriver(NO_GC).fingerprint().attributes
     assert attrs["driver.docker.version"] and attrs["driver.docker.os_type"] == "linux"
+
+
+def test_registry_auth_and_force_pull(
+    h: DockerHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pulls: list[tuple[str, Any]] = []
+
+    def fake_pull(repo: str, tag: str, **kwargs: Any) -> Iterator[dict[str, str]]:
+        pulls.append((f"{repo}:{tag}", kwargs.get("auth_config")))
+        yield {"error": "pull access denied"}
+
+    config_json = tmp_path / "docker.json"
+    token = base64.b64encode(b"bob:s3cret").decode()
+    config_json.write_text(json.dumps({"auths": {"registry.example.com": {"auth": token}}}))
+    h.plugin_config = {**NO_GC, "auth": [{"config": str(config_json)}]}
+    h.driver = h.make_driver()
+    assert isinstance(h.driver, DockerDriver)
+    monkeypatch.setattr(h.driver.client(), "pull", fake_pull)
+    image = "registry.example.com/team/app:1"
+    with pytest.raises(DriverError, match="pull access denied") as err:
+        h.driver.start(h.task_config({"image": image}))
+    assert image in str(err.value)
+    assert pulls[-1][0] == image and pulls[-1][1]["username"] == "bob"
+    assert pulls[-1][1]["password"] == "s3cret"
+    task_auth = {"username": "u", "password": "p", "server_address": "registry.example.com"}
+    with pytest.raises(DriverError):
+        h.driver.start(h.task_config({"image": image, "auth": [task_auth]}))
+    assert pulls[-1][1] == {
+        "username": "u",
+        "password": "p",
+        "serveraddress": "registry.example.com",
+    }
+    with pytest.raises(DriverError, match=IMAGE):
+        h.driver.start(h.task_config({"image": IMAGE, "force_pull": True}))
+    assert pulls[-1][0] == IMAGE
+
+
+def test_image_gc_after_destroy(h: DockerHarness) -> None:
+    probe = "gitorch-test/gc-probe:1"
+    assert isinstance(h.driver, DockerDriver)
+    api = h.driver.client()
+    api.tag(IMAGE, "gitorch-test/gc-probe", "1")
+    h.plugin_config = {"gc": [{"image": True, "image_delay": "200ms"}]}
+    h.driver = h.make_driver()
+    _, handle = h.run("true", config={"image": probe})
+    assert h.driver.wait(handle, 10) is not None
+    h.driver.destroy(handle)
+    _until(lambda: not api.images(name=probe), "the image to be collected")
+    assert api.images(name=IMAGE)
