@@ -4,7 +4,8 @@
 block (interpolated), and returns a ``TaskEnv`` that interpolates ``${...}`` in any
 string or nested config. Interpolation knows:
 
-* ``${NOMAD_ALLOC_ID}`` and any other variable of the task's environment;
+* ``${NOMAD_ALLOC_ID}``, ``${NOMAD_PORT_http}`` and any other variable of the task's
+  environment;
 * ``${env.X}``: the variable ``X`` of the task's environment;
 * ``${attr.<name>}``, ``${meta.<key>}``, ``${node.unique.id}``, ``${node.unique.name}``,
   ``${node.datacenter}``, ``${node.class}``, ``${node.pool}``: the node's values.
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
-from gitorch.core.model import Allocation, Job, Node, Task
+from gitorch.core.model import AllocatedPort, Allocation, Job, Node, Task
 from gitorch.core.task import TaskConfig
 
 _REF = re.compile(r"\$\{([^{}]+)\}")
@@ -117,11 +119,35 @@ def nomad_vars(
     }
     if task.resources.memory_max_mb:
         env["NOMAD_MEMORY_MAX_LIMIT"] = str(task.resources.memory_max_mb)
+    env.update(port_vars(alloc.allocated_ports))
     meta = {**job.meta, **(group.meta if group else {}), **task.meta}
     for key, value in meta.items():
         clean = _NOT_ENV_CHAR.sub("_", key)
         env[f"NOMAD_META_{clean}"] = value
         env[f"NOMAD_META_{clean.upper()}"] = value
+    return env
+
+
+def port_vars(ports: Iterable[AllocatedPort]) -> dict[str, str]:
+    """Nomad's variables for an allocation's ports: ``NOMAD_PORT_<label>`` and
+    ``NOMAD_ALLOC_PORT_<label>`` are the port the task binds (``to`` when set, else the
+    host port); ``NOMAD_HOST_PORT_<label>`` the host port; ``NOMAD_IP_``,
+    ``NOMAD_HOST_IP_``, ``NOMAD_ADDR_`` and ``NOMAD_HOST_ADDR_`` the host address. As
+    in Nomad, the names of the ``PORT``, ``HOST_PORT``, ``IP`` and ``ADDR`` variables
+    have characters other than letters, digits and ``_`` replaced by ``_``."""
+    env: dict[str, str] = {}
+    for p in ports:
+        label, host = p.label, str(p.value)
+        clean = _NOT_ENV_CHAR.sub("_", label)
+        bind = str(p.to) if p.to > 0 else host
+        addr = f"[{p.host_ip}]:{host}" if ":" in p.host_ip else f"{p.host_ip}:{host}"
+        env[f"NOMAD_PORT_{clean}"] = bind
+        env[f"NOMAD_ALLOC_PORT_{label}"] = bind
+        env[f"NOMAD_HOST_PORT_{clean}"] = host
+        env[f"NOMAD_IP_{clean}"] = p.host_ip
+        env[f"NOMAD_HOST_IP_{label}"] = p.host_ip
+        env[f"NOMAD_ADDR_{clean}"] = addr
+        env[f"NOMAD_HOST_ADDR_{label}"] = addr
     return env
 
 
@@ -187,4 +213,6 @@ def task_config(
         memory_max_mb=task.resources.memory_max_mb,
         kill_signal=task.kill_signal,
         kill_timeout_s=task.kill_timeout / 1e9,
+        ports=list(alloc.allocated_ports),
+        devices=list(alloc.allocated_devices.get(task.name, [])),
     )

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from gitorch.core.model.alloc import AllocatedDevice, AllocatedPort
+
 DriverHealth = Literal["healthy", "unhealthy", "undetected"]
 TaskState = Literal["running", "exited", "unknown"]
 FSIsolation = Literal["none", "chroot", "image"]
@@ -48,6 +50,11 @@ class TaskConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Nomad's memory oversubscription: the hard limit when above ``memory_mb``."""
     kill_signal: str = "SIGINT"
     kill_timeout_s: float = 5.0
+    ports: list[AllocatedPort] = []
+    """The allocation's ports (shared by its tasks): host ``value``, task-side ``to``."""
+    devices: list[AllocatedDevice] = []
+    """The device instances assigned to this task; device plugins turn them into
+    environment variables and mounts (``NVIDIA_VISIBLE_DEVICES``...)."""
 
     @property
     def id(self) -> str:

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from gitorch.agent.taskenv import ISOLATED_DIRS, TaskDirs, build
-from gitorch.core.model import Allocation, Job, Node, Resources, Task, TaskGroup
+import msgspec
+
+from gitorch.agent.taskenv import ISOLATED_DIRS, TaskDirs, build, port_vars, task_config
+from gitorch.core.model import (
+    AllocatedDevice,
+    AllocatedPort,
+    Allocation,
+    Job,
+    Node,
+    Resources,
+    Task,
+    TaskGroup,
+    replace,
+)
+from gitorch.core.task import TaskConfig
 
 TASK = Task(
     name="web",
@@ -100,3 +113,66 @@ def test_isolated_paths() -> None:
         "/local",
         "/secrets",
     )
+
+
+PORTS = [
+    AllocatedPort(label="http", value=8080, to=80, host_ip="10.0.0.5"),
+    AllocatedPort(label="db", value=23456, host_ip="10.0.0.5"),
+    AllocatedPort(label="my-port", value=23457, to=23457, host_ip="fe80::1"),
+]
+GPU = AllocatedDevice(vendor="nvidia", type="gpu", name="Tesla T4", device_ids=["GPU-1", "GPU-2"])
+PORTED = replace(ALLOC, allocated_ports=PORTS, allocated_devices={"web": [GPU], "other": []})
+
+
+def test_port_variables_follow_nomad() -> None:
+    env = port_vars(PORTS)
+    # a mapped port: the task binds "to", the host listens on "value"
+    assert env["NOMAD_PORT_http"] == env["NOMAD_ALLOC_PORT_http"] == "80"
+    assert env["NOMAD_HOST_PORT_http"] == "8080"
+    assert env["NOMAD_IP_http"] == env["NOMAD_HOST_IP_http"] == "10.0.0.5"
+    assert env["NOMAD_ADDR_http"] == env["NOMAD_HOST_ADDR_http"] == "10.0.0.5:8080"
+    # no "to": everything is the host port
+    assert env["NOMAD_PORT_db"] == env["NOMAD_HOST_PORT_db"] == "23456"
+    assert env["NOMAD_ADDR_db"] == "10.0.0.5:23456"
+    # names cleaned where Nomad cleans them; IPv6 addresses bracketed in addresses
+    assert env["NOMAD_PORT_my_port"] == env["NOMAD_ALLOC_PORT_my-port"] == "23457"
+    assert env["NOMAD_ADDR_my_port"] == env["NOMAD_HOST_ADDR_my-port"] == "[fe80::1]:23457"
+    assert env["NOMAD_IP_my_port"] == env["NOMAD_HOST_IP_my-port"] == "fe80::1"
+    assert "NOMAD_PORT_my-port" not in env
+    assert len(env) == 21
+
+
+def test_ports_are_in_the_environment_and_interpolate() -> None:
+    task = replace(
+        TASK,
+        env={"LISTEN": ":${NOMAD_PORT_http}"},
+        config={"args": ["--addr", "${NOMAD_ADDR_db}", "--port", "${NOMAD_HOST_PORT_http}"]},
+    )
+    te = build(PORTED, JOB, task, NODE, DIRS)
+    assert te.env["LISTEN"] == ":80" and te.env["NOMAD_PORT_db"] == "23456"
+    assert te.replace_config(task.config) == {
+        "args": ["--addr", "10.0.0.5:23456", "--port", "8080"]
+    }
+    assert not any(k.startswith("NOMAD_PORT") for k in build(ALLOC, JOB, TASK, NODE, DIRS).env)
+
+
+def test_task_config_carries_ports_and_this_tasks_devices() -> None:
+    task = replace(TASK, config={"port": "${NOMAD_PORT_http}"})
+    cfg = task_config(PORTED, JOB, task, NODE, "/data/a", {})
+    assert cfg.ports == PORTS
+    assert cfg.devices == [GPU]
+    assert cfg.config == {"port": "80"}
+    assert "NVIDIA_VISIBLE_DEVICES" not in cfg.env  # device plugins set that
+    other = task_config(PORTED, JOB, replace(TASK, name="other"), NODE, "/data/a", {})
+    assert other.devices == [] and other.ports == PORTS
+    bare = task_config(ALLOC, JOB, TASK, NODE, "/data/a", {})
+    assert bare.ports == [] and bare.devices == []
+
+
+def test_task_config_round_trips_with_ports_and_devices() -> None:
+    cfg = task_config(PORTED, JOB, TASK, NODE, "/data/a", {})
+    again = msgspec.json.decode(msgspec.json.encode(cfg), type=TaskConfig)
+    assert again == cfg
+    old = msgspec.json.decode(b'{"alloc_id":"a","task_name":"t","driver":"d","task_dir":"/t",'
+                              b'"alloc_dir":"/a","log_dir":"/l"}', type=TaskConfig)  # fmt: skip
+    assert old.ports == [] and old.devices == []
