@@ -285,10 +285,7 @@ class DockerDriver(Driver):
 
     @_reported
     def wait(self, handle: TaskHandle, timeout: float | None = None) -> ExitResult | None:
-        try:
-            task = self._task(handle)
-        except Gone as exc:
-            raise DriverError(str(exc)) from None
+        task = self._task(handle)
         return task.result if task.done.wait(timeout) else None
 
     @_reported
@@ -310,10 +307,7 @@ class DockerDriver(Driver):
     @_reported
     def signal(self, handle: TaskHandle, sig: str) -> None:
         signum = _signum(handle, sig)
-        try:
-            task = self._task(handle)
-        except Gone as exc:
-            raise DriverError(str(exc)) from None
+        task = self._task(handle)
         if task.done.is_set() or not task.kill(signum):
             raise DriverError(f"task {handle.id}: cannot deliver {sig}: task is not running")
 
@@ -352,11 +346,8 @@ class DockerDriver(Driver):
 
     @_reported
     def inspect(self, handle: TaskHandle) -> TaskStatus:
-        try:
-            task = self._task(handle)
-            info = self.client().inspect_container(task.container_id)
-        except (Gone, self._sdk.errors.NotFound) as exc:
-            raise DriverError(f"task {handle.id}: {exc}") from None
+        task = self._task(handle)
+        info = self.client().inspect_container(task.container_id)
         state = info.get("State", {})
         exited = task.done.is_set() or not state.get("Running")
         if exited:
@@ -374,19 +365,13 @@ class DockerDriver(Driver):
 
     @_reported
     def stats(self, handle: TaskHandle) -> TaskStats:
-        try:
-            return self._task(handle).stats()
-        except Gone as exc:
-            raise DriverError(str(exc)) from None
+        return self._task(handle).stats()
 
     @_reported
     def exec(self, handle: TaskHandle, cmd: Sequence[str], timeout: float) -> tuple[bytes, int]:
         if not cmd:
             raise DriverError(f"task {handle.id}: exec needs a command")
-        try:
-            task = self._task(handle)
-        except Gone as exc:
-            raise DriverError(str(exc)) from None
+        task = self._task(handle)
         if task.done.is_set():
             raise DriverError(f"task {handle.id}: cannot exec {cmd[0]!r}: task is not running")
         return task.exec(list(cmd), timeout)

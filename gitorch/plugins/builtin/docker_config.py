@@ -129,8 +129,7 @@ def plugin_problems(config: Mapping[str, Any]) -> list[str]:
     where = "plugin.docker.config"
     problems = []
     if "volumes" in config:
-        kinds = {"enabled": bool, "selinuxlabel": str}
-        problems += _check_block(config["volumes"], f"{where}.volumes", kinds)
+        problems += _check_block(config["volumes"], f"{where}.volumes", {"enabled": bool})
     if "auth" in config:
         problems += _check_block(config["auth"], f"{where}.auth", {"config": str, "helper": str})
     if "gc" in config:

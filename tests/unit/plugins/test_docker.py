@@ -166,7 +166,7 @@ def test_invalid_config_fields_are_named(h: DockerHarness) -> None:
         assert field in text, (field, problems)
     assert any(p.startswith("config.image: required") for p in h.driver.validate_config({}))
     assert DockerDriver.validate_plugin_config({"volumes": [{"enable": True}]}) == [
-        "plugin.docker.config.volumes.enable: unknown field (known: enabled, selinuxlabel)"
+        "plugin.docker.config.volumes.enable: unknown field (known: enabled)"
     ]
 
 
