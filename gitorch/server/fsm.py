@@ -66,9 +66,10 @@ class Fsm:
             return max(current(), 1)
 
     def snapshot_bytes(self) -> bytes:
-        with self._cond:
-            dump = self.store.dump()
-        return codec.encode_state(dump)
+        """The state for Raft log compaction. The Raft adapter calls this in a forked
+        child of its own thread, the only writer: no lock is taken (one held by another
+        thread at fork time would never be released in the child)."""
+        return codec.encode_state(self.store.dump())
 
     def restore_bytes(self, data: bytes) -> None:
         store = StateStore.load(codec.decode_state(data))

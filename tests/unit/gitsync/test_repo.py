@@ -179,7 +179,7 @@ def test_missing_path_then_retry(tmp_path: Path) -> None:
     with pytest.raises(GitSourceError) as err:
         source.fetch()
     message = str(err.value)
-    assert str(src) in message and "'main'" in message and "fix gitops.url" in message
+    assert str(src) in message and "'main'" in message and "fix gitops.repo" in message
     assert not workdir.exists() and leftovers(tmp_path / "data") == []
 
     first = make_worktree(src)
