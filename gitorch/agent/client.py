@@ -2,11 +2,13 @@
 place on it.
 
 ``start()`` re-attaches to the tasks a previous agent process left running (from
-``localstate``), fingerprints the node (host and drivers), then runs three threads:
-register and heartbeat at the TTL the servers give (every TTL/2), watch the node's
-allocations with blocking queries, and send alloc status updates in batches. When no
-server answers, each retries with backoff and the tasks keep running. ``stop()``
-leaves the tasks running (as Nomad's client does) unless asked to drain.
+``localstate``), fingerprints the node (host, drivers and device plugins), then runs
+four threads: register and heartbeat at the TTL the servers give (every TTL/2), watch
+the node's allocations with blocking queries, send alloc status updates in batches,
+and re-fingerprint the devices (every ``device_fingerprint_s``; a change registers the
+node again). When no server answers, each retries with backoff and the tasks keep
+running. ``stop()`` leaves the tasks running (as Nomad's client does) unless asked to
+drain.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ import msgspec
 from gitorch.agent import allocrunner as ar
 from gitorch.agent import fingerprint
 from gitorch.agent.conn import AllocsWithJobs, ServerConn, StatusBatcher
+from gitorch.agent.devices import DeviceManager
 from gitorch.agent.localstate import LocalState
 from gitorch.agent.taskrunner import TaskRunner, Timers
-from gitorch.core.model import Allocation, DriverInfo, Node, replace
+from gitorch.core.model import Allocation, DriverInfo, Node, NodeResources, replace
 from gitorch.errors import GitorchError, NotFoundError
+from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,8 @@ class ClientOptions:
     memory_total_mb: int = 0
     env_denylist: frozenset[str] = ENV_DENYLIST
     """Agent environment variables tasks do not inherit (Nomad's ``env.denylist``)."""
+    device_fingerprint_s: float = 30.0
+    """How often device plugins fingerprint again (a change re-registers the node)."""
 
 
 class Client:
@@ -87,13 +93,21 @@ class Client:
         options: ClientOptions,
         *,
         drivers: Mapping[str, Driver] | None = None,
+        devices: Mapping[str, DevicePlugin] | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
+        """``drivers`` and ``devices`` (device plugins) default to the installed
+        plugins, built with ``options.plugin_configs``."""
         self.conn = conn
         self.options = options
         self.local = LocalState(options.data_dir)
         self.node_id = self.local.node_id()
-        self._drivers = dict(drivers) if drivers is not None else _load_drivers(options)
+        if drivers is None or devices is None:
+            loaded_drivers, loaded_devices = _load_plugins(options)
+            drivers = loaded_drivers if drivers is None else drivers
+            devices = loaded_devices if devices is None else devices
+        self._drivers = dict(drivers)
+        self.devices = DeviceManager(devices)
         self._clock = clock
         self._stop = threading.Event()
         self.registered = threading.Event()
@@ -118,7 +132,12 @@ class Client:
             self._sent[state.alloc.id] = _key(state.alloc)
             runner.restore()
         self._batcher.start()
-        for target, name in ((self._heartbeat_loop, "heartbeat"), (self._watch_loop, "watch")):
+        loops = (
+            (self._heartbeat_loop, "heartbeat"),
+            (self._watch_loop, "watch"),
+            (self._device_loop, "devices"),
+        )
+        for target, name in loops:
             thread = threading.Thread(target=target, name=f"gitorch-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -145,6 +164,11 @@ class Client:
         self._pool.shutdown(wait=True, cancel_futures=True)
         for thread in self._threads:
             thread.join(timeout=1.0)
+        for plugin in self.devices.plugins.values():
+            try:
+                plugin.close()
+            except Exception:  # noqa: BLE001 - stopping goes on
+                log.exception("device plugin %s: close failed", plugin.name)
 
     # -- what the API and tests read ---------------------------------------------------
 
@@ -201,10 +225,33 @@ class Client:
             http_addr=opts.http_addr,
             attributes=host.attributes,
             meta=dict(opts.meta),
-            node_resources=host.resources,
+            node_resources=replace(host.resources, devices=self.devices.fingerprint()),
             drivers=drivers,
             status="ready",
         )
+
+    def _device_loop(self) -> None:
+        """Fingerprint the devices again; register the node when they changed."""
+        while not self._stop.wait(self.options.device_fingerprint_s):
+            self.refresh_devices()
+
+    def refresh_devices(self) -> bool:
+        """Fingerprint the device plugins; True (and the node registered again) when
+        the node's devices changed."""
+        devices = self.devices.fingerprint()
+        node = self.node
+        if devices == node.node_resources.devices:
+            return False
+        resources: NodeResources = replace(node.node_resources, devices=devices)
+        self.node = replace(node, node_resources=resources)
+        log.info("node %s: devices changed, registering again", self.node_id)
+        if self.registered.is_set():
+            try:
+                self.conn.register_node(self.node)
+            except (GitorchError, OSError) as exc:
+                log.warning("registering the new devices failed (retrying): %s", exc)
+                self.registered.clear()  # the heartbeat loop registers the node
+        return True
 
     # -- heartbeat ---------------------------------------------------------------------
 
@@ -294,6 +341,7 @@ class Client:
         runner = TaskRunner(
             state,
             drivers=self._drivers,
+            devices=self.devices,
             pool=self._pool,
             timers=self._timers,
             save=self.local.save_alloc,
@@ -323,13 +371,15 @@ def _key(alloc: Allocation) -> tuple[str, int, int]:
     return (alloc.desired_status, alloc.job_version, alloc.alloc_modify_index)
 
 
-def _load_drivers(options: ClientOptions) -> dict[str, Driver]:
+def _load_plugins(options: ClientOptions) -> tuple[dict[str, Driver], dict[str, DevicePlugin]]:
     from gitorch.plugins import manager
 
     pm = manager.load()
+    drivers = pm.drivers(options.plugin_configs)
+    devices = pm.devices(options.plugin_configs)
     for error in pm.errors:
         log.error("plugin %s skipped: %s", error.name, error.message)
-    return pm.drivers(options.plugin_configs)
+    return drivers, devices
 
 
 class _Backoff:

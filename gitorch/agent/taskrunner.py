@@ -28,6 +28,7 @@ from pathlib import Path
 import msgspec
 
 from gitorch.agent import allocrunner as ar
+from gitorch.agent.devices import DeviceManager
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Template
 from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
@@ -128,6 +129,7 @@ class TaskRunner:
         state: ar.AllocRunnerState,
         *,
         drivers: dict[str, Driver],
+        devices: DeviceManager | None = None,
         pool: Executor,
         timers: Timers,
         save: Callable[[ar.AllocRunnerState], None],
@@ -136,6 +138,7 @@ class TaskRunner:
     ) -> None:
         self.state = state
         self._drivers = drivers
+        self._devices = devices or DeviceManager()
         self._pool = pool
         self._timers = timers
         self._save = save
@@ -235,6 +238,12 @@ class TaskRunner:
         if driver is None:
             error = f"task {cfg.id}: driver {cfg.driver!r} is not available on this node"
             return ar.TaskStartFailed(task=cfg.task_name, error=error)
+        try:
+            cfg = self._devices.reserve(cfg)  # its env is seen by templates
+        except DriverError as exc:
+            return ar.TaskStartFailed(
+                task=cfg.task_name, error=str(exc), recoverable=True, jitter=random.random()
+            )
         try:
             make_dirs(cfg)
             cfg = render_templates(cfg, self.state.task(cfg.task_name).templates)

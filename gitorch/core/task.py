@@ -26,6 +26,27 @@ TaskState = Literal["running", "exited", "unknown"]
 FSIsolation = Literal["none", "chroot", "image"]
 
 
+class DeviceSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A device node a task is given (Nomad's DeviceSpec): the host's node, where the
+    task sees it (the same path when empty) and the cgroup permissions (``rwm``)."""
+
+    host_path: str
+    task_path: str = ""
+    permissions: str = "rwm"
+
+    @property
+    def target(self) -> str:
+        return self.task_path or self.host_path
+
+
+class DeviceMount(msgspec.Struct, frozen=True, kw_only=True):
+    """A host path a device plugin needs inside the task (Nomad's Mount)."""
+
+    host_path: str
+    task_path: str
+    read_only: bool = True
+
+
 class TaskConfig(msgspec.Struct, frozen=True, kw_only=True):
     """One task as a driver is asked to run it; ``config`` and ``env`` are already
     interpolated. Paths are host paths."""
@@ -55,6 +76,11 @@ class TaskConfig(msgspec.Struct, frozen=True, kw_only=True):
     devices: list[AllocatedDevice] = []
     """The device instances assigned to this task; device plugins turn them into
     environment variables and mounts (``NVIDIA_VISIBLE_DEVICES``...)."""
+    device_specs: list[DeviceSpec] = []
+    """Device nodes the device plugins reserved for the task; drivers with isolation
+    make them visible inside it (bwrap ``--dev-bind``, docker ``devices``)."""
+    device_mounts: list[DeviceMount] = []
+    """Host paths the device plugins' reservations bind into the task."""
 
     @property
     def id(self) -> str:

@@ -14,7 +14,11 @@ under the ``gitorch`` entry-point group of its distribution::
     def register_drivers():
         return [MyDriver]          # subclasses of gitorch.plugins.driver.Driver
 
-gitorch's own drivers are registered through these same hooks (entry point
+    @hookimpl
+    def register_devices():
+        return [MyDevices]         # subclasses of gitorch.plugins.device.DevicePlugin
+
+gitorch's own drivers and device plugins are registered through these same hooks (entry point
 ``builtin``). Hooks are few on purpose; each returns values, none takes over the agent.
 """
 
@@ -25,6 +29,7 @@ from typing import Any
 
 import pluggy
 
+from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
 
 PROJECT = "gitorch"
@@ -44,12 +49,14 @@ def register_drivers() -> Sequence[type[Driver]]:  # type: ignore[empty-body]
 
 
 @hookspec
-def register_devices() -> Sequence[type[Any]]:  # type: ignore[empty-body]
+def register_devices() -> Sequence[type[DevicePlugin]]:  # type: ignore[empty-body]
     """Device plugin classes this plugin provides (GPUs, USB, ...).
 
-    Declared now so plugins can be written against a stable hook; the DevicePlugin
-    base class (fingerprint devices, reserve them for an alloc, stats) arrives with
-    the first device plugin. Until then the agent lists them and does not use them.
+    Each is a subclass of ``DevicePlugin`` with a unique ``name`` (the agent config's
+    ``plugin "<name>"`` block). The agent constructs each once with its plugin config
+    block, puts their fingerprints into the node's resources (refreshed periodically)
+    and asks the owning plugin to ``reserve`` the instances the scheduler gave a task.
+    A third-party device plugin with a built-in's name replaces the built-in.
     """
 
 

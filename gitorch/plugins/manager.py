@@ -20,6 +20,7 @@ from typing import Any
 import pluggy
 
 from gitorch.plugins import hookspecs
+from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
 
 BUILTIN = "builtin"
@@ -61,12 +62,14 @@ def _names(items: object, plugin: str, what: str) -> tuple[list[tuple[str, type[
             return [], f"register_{what}s returned {item!r}: not a class with a name"
         if what == "driver" and not issubclass(item, Driver):
             return [], f"{item.__qualname__} is not a subclass of gitorch Driver"
+        if what == "device" and not issubclass(item, DevicePlugin):
+            return [], f"{item.__qualname__} is not a subclass of gitorch DevicePlugin"
         pairs.append((name, item))
     return pairs, ""
 
 
 class PluginManager:
-    """gitorch's plugins: load them, list them, build their drivers."""
+    """gitorch's plugins: load them, list them, build their drivers and device plugins."""
 
     def __init__(self) -> None:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -192,9 +195,29 @@ class PluginManager:
                 self._fail(plugin, f"driver {name}: constructor raised {_describe(exc)}")
         return built
 
-    def device_classes(self) -> dict[str, type[Any]]:
-        """Device plugin classes by name (the DevicePlugin base comes later)."""
+    def device_classes(self) -> dict[str, type[DevicePlugin]]:
+        """Device plugin classes by name."""
         return {name: cls for _, name, cls in self._registered("device")}
+
+    def devices(
+        self, plugin_configs: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, DevicePlugin]:
+        """One instance of each device plugin, built with its plugin config block (by
+        name). One whose config is invalid or whose constructor fails is skipped and
+        reported in ``errors``."""
+        configs = plugin_configs or {}
+        built: dict[str, DevicePlugin] = {}
+        for plugin, name, cls in self._registered("device"):
+            config = dict(configs.get(name, {}))
+            problems = cls.validate_plugin_config(config)
+            if problems:
+                self._fail(plugin, f"device plugin {name}: {'; '.join(problems)}")
+                continue
+            try:
+                built[name] = cls(config)
+            except Exception as exc:  # noqa: BLE001
+                self._fail(plugin, f"device plugin {name}: constructor raised {_describe(exc)}")
+        return built
 
     def plugin_info(self) -> list[PluginInfo]:
         """Every registered plugin: name, distribution, version, hooks, what it provides."""

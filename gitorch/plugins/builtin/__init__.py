@@ -1,4 +1,5 @@
-"""gitorch's built-in plugin: the raw_exec, exec, java, qemu and mock task drivers.
+"""gitorch's built-in plugin: the raw_exec, exec, java, qemu, docker and mock task
+drivers, and the nvidia and usb device plugins.
 
 It is registered through the same hooks as any third-party plugin (entry point
 ``builtin`` in the ``gitorch`` group); ``gitorch.plugins.manager`` loads it first.
@@ -11,12 +12,23 @@ from collections.abc import Sequence
 from gitorch.plugins.builtin.exec import ExecDriver
 from gitorch.plugins.builtin.java import JavaDriver
 from gitorch.plugins.builtin.mock import MockDriver
+from gitorch.plugins.builtin.nvidia import NvidiaDevice
 from gitorch.plugins.builtin.qemu import QemuDriver
 from gitorch.plugins.builtin.raw_exec import RawExecDriver
+from gitorch.plugins.builtin.usb import UsbDevicePlugin
+from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
 from gitorch.plugins.hookspecs import hookimpl
 
-__all__ = ["ExecDriver", "JavaDriver", "MockDriver", "QemuDriver", "RawExecDriver"]
+__all__ = [
+    "ExecDriver",
+    "JavaDriver",
+    "MockDriver",
+    "NvidiaDevice",
+    "QemuDriver",
+    "RawExecDriver",
+    "UsbDevicePlugin",
+]
 
 
 @hookimpl
@@ -27,5 +39,5 @@ def register_drivers() -> Sequence[type[Driver]]:
 
 
 @hookimpl
-def register_devices() -> Sequence[type[object]]:
-    return []
+def register_devices() -> Sequence[type[DevicePlugin]]:
+    return [NvidiaDevice, UsbDevicePlugin]

@@ -355,6 +355,8 @@ def build_spec(cfg: TaskConfig) -> ContainerSpec:
     for volume in config.get("volumes", []):
         source, container, *mode = volume.split(":")
         binds.append(f"{_host_source(cfg, source)}:{container}:{mode[0] if mode else 'rw'}")
+    for mount in cfg.device_mounts:  # reserved by device plugins
+        binds.append(f"{mount.host_path}:{mount.task_path}:{'ro' if mount.read_only else 'rw'}")
     ports = port_maps(cfg, list(config.get("ports", [])))
     bindings: dict[str, Any] = {}
     for port in ports:
@@ -379,6 +381,13 @@ def build_spec(cfg: TaskConfig) -> ContainerSpec:
         "network_mode": config.get("network_mode") or None,
         "init": True if config.get("init") is True else None,
         "cpu_shares": max(2, cfg.cpu_mhz),
+        "devices": [f"{d.host_path}:{d.target}:{d.permissions}" for d in cfg.device_specs] or None,
+        "device_requests": [
+            {"driver": "nvidia", "device_ids": list(d.device_ids), "capabilities": [["gpu"]]}
+            for d in cfg.devices
+            if d.vendor == "nvidia" and d.type == "gpu" and d.device_ids
+        ]
+        or None,
     }
     if cfg.memory_mb > 0:
         hard = max(cfg.memory_mb, cfg.memory_max_mb)

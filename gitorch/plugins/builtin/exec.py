@@ -5,7 +5,8 @@ The task gets its own PID, mount, IPC, UTS (and, where the kernel allows, cgroup
 namespaces. Its root is the task dir (as Nomad's chroot): ``local/``, ``secrets/`` and
 ``tmp/`` are the task dir's, the alloc dir is bound at ``/alloc``, the host's system
 directories (plugin config ``chroot_env``, Nomad's default list) are bound read-only,
-``/proc`` is a new procfs for the PID namespace and ``/dev`` a minimal one. The task is
+``/proc`` is a new procfs for the PID namespace and ``/dev`` a minimal one, plus the
+device nodes (``--dev-bind``) and mounts that device plugins reserved. The task is
 PID 2 of its namespace (bwrap's init is PID 1, so default signal actions still apply).
 
 Before bwrap runs, the wrapper joins the task's cgroup(s) (``cgroups``), so everything
@@ -215,6 +216,10 @@ class ExecDriver(SupervisedDriver):
             if not os.path.lexists(os.path.join(cfg.task_dir, name)):
                 argv += ["--symlink", target, "/" + name]
         argv += ["--proc", "/proc", "--dev", "/dev", "--bind", cfg.alloc_dir, "/alloc"]
+        for spec in cfg.device_specs:  # reserved by device plugins
+            argv += ["--dev-bind", spec.host_path, spec.target]
+        for mount in cfg.device_mounts:
+            argv += ["--ro-bind" if mount.read_only else "--bind", mount.host_path, mount.task_path]
         argv += ["--chdir", "/", "--", *user_prefix(cfg, self._setpriv), command, *args]
         return argv
 
