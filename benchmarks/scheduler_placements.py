@@ -5,7 +5,11 @@ of a real ``StateStore``. Each case runs twice: nodes whose ``computed_class`` t
 server stored at registration (as Nomad does), and nodes without one (the scheduler
 computes class keys itself during the evaluation). Prints one JSON object per case.
 
-    python benchmarks/scheduler_placements.py [--repeat 5] [--nodes 1000,10000]
+``--ask ports`` gives the group a static and a dynamic port; ``--ask devices`` gives
+every node four GPUs and the task a request for one, with a constraint and an affinity.
+
+    python benchmarks/scheduler_placements.py [--repeat 5] [--nodes 1000,10000] \
+        [--ask plain|ports|devices]
 """
 
 from __future__ import annotations
@@ -19,15 +23,21 @@ import uuid
 
 from gitorch.core.commands import RegisterJob, RegisterNode
 from gitorch.core.model import (
+    Affinity,
     Constraint,
     DriverInfo,
     Evaluation,
     Job,
+    NetworkResource,
     Node,
     NodeCpu,
+    NodeDevice,
+    NodeDeviceResource,
     NodeDisk,
     NodeMemory,
     NodeResources,
+    Port,
+    RequestedDevice,
     Resources,
     Task,
     TaskGroup,
@@ -40,7 +50,20 @@ from gitorch.core.state import StateStore
 PLACEMENTS = 1000
 
 
-def make_node(i: int, *, precomputed: bool) -> Node:
+def gpus(i: int) -> list[NodeDeviceResource]:
+    model = "Tesla T4" if i % 2 else "A100"
+    return [
+        NodeDeviceResource(
+            vendor="nvidia",
+            type="gpu",
+            name=model,
+            instances=[NodeDevice(id=f"GPU-{i}-{k}") for k in range(4)],
+            attributes={"memory": "16 GiB" if i % 2 else "80 GiB"},
+        )
+    ]
+
+
+def make_node(i: int, *, precomputed: bool, ask: str = "plain") -> Node:
     node = Node(
         id=str(uuid.UUID(int=i + 1)),
         name=f"node-{i}",
@@ -68,6 +91,7 @@ def make_node(i: int, *, precomputed: bool) -> Node:
             cpu=NodeCpu(cpu_shares=40000),
             memory=NodeMemory(memory_mb=65536),
             disk=NodeDisk(disk_mb=500_000),
+            devices=gpus(i) if ask == "devices" else [],
         ),
         reserved_resources=NodeResources(cpu=NodeCpu(cpu_shares=500)),
         drivers={
@@ -78,14 +102,26 @@ def make_node(i: int, *, precomputed: bool) -> Node:
     return replace(node, computed_class=compute_class(node)) if precomputed else node
 
 
-def make_job() -> Job:
+def make_job(ask: str = "plain") -> Job:
+    devices = []
+    if ask == "devices":
+        roomy = Constraint(ltarget="${device.attr.memory}", operand=">=", rtarget="8 GiB")
+        like = Affinity(ltarget="${device.model}", rtarget="A100", weight=50)
+        devices = [RequestedDevice(name="nvidia/gpu", constraints=[roomy], affinities=[like])]
     task = Task(
         name="web",
         driver="docker",
-        resources=Resources(cpu=250, memory_mb=256, disk_mb=100),
+        resources=Resources(cpu=250, memory_mb=256, disk_mb=100, devices=devices),
         constraints=[Constraint(ltarget="${attr.cpu.arch}", rtarget="amd64")],
     )
-    group = TaskGroup(name="web", count=PLACEMENTS, tasks=[task])
+    networks = []
+    if ask == "ports":
+        networks = [
+            NetworkResource(
+                reserved_ports=[Port(label="http", value=8080)], dynamic_ports=[Port(label="db")]
+            )
+        ]
+    group = TaskGroup(name="web", count=PLACEMENTS, tasks=[task], networks=networks)
     return Job(
         id="bench",
         datacenters=["dc*"],
@@ -94,12 +130,12 @@ def make_job() -> Job:
     )
 
 
-def run_case(nodes: int, *, precomputed: bool, repeat: int) -> dict[str, object]:
+def run_case(nodes: int, *, precomputed: bool, repeat: int, ask: str) -> dict[str, object]:
     store = StateStore()
     for i in range(nodes):
-        store.apply(RegisterNode(now=1, node=make_node(i, precomputed=precomputed)))
+        store.apply(RegisterNode(now=1, node=make_node(i, precomputed=precomputed, ask=ask)))
     ev = Evaluation(id=str(uuid.uuid4()), job_id="bench")
-    store.apply(RegisterJob(now=2, job=make_job(), eval=ev))
+    store.apply(RegisterJob(now=2, job=make_job(ask), eval=ev))
     snap = store.snapshot()
     times: list[float] = []
     for _ in range(repeat):
@@ -116,6 +152,7 @@ def run_case(nodes: int, *, precomputed: bool, repeat: int) -> dict[str, object]
         "placements_per_s": round(PLACEMENTS / seconds),
         "median_seconds": round(statistics.median(times), 5),
         "computed_class": "stored" if precomputed else "per-eval",
+        "ask": ask,
     }
 
 
@@ -123,10 +160,12 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--nodes", default="1000,10000")
+    parser.add_argument("--ask", choices=("plain", "ports", "devices"), default="plain")
     args = parser.parse_args(argv)
     for nodes in (int(n) for n in args.nodes.split(",")):
         for precomputed in (True, False):
-            print(json.dumps(run_case(nodes, precomputed=precomputed, repeat=args.repeat)))
+            case = run_case(nodes, precomputed=precomputed, repeat=args.repeat, ask=args.ask)
+            print(json.dumps(case))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from gitorch.core.model import Node, Placement, Plan, replace
 from gitorch.core.scheduler.devices import device_keys, healthy_keys
-from gitorch.core.scheduler.offers import held
 from gitorch.core.scheduler.rank import Vector, ask, exhausted, free
+from gitorch.core.scheduler.usage import held
 from gitorch.core.state import StateView
 
 
@@ -75,7 +75,7 @@ def _ports_and_devices_free(
 ) -> bool:
     if not any(p.ports or p.devices for p in placements):
         return True
-    use = held(snap, node.id, stopping)
+    use = held(snap, node, stopping)
     healthy = healthy_keys(node) if any(p.devices for p in placements) else set()
     for p in placements:
         for port in p.ports:

@@ -13,7 +13,7 @@ and compare with units (:mod:`gitorch.core.scheduler.units`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Hashable, Iterable
 
 from gitorch.core.model import (
     Affinity,
@@ -106,7 +106,12 @@ def compile_check(rule: Constraint | Affinity) -> DeviceCheck:
 
 
 class DeviceAsk:
-    """One task's request for ``count`` instances of one kind of device."""
+    """One task's request for ``count`` instances of one kind of device.
+
+    Whether a device group matches the request and how much its affinities weigh
+    depend only on the group's description, not on its usage, so they are memoised
+    per description: the nodes of a cluster mostly share a few kinds of device.
+    """
 
     def __init__(self, task: str, req: RequestedDevice) -> None:
         self.task, self.name, self.count = task, req.name, max(req.count, 1)
@@ -114,23 +119,42 @@ class DeviceAsk:
         self.checks = [compile_check(c) for c in req.constraints]
         self.affinities = [(compile_check(a), a.weight) for a in req.affinities]
         self.weight = float(sum(abs(a.weight) for a in req.affinities))
+        rules: list[Constraint | Affinity] = [*req.constraints, *req.affinities]
+        self.reads_ids = any("${device.ids}" in (r.ltarget, r.rtarget) for r in rules)
+        self.memo: dict[Hashable, float | None] = {}
+
+    def _verdict(self, dev: NodeDeviceResource) -> float | None:
+        """None when ``dev`` cannot serve the request, else its affinity weight."""
+        if not matches(self.wanted, dev) or not all(check(dev) for check in self.checks):
+            return None
+        return float(sum(w for check, w in self.affinities if check(dev)))
 
     def choose(
-        self, node: Node, taken: Container[DeviceKey]
+        self, node: Node, held: Container[DeviceKey], mine: Container[DeviceKey]
     ) -> tuple[NodeDeviceResource, list[str], float] | None:
-        """The best device group for this request, its instances, and the summed weight
-        of its matching affinities; None when no group has enough free instances."""
+        """The best device group for this request, its free instances (not in ``held``
+        or ``mine``), and the summed weight of its matching affinities; None when no
+        group has enough free instances."""
         best: tuple[NodeDeviceResource, list[str], float] | None = None
+        memo, count = self.memo, self.count
         for dev in node.node_resources.devices:
-            if not matches(self.wanted, dev):
+            key: Hashable = (dev.vendor, dev.type, dev.name, tuple(dev.attributes.items()))
+            if self.reads_ids:
+                key = (key, tuple(i.id for i in dev.instances))
+            if key in memo:
+                weight = memo[key]
+            else:
+                weight = memo[key] = self._verdict(dev)
+            if weight is None or (best is not None and weight <= best[2]):
                 continue
             group = dev.id_string()
-            free = [i.id for i in dev.instances if i.healthy and (group, i.id) not in taken]
-            if len(free) < self.count or not all(check(dev) for check in self.checks):
-                continue
-            weight = float(sum(w for check, w in self.affinities if check(dev)))
-            if best is None or weight > best[2]:
-                best = (dev, free[: self.count], weight)
+            free = [
+                i.id
+                for i in dev.instances
+                if i.healthy and (group, i.id) not in held and (group, i.id) not in mine
+            ]
+            if len(free) >= count:
+                best = (dev, free[:count], weight)
         return best
 
 
@@ -150,11 +174,10 @@ class DeviceAsks:
         """(the exhausted dimension or "", the device affinity score in -1..1, the
         devices per task); the score is Nomad's matched weight over total weight."""
         mine: set[DeviceKey] = set()
-        taken = _Union(held, mine)
         out: DeviceOffer = {}
         matched = 0.0
         for ask in self.asks:
-            found = ask.choose(node, taken)
+            found = ask.choose(node, held, mine)
             if found is None:
                 return f"devices: {ask.name}", 0.0, {}
             dev, ids, weight = found
@@ -166,16 +189,6 @@ class DeviceAsks:
             )
             out.setdefault(ask.task, []).append(picked)
         return "", matched / self.weight if self.weight else 0.0, out
-
-
-class _Union:
-    """Membership in either of two containers, without copying the first."""
-
-    def __init__(self, first: Container[DeviceKey], second: Container[DeviceKey]) -> None:
-        self.first, self.second = first, second
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.first or key in self.second
 
 
 def device_keys(devices: dict[str, list[AllocatedDevice]]) -> Iterable[DeviceKey]:

@@ -13,7 +13,7 @@ from gitorch.core.model import (
     Plan,
     replace,
 )
-from gitorch.core.scheduler.reconcile import reconcile
+from gitorch.core.scheduler.reconcile import Place, reconcile
 from gitorch.core.scheduler.select import GroupSelect, Selector
 from gitorch.core.state import StateView
 
@@ -43,46 +43,11 @@ def schedule_generic(
     if rec.places and job is not None:
         stopping = {s.alloc.id for s in rec.stops}
         sel = Selector(snap, job, allocs, seed=seed, stopping=stopping)
-        groups = {tg.name: tg for tg in job.task_groups}
-        selects: dict[str, GroupSelect] = {}
-        left = {name: 0 for name in groups}
-        for place in rec.places:
-            left[place.task_group] += 1
-        # destructive updates first, as Nomad does: each frees its old allocation's
-        # resources before its replacement is placed, and takes them back on failure
-        for place in sorted(rec.places, key=lambda p: p.reason != "update"):
-            name = place.task_group
-            if name in failed:  # the rest of a group that did not fit: coalesced (Nomad)
-                continue
-            g = selects.get(name)
-            if g is None:
-                g = selects[name] = sel.group(job, groups[name])
-            prev = place.previous
-            released = prev is not None and bool(place.stop_previous) and sel.release(prev)
-            penalty = prev.node_id if prev is not None and place.reason == "reschedule" else ""
-            i = sel.select(g, penalty)
-            if i < 0:
-                if released and prev is not None:
-                    sel.release(prev, -1)
-                failed[name] = replace(sel.explain(g), coalesced_failures=left[name] - 1)
-                queued[name] = left[name]
-                continue
-            left[name] -= 1
-            node = sel.place(g, i)
-            ports, devices = sel.claim(g, i)
-            placements.append(
-                Placement(
-                    id=new_id(),
-                    task_group=name,
-                    index=place.index,
-                    node_id=node.id,
-                    previous_allocation=prev.id if prev is not None else "",
-                    ports=ports,
-                    devices=devices,
-                )
-            )
-            if prev is not None and place.stop_previous:
-                stops.append(AllocStop(id=prev.id, description=place.stop_previous))
+        placer = _Placer(sel, job, rec.places, new_id)
+        placer.run()
+        placements, failed = placer.placements, placer.failed
+        stops += placer.stops
+        queued.update(placer.queued)
     eval_update, new_evals = _evals(ev, failed, queued, new_id)
     return Plan(
         eval_id=ev.id,
@@ -95,6 +60,105 @@ def schedule_generic(
         eval_update=eval_update,
         new_evals=new_evals,
     )
+
+
+class _Placer:
+    """Finds nodes for an evaluation's placements, destructive updates first as Nomad
+    does: each frees its old allocation's resources before its replacement is placed,
+    and takes them back when no node fits. An update that fits nowhere is tried again
+    in another round, once later updates have freed what they held (a static port, say),
+    until a round places nothing; then its group fails. A group whose new placement
+    fits nowhere fails at once, the rest of it coalesced into that failure (Nomad)."""
+
+    def __init__(
+        self, sel: Selector, job: Job, places: list[Place], new_id: Callable[[], str]
+    ) -> None:
+        self.sel, self.job, self.new_id = sel, job, new_id
+        self.places = sorted(places, key=lambda p: p.reason != "update")
+        self.groups = {tg.name: tg for tg in job.task_groups}
+        self.selects: dict[str, GroupSelect] = {}
+        self.left = dict.fromkeys(self.groups, 0)
+        for place in places:
+            self.left[place.task_group] += 1
+        self.placements: list[Placement] = []
+        self.stops: list[AllocStop] = []
+        self.failed: dict[str, AllocMetric] = {}
+        self.queued: dict[str, int] = {}
+
+    def run(self) -> None:
+        pending = self.places
+        while pending:
+            deferred, placed = self._round(pending)
+            pending = deferred
+            if not placed:  # nothing was freed: another round would fail the same way
+                break
+        for place in pending:
+            if place.task_group not in self.failed:
+                self.fail(place)
+
+    def _round(self, places: list[Place]) -> tuple[list[Place], int]:
+        """Try ``places`` in order; return those to retry and how many were placed.
+        A group whose update finds no node is stalled for the rest of the round: its
+        remaining placements wait for the next round without a walk of every node."""
+        deferred: list[Place] = []
+        stalled: set[str] = set()
+        placed = 0
+        for place in places:
+            name = place.task_group
+            if name in self.failed:  # coalesced (Nomad)
+                continue
+            if name in stalled:
+                deferred.append(place)
+            elif self.attempt(place):
+                placed += 1
+            elif place.reason == "update":
+                stalled.add(name)
+                deferred.append(place)
+            else:
+                self.fail(place)
+        return deferred, placed
+
+    def _group(self, name: str) -> GroupSelect:
+        g = self.selects.get(name)
+        if g is None:
+            g = self.selects[name] = self.sel.group(self.job, self.groups[name])
+        return g
+
+    def attempt(self, place: Place) -> bool:
+        """Place ``place`` if any node fits; False (nothing changed) when none does."""
+        sel, name = self.sel, place.task_group
+        g = self._group(name)
+        prev = place.previous
+        released = prev is not None and bool(place.stop_previous) and sel.release(prev)
+        penalty = prev.node_id if prev is not None and place.reason == "reschedule" else ""
+        i = sel.select(g, penalty)
+        if i < 0:
+            if released and prev is not None:
+                sel.release(prev, -1)
+            return False
+        self.left[name] -= 1
+        node = sel.place(g, i)
+        ports, devices = sel.claim(g, i)
+        self.placements.append(
+            Placement(
+                id=self.new_id(),
+                task_group=name,
+                index=place.index,
+                node_id=node.id,
+                previous_allocation=prev.id if prev is not None else "",
+                ports=ports,
+                devices=devices,
+            )
+        )
+        if prev is not None and place.stop_previous:
+            self.stops.append(AllocStop(id=prev.id, description=place.stop_previous))
+        return True
+
+    def fail(self, place: Place) -> None:
+        name = place.task_group
+        metric = self.sel.explain(self._group(name))
+        self.failed[name] = replace(metric, coalesced_failures=self.left[name] - 1)
+        self.queued[name] = self.left[name]
 
 
 def _evals(

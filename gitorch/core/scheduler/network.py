@@ -11,9 +11,13 @@ ports, as Nomad does. ``to = -1`` maps the task port to the host port.
 from __future__ import annotations
 
 import random
-from collections.abc import Container, Set
+from collections.abc import Container
+from typing import TYPE_CHECKING
 
 from gitorch.core.model import AllocatedPort, Node, TaskGroup
+
+if TYPE_CHECKING:  # usage -> devices -> feasible -> network: import for types only
+    from gitorch.core.scheduler.usage import NodeUse
 
 IP_ATTRIBUTE = "unique.network.ip-address"
 LOOPBACK = "127.0.0.1"
@@ -45,49 +49,49 @@ class PortAsk:
         self.static = [(p.label, p.value, p.to) for n in nets for p in n.reserved_ports]
         self.dynamic = [(p.label, p.to) for n in nets for p in n.dynamic_ports]
         self.static_values = frozenset(value for _, value, _ in self.static)
+        self.checks: list[tuple[str, int]] = []  # (reason, port): a port already used
+        seen: set[int] = set()
+        for label, value, _ in self.static:
+            collision = f"network: reserved port collision {label}={value}"
+            self.checks.append((collision, -1 if value in seen else value))
+            seen.add(value)
 
     @staticmethod
     def of(group: TaskGroup) -> PortAsk | None:
         wanted = any(n.reserved_ports or n.dynamic_ports for n in group.networks)
         return PortAsk(group) if wanted else None
 
-    def reason(self, node: Node, used: Set[int]) -> str:
+    def reason(self, node: Node, use: NodeUse) -> str:
         """Why the ports do not fit on ``node`` (a DimensionExhausted key), or ""."""
-        seen: set[int] = set()
-        for label, value, _ in self.static:
-            if value in used or value in seen:
-                return f"network: reserved port collision {label}={value}"
-            seen.add(value)
-        if self.dynamic:
-            lo, hi = _dynamic_range(node)
-            taken = sum(1 for port in used | seen if lo <= port <= hi)
-            if hi - lo + 1 - taken < len(self.dynamic):
+        used = use.ports
+        for why, value in self.checks:
+            if value in used or value < 0:  # -1: asked twice by the group itself
+                return why
+        need = len(self.dynamic)
+        if need:
+            room = use.hi - use.lo + 1
+            if room - len(used) - len(self.static_values) >= need:
+                return ""  # enough even if every used port were in the range
+            lo, hi = use.lo, use.hi
+            taken = sum(1 for port in used | self.static_values if lo <= port <= hi)
+            if room - taken < need:
                 return DYNAMIC_FAILED
         return ""
 
-    def assign(self, node: Node, used: Container[int], rng: random.Random) -> list[AllocatedPort]:
+    def assign(self, node: Node, use: NodeUse, rng: random.Random) -> list[AllocatedPort]:
         """The ports of one placement; call only when :meth:`reason` is ""."""
         ip = host_ip(node)
         out = [
             AllocatedPort(label=label, value=value, to=value if to == -1 else to, host_ip=ip)
             for label, value, to in self.static
         ]
-        if not self.dynamic:
-            return out
-        lo, hi = _dynamic_range(node)
         picked: set[int] = set(self.static_values)
         for label, to in self.dynamic:
-            port = _pick(lo, hi, used, picked, rng)
+            port = _pick(use.lo, use.hi, use.ports, picked, rng)
             picked.add(port)
-            out.append(
-                AllocatedPort(label=label, value=port, to=port if to == -1 else to, host_ip=ip)
-            )
+            to = port if to == -1 else to
+            out.append(AllocatedPort(label=label, value=port, to=to, host_ip=ip))
         return out
-
-
-def _dynamic_range(node: Node) -> tuple[int, int]:
-    res = node.node_resources
-    return max(res.min_dynamic_port, 1), min(res.max_dynamic_port, 65535)
 
 
 def _pick(lo: int, hi: int, used: Container[int], picked: set[int], rng: random.Random) -> int:

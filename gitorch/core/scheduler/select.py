@@ -31,8 +31,9 @@ from gitorch.core.scheduler.feasible import (
     distinct_hosts,
     in_datacenters,
 )
-from gitorch.core.scheduler.offers import NodeUse, Offers, held
+from gitorch.core.scheduler.offers import Offers
 from gitorch.core.scheduler.rank import ask, exhausted, used
+from gitorch.core.scheduler.usage import NodeUse, held
 from gitorch.core.state import StateView
 
 # per node: [free cpu, free memory, free disk, 1 / offered cpu, 1 / offered memory]
@@ -141,7 +142,7 @@ class Selector:
     def _use(self, i: int) -> NodeUse:
         use = self.use[i]
         if use is None:
-            use = self.use[i] = held(self.snap, self.nodes[i].id, self.stopping)
+            use = self.use[i] = held(self.snap, self.nodes[i], self.stopping)
         return use
 
     def select(self, g: GroupSelect, penalty: str = "") -> int:
@@ -155,6 +156,7 @@ class Selector:
         best, best_score, found, i = -1, -10.0, 0, start
         offers, uses, aff = g.offers, self.use, 0.0
         scored = offers is not None and offers.scored
+        why_not = offers.reason if offers is not None else None
         for i in chain(range(start, n), range(start)):
             why = verdicts[i]
             if why is None:
@@ -171,10 +173,11 @@ class Selector:
             node_id = ids[i]
             if distinct is not None and node_id in distinct:
                 continue
-            if offers is not None:
-                why, aff = offers.fit(nodes[i], uses[i] or self._use(i))
-                if why:
+            if why_not is not None:
+                if why_not(nodes[i], uses[i] or self._use(i)):
                     continue
+                if scored:
+                    aff = offers.score  # type: ignore[union-attr]
             # Nomad's binpack on the free fractions after the ask, normalised by 18
             score = 20.0 - (10.0 ** (fc * st[3]) + 10.0 ** (fm * st[4]))
             if score < 0.0 or score > 18.0:
@@ -271,7 +274,7 @@ class Selector:
                 st = self.state[i] = self._load(i)
             dim = exhausted(st[:3], g.ask)
             if not dim and g.offers is not None:
-                dim = g.offers.fit(node, self._use(i))[0]
+                dim = g.offers.reason(node, self._use(i))
             if dim:
                 exhausted_count += 1
                 dimension[dim] = dimension.get(dim, 0) + 1

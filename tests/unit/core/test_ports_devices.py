@@ -271,6 +271,35 @@ def test_a_destructive_update_reuses_its_own_static_port() -> None:
     assert plan.placements[0].ports[0].value == 8080
 
 
+def test_an_update_waits_for_a_later_update_to_free_its_port() -> None:
+    c = Cluster(make_node("a"), make_node("b"))
+    plain, ported = make_job(count=2), make_job(count=1, static=(HTTP,))
+    v0 = replace(
+        plain,
+        task_groups=[
+            replace(plain.task_groups[0], name="db"),
+            replace(ported.task_groups[0], name="web"),
+        ],
+    )
+    c.run(c.register(v0))
+    # the ports swap groups: db needs 8080 on both nodes, one held by web until replaced
+    v1 = replace(
+        v0,
+        task_groups=[
+            replace(ported.task_groups[0], name="db", count=2),
+            replace(plain.task_groups[0], name="web", count=1),
+        ],
+    )
+    plan = c.run(c.register(v1))
+    assert plan.eval_update is not None and plan.eval_update.failed_tg_allocs == {}
+    assert sorted((p.task_group, p.node_id) for p in plan.placements if p.ports) == [
+        ("db", "a"),
+        ("db", "b"),
+    ]
+    assert len(plan.stops) == 3
+    assert c.plan(Evaluation(id="again", job_id="web")).is_noop()
+
+
 def test_a_host_network_other_than_default_filters_every_node() -> None:
     c = Cluster(make_node("a"))
     port = Port(label="http", value=80, host_network="public")
