@@ -13,7 +13,7 @@ and compare with units (:mod:`gitorch.core.scheduler.units`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Set
 
 from gitorch.core.model import (
     Affinity,
@@ -130,7 +130,7 @@ class DeviceAsk:
         return float(sum(w for check, w in self.affinities if check(dev)))
 
     def choose(
-        self, node: Node, held: Container[DeviceKey], mine: Container[DeviceKey]
+        self, node: Node, held: Set[DeviceKey], mine: Set[DeviceKey]
     ) -> tuple[NodeDeviceResource, list[str], float] | None:
         """The best device group for this request, its free instances (not in ``held``
         or ``mine``), and the summed weight of its matching affinities; None when no
@@ -147,12 +147,15 @@ class DeviceAsk:
                 weight = memo[key] = self._verdict(dev)
             if weight is None or (best is not None and weight <= best[2]):
                 continue
-            group = dev.id_string()
-            free = [
-                i.id
-                for i in dev.instances
-                if i.healthy and (group, i.id) not in held and (group, i.id) not in mine
-            ]
+            if held or mine:
+                group = dev.id_string()
+                free = [
+                    i.id
+                    for i in dev.instances
+                    if i.healthy and (group, i.id) not in held and (group, i.id) not in mine
+                ]
+            else:  # a node nothing holds devices on yet: the common first visit
+                free = [i.id for i in dev.instances if i.healthy]
             if len(free) >= count:
                 best = (dev, free[:count], weight)
         return best
@@ -170,7 +173,7 @@ class DeviceAsks:
         wanted = any(t.resources.devices for t in group.tasks)
         return DeviceAsks(group) if wanted else None
 
-    def offer(self, node: Node, held: Container[DeviceKey]) -> tuple[str, float, DeviceOffer]:
+    def offer(self, node: Node, held: Set[DeviceKey]) -> tuple[str, float, DeviceOffer]:
         """(the exhausted dimension or "", the device affinity score in -1..1, the
         devices per task); the score is Nomad's matched weight over total weight."""
         mine: set[DeviceKey] = set()

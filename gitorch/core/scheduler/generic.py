@@ -138,7 +138,7 @@ class _Placer:
             return False
         self.left[name] -= 1
         node = sel.place(g, i)
-        ports, devices = sel.claim(g, i)
+        ports, devices = sel.claim(g, i) if g.offers is not None else ([], {})
         self.placements.append(
             Placement(
                 id=self.new_id(),

@@ -157,6 +157,7 @@ class Selector:
         offers, uses, aff = g.offers, self.use, 0.0
         scored = offers is not None and offers.scored
         why_not = offers.reason if offers is not None else None
+        rescore = scored or bool(penalty)  # another scorer than binpack may apply
         for i in chain(range(start, n), range(start)):
             why = verdicts[i]
             if why is None:
@@ -184,7 +185,7 @@ class Selector:
                 score = 0.0 if score < 0.0 else 18.0
             score *= norm
             hits = hits_on(node_id)
-            if hits or penalty or scored:
+            if hits or rescore:
                 scorers = 1
                 if scored:
                     score += aff
