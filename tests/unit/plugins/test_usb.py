@@ -144,7 +144,7 @@ def test_builtin_registers_nvidia_and_usb(monkeypatch: pytest.MonkeyPatch) -> No
     assert {"nvidia", "usb"} <= set(pm.device_classes())
     devices = pm.devices({"usb": {"excluded_vendor_ids": ["1d6b"]}})
     assert {"nvidia", "usb"} <= set(devices)
-    assert pm.errors == []
+    assert [e for e in pm.errors if e.name == "builtin"] == []  # others' plugins may vary
     [row] = [r for r in pm.plugin_info() if r.name == "builtin"]
     assert {"nvidia", "usb"} <= set(row.devices) and "register_devices" in row.hooks
 
