@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from gitorch.core.model import Node, Placement, Plan, replace
 from gitorch.core.scheduler.devices import device_keys, healthy_keys
+from gitorch.core.scheduler.offers import held
 from gitorch.core.scheduler.rank import Vector, ask, exhausted, free
-from gitorch.core.scheduler.usage import held
 from gitorch.core.state import StateView
 
 

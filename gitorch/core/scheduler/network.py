@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from gitorch.core.model import AllocatedPort, Node, TaskGroup
 
-if TYPE_CHECKING:  # usage -> devices -> feasible -> network: import for types only
-    from gitorch.core.scheduler.usage import NodeUse
+if TYPE_CHECKING:  # offers -> devices -> feasible -> network: import for types only
+    from gitorch.core.scheduler.offers import NodeUse
 
 IP_ATTRIBUTE = "unique.network.ip-address"
 LOOPBACK = "127.0.0.1"

@@ -1,19 +1,61 @@
-"""What a task group asks of a node beyond cpu, memory and disk: ports and devices.
+"""What a task group asks of a node beyond cpu, memory and disk (host ports and devices),
+and what a node's allocations already hold of them.
 
 Groups that ask for neither have no :class:`Offers` (``Offers.of`` returns None), so the
-selector's walk pays one ``is None`` test per node for them. For the others, the walk
-checks each node against its :class:`~gitorch.core.scheduler.usage.NodeUse`.
+selector's walk pays one ``is None`` test per node for them. For the others, a
+:class:`NodeUse` is built for a node from its live allocations (less those the plan
+stops) the first time the walk needs it, and is then kept current by the selector as
+the plan places and replaces allocations; the plan applier builds one per node from
+the latest state to re-check a plan.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable
 
-from gitorch.core.model import AllocatedPort, Node, TaskGroup
-from gitorch.core.scheduler.devices import DeviceAsks, DeviceOffer
+from gitorch.core.model import AllocatedDevice, AllocatedPort, Node, TaskGroup
+from gitorch.core.scheduler.devices import DeviceAsks, DeviceKey, DeviceOffer, device_keys
 from gitorch.core.scheduler.network import PortAsk
-from gitorch.core.scheduler.usage import NodeUse
+from gitorch.core.state import StateView
+
+
+class NodeUse:
+    """Host ports and device instances held on one node, with the node's dynamic port
+    range (``lo``..``hi``, both included)."""
+
+    __slots__ = ("devices", "hi", "lo", "ports")
+
+    def __init__(self, node: Node) -> None:
+        res = node.node_resources
+        self.lo, self.hi = max(res.min_dynamic_port, 1), min(res.max_dynamic_port, 65535)
+        self.ports: set[int] = set()
+        self.devices: set[DeviceKey] = set()
+
+    def add(
+        self, ports: Iterable[AllocatedPort], devices: dict[str, list[AllocatedDevice]]
+    ) -> None:
+        self.ports.update(p.value for p in ports)
+        self.devices.update(device_keys(devices))
+
+    def remove(
+        self, ports: Iterable[AllocatedPort], devices: dict[str, list[AllocatedDevice]]
+    ) -> None:
+        self.ports.difference_update(p.value for p in ports)
+        self.devices.difference_update(device_keys(devices))
+
+
+def held(snap: StateView, node: Node, stopping: Container[str] = ()) -> NodeUse:
+    """What the node's live allocations hold, except the ``stopping`` ones."""
+    use = NodeUse(node)
+    allocs = snap.allocs
+    for alloc_id in snap.by_node.get(node.id, ()):
+        alloc = allocs[alloc_id]
+        if alloc_id in stopping or alloc.terminal():
+            continue
+        if alloc.allocated_ports or alloc.allocated_devices:
+            use.add(alloc.allocated_ports, alloc.allocated_devices)
+    return use
 
 
 class Offers:

@@ -31,9 +31,8 @@ from gitorch.core.scheduler.feasible import (
     distinct_hosts,
     in_datacenters,
 )
-from gitorch.core.scheduler.offers import Offers
+from gitorch.core.scheduler.offers import NodeUse, Offers, held
 from gitorch.core.scheduler.rank import ask, exhausted, used
-from gitorch.core.scheduler.usage import NodeUse, held
 from gitorch.core.state import StateView
 
 # per node: [free cpu, free memory, free disk, 1 / offered cpu, 1 / offered memory]

@@ -33,9 +33,14 @@ from gitorch.core.model import (
     replace,
 )
 from gitorch.core.scheduler import schedule
-from gitorch.core.scheduler.devices import compile_check, matches, parse_name
+from gitorch.core.scheduler.devices import (
+    compare,
+    compile_check,
+    matches,
+    parse_name,
+    parse_quantity,
+)
 from gitorch.core.scheduler.network import DYNAMIC_FAILED
-from gitorch.core.scheduler.units import compare, parse_quantity
 from gitorch.core.state import StateStore
 
 
