@@ -2,25 +2,36 @@
 
 The process is a server (Raft on the rpc port, the scheduler, the GitOps loop while
 leader), a client (fingerprint, heartbeat, task runners), or both (``--dev``). The
-HTTP API serves Nomad's v1 routes on bind_addr:http port.
+HTTP API serves Nomad's v1 routes on bind_addr:http port from the start: a server that
+is not the leader forwards to the leader, a client-only agent to its servers.
+
+A server checks its data dir and its peers before Raft starts (``server.bootstrap``)
+and exits non-zero with the reason when it must not serve: a damaged journal, a data
+dir of another cluster, a wrong peer list; later, when Raft stops serving (a peer of
+another cluster, an undecodable entry).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from gitorch import __version__
 from gitorch import config as agent_config
 from gitorch.agent.client import Client, ClientOptions
 from gitorch.agent.conn import HTTPConn, ServerConn
 from gitorch.agent.localconn import LocalConn
 from gitorch.config import AgentConfig
+from gitorch.core.model.cluster import ServerMember
 from gitorch.errors import ConfigError, GitorchError
 from gitorch.gitsync.loop import GitopsLoop
+from gitorch.server import bootstrap, raft
+from gitorch.server.cluster import Membership, read_cluster_id
 from gitorch.server.fsm import Fsm
 from gitorch.server.log import RaftLog
 from gitorch.server.server import Server
@@ -39,7 +50,11 @@ class Agent:
             raise ConfigError("data_dir is required outside --dev: set data_dir or --data-dir")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.server: Server | None = None
+        self.membership: Membership | None = None
         self.client: Client | None = None
+        self.failed = threading.Event()
+        self.failure = ""
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         cfg = self.cfg
@@ -47,8 +62,10 @@ class Agent:
             self.server = self._start_server()
         if cfg.client.enabled:
             conn: ServerConn
-            if self.server is not None:
+            if self.server is not None and not self._clustered():
                 conn = LocalConn(self.server)
+            elif self.server is not None:  # a follower's writes go through its HTTP API
+                conn = HTTPConn([cfg.http_addr, *cfg.client.servers])
             elif cfg.client.servers:
                 conn = HTTPConn(list(cfg.client.servers))
             else:
@@ -67,30 +84,76 @@ class Agent:
             )
             self.client.start()
 
+    def _clustered(self) -> bool:
+        return bool([p for p in self.cfg.server.retry_join if p != self.cfg.rpc_addr])
+
     def _start_server(self) -> Server:
         cfg = self.cfg
+        server_dir, raft_dir = self.data_dir / "server", self.data_dir / "server" / "raft"
+        id_file = server_dir / "cluster-id"
+        try:
+            raft.check_data_dir(raft_dir)
+        except raft.DataDirError as exc:
+            raise bootstrap.ClusterError(
+                f"{exc}. This server cannot serve from data dir {self.data_dir}: restore it "
+                "from a backup, or remove it and start the server empty to rejoin the cluster "
+                "as a new member (remove the old one first: gitorch operator raft remove-peer)"
+            ) from None
+        data = bootstrap.DataDir(
+            root=self.data_dir,
+            has_state=raft.has_state(raft_dir),
+            saved_peers=raft.load_peers(raft_dir),
+            id_file=id_file,
+        )
+        plan = bootstrap.plan_start(
+            cfg.rpc_addr, cfg.server.retry_join, cfg.server.bootstrap_expect, data,
+            probe=raft.probe,
+        )  # fmt: skip
+        log.info("Raft peers %s: %s", plan.partners, plan.why)
+        me = ServerMember(
+            name=cfg.name or f"{socket.gethostname()}-{cfg.rpc_port}",
+            raft_addr=cfg.rpc_addr,
+            http_addr=cfg.http_addr,
+            region=cfg.region,
+            datacenter=cfg.datacenter,
+            build=__version__,
+        )
         fsm = Fsm()
-        holder: dict[str, Server] = {}
-        leader_now = threading.Event()
+        ready: dict[str, Any] = {}
+        lock = threading.Lock()
+
+        def cluster_id() -> str:
+            membership = ready.get("membership")
+            if isinstance(membership, Membership):
+                return membership.cluster_id()
+            return read_cluster_id(id_file) or fsm.state.cluster_id
 
         def on_leader_change(leading: bool) -> None:
-            if "server" in holder:
-                holder["server"].set_leader(leading)
-            elif leading:
-                leader_now.set()
+            with lock:
+                ready["leading"] = leading
+                if "server" in ready:
+                    ready["server"].set_leader(leading)
+                    ready["membership"].set_leader(leading)
 
-        peers = [p for p in cfg.server.retry_join if p != cfg.rpc_addr]
         raft_log = RaftLog(
             fsm,
             cfg.rpc_addr,
-            peers,
-            self.data_dir / "server" / "raft",
+            plan.partners,
+            raft_dir,
             on_leader_change=on_leader_change,
+            cluster_id=cluster_id,
+            identity=lambda: {
+                "name": me.name,
+                "http_addr": me.http_addr,
+                "region": me.region,
+                "datacenter": me.datacenter,
+                "build": me.build,
+            },
         )
         server = Server(
             fsm,
             raft_log,
-            name=cfg.name or "gitorch",
+            name=me.name,
             region=cfg.region,
             datacenter=cfg.datacenter,
             num_workers=cfg.server.num_schedulers,
@@ -100,20 +163,73 @@ class Agent:
         if cfg.gitops is not None:
             server.gitops = GitopsLoop(cfg.gitops, self.data_dir / "gitops", server)
         server.agent_info = self._agent_info
-        holder["server"] = server
+        membership = Membership(
+            fsm, raft_log, me, id_file, probe=raft.probe, on_fatal=self._fail
+        )  # fmt: skip
         server.start()
-        if not raft_log.wait_ready(timeout=30):
-            log.warning("no Raft leader yet; serving reads while waiting")
-        if leader_now.is_set() or raft_log.is_leader():
-            server.set_leader(True)
+        membership.start()
+        with lock:
+            ready["server"], ready["membership"] = server, membership
+            if ready.get("leading"):
+                server.set_leader(True)
+                membership.set_leader(True)
+        self.membership = membership
+        self._spawn(self._watch_raft, raft_log)
+        if plan.join:
+            self._spawn(self._join, plan.partners)
         return server
+
+    def _join(self, members: list[str]) -> None:
+        try:
+            bootstrap.join(
+                self.cfg.rpc_addr,
+                members,
+                probe=raft.probe,
+                request_add=lambda member, me: raft.request_membership(member, "add", me),
+            )
+        except bootstrap.ClusterError as exc:
+            self._fail(str(exc))
+
+    def _watch_raft(self, raft_log: RaftLog) -> None:
+        while not self.failed.wait(0.5):
+            why = raft_log.fatal()
+            if why:
+                self._fail(f"{why} (data dir {self.data_dir})")
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _fail(self, why: str) -> None:
+        """This server must stop serving: say why; ``main`` exits non-zero."""
+        if not self.failed.is_set():
+            self.failure = why
+            log.critical("stopping: %s", why)
+            self.failed.set()
 
     def _agent_info(self) -> dict[str, Any]:
         return {"stats": {"client": {"node_id": self.client.node_id if self.client else ""}}}
 
+    def client_self(self) -> dict[str, Any]:
+        """/v1/agent/self of a client-only agent."""
+        cfg = self.cfg
+        return {
+            "config": {
+                "Name": cfg.name,
+                "Region": cfg.region,
+                "Datacenter": cfg.datacenter,
+                "Version": {"Version": __version__},
+                "Client": {"Enabled": True, "Servers": list(cfg.client.servers)},
+            },
+            **self._agent_info(),
+        }
+
     def stop(self) -> None:
         if self.client is not None:
             self.client.stop()
+        if self.membership is not None:
+            self.membership.stop()
         if self.server is not None:
             self.server.stop()
 
@@ -122,6 +238,7 @@ def main(options: dict[str, Any]) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     try:
         cfg = agent_config.build(options)
         agent = Agent(cfg)
@@ -137,7 +254,7 @@ def main(options: dict[str, Any]) -> int:
         cfg.client.enabled,
         cfg.gitops.repo if cfg.gitops else "-",
     )
-    from gitorch.api.serve import serve  # the HTTP edge, loaded last
+    from gitorch.api.serve import serve_app  # the HTTP edge, loaded last
 
     stop = threading.Event()
 
@@ -147,18 +264,37 @@ def main(options: dict[str, Any]) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    backend = agent.server
-    if backend is None:
-        raise ConfigError("an agent without a server cannot serve the API yet: enable server")
+
+    def stop_on_failure() -> None:
+        agent.failed.wait()
+        stop.set()
+
+    threading.Thread(target=stop_on_failure, daemon=True).start()
     try:
-        serve(
-            backend,
-            agent.client,
-            cfg.bind_addr,
-            cfg.http_port,
-            acl_tokens=set(cfg.acl_tokens) if cfg.acl_enabled else None,
-            stop=stop,
-        )
+        serve_app(_app(agent), cfg.bind_addr, cfg.http_port, stop=stop)
     finally:
         agent.stop()
+    if agent.failure:
+        log.error("gitorch agent stopped: %s", agent.failure)
+        return 1
     return 0
+
+
+def _app(agent: Agent) -> Any:
+    cfg = agent.cfg
+    tokens = set(cfg.acl_tokens) if cfg.acl_enabled else None
+    if agent.server is not None:
+        from gitorch.api.app import make_app
+
+        return make_app(agent.server, agent.client, acl_tokens=tokens, cluster=agent.membership)
+    from gitorch.api.client_agent import make_client_app
+
+    client = agent.client
+    assert client is not None
+    return make_client_app(
+        client,
+        cfg.client.servers,
+        agent_self=agent.client_self,
+        local_allocs=lambda: {k: s.alloc for k, s in client.allocs().items()},
+        acl_tokens=tokens,
+    )

@@ -16,10 +16,12 @@ from gitorch.api import (
     routes_jobs,
     routes_logs,
     routes_nodes,
+    routes_operator,
     routes_status,
 )
+from gitorch.api.forward import LeaderForwarding
 from gitorch.api.http import error_response, text_response
-from gitorch.server.backend import Backend, ClientBackend
+from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
 
 # Reachable without a token: load balancers probe health, and Git hosts sign webhooks
 # with their own secret instead.
@@ -31,19 +33,24 @@ def make_app(
     client: ClientBackend | None = None,
     *,
     acl_tokens: set[str] | None = None,
+    cluster: ClusterBackend | None = None,
 ) -> Starlette:
     """Build the HTTP API. With ``acl_tokens``, every route outside ``OPEN_PATHS`` needs an
-    ``X-Nomad-Token`` (or ``Authorization: Bearer``) from that set."""
+    ``X-Nomad-Token`` (or ``Authorization: Bearer``) from that set. With ``cluster`` (a
+    server agent), followers forward to the leader and the membership routes exist."""
     routes = [
         *routes_jobs.routes(backend),
         *routes_allocs.routes(backend),
         *routes_nodes.routes(backend),
-        *routes_status.routes(backend, client),
+        *routes_status.routes(backend, client, cluster),
         *routes_logs.routes(backend, client),
         *routes_gitops.routes(backend),
         *routes_internal.routes(backend),
+        *(routes_operator.routes(cluster) if cluster is not None else []),
     ]
     middleware = [] if acl_tokens is None else [Middleware(TokenGate, tokens=acl_tokens)]
+    if cluster is not None:
+        middleware.append(Middleware(LeaderForwarding, cluster=cluster))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return text_response("Invalid URL path or method", 404)

@@ -6,8 +6,10 @@ import threading
 
 import uvicorn
 
+from starlette.types import ASGIApp
+
 from gitorch.api.app import make_app
-from gitorch.server.backend import Backend, ClientBackend
+from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
 
 
 def serve(
@@ -18,10 +20,23 @@ def serve(
     *,
     acl_tokens: set[str] | None,
     stop: threading.Event,
+    cluster: ClusterBackend | None = None,
 ) -> None:
-    app = make_app(backend, client, acl_tokens=acl_tokens)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=2)
+    app = make_app(backend, client, acl_tokens=acl_tokens, cluster=cluster)
+    serve_app(app, host, port, stop=stop)
+
+
+def serve_app(app: ASGIApp, host: str, port: int, *, stop: threading.Event) -> None:
+    """Run ``app`` on host:port in a thread until ``stop`` is set."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
     server = uvicorn.Server(config)
     # In a thread of its own, uvicorn leaves signal handling to the agent.
     thread = threading.Thread(target=server.run, name="http", daemon=True)

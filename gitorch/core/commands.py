@@ -19,6 +19,7 @@ from gitorch.core.model import (
     Plan,
     TaskState,
 )
+from gitorch.core.model.cluster import ServerMember
 from gitorch.core.naming import nomad_name
 
 
@@ -84,6 +85,20 @@ class RecordGitFetchError(_Cmd, frozen=True, kw_only=True):
     message: str
 
 
+class SetClusterID(_Cmd, frozen=True, kw_only=True):
+    """Name the cluster once: applied only while the state has no cluster ID."""
+
+    cluster_id: str
+
+
+class UpsertServerMember(_Cmd, frozen=True, kw_only=True):
+    member: ServerMember
+
+
+class RemoveServerMember(_Cmd, frozen=True, kw_only=True):
+    raft_addr: str
+
+
 Command = (
     RegisterJob
     | DeregisterJob
@@ -95,6 +110,9 @@ Command = (
     | UpdateAllocsFromClient
     | RecordGitSync
     | RecordGitFetchError
+    | SetClusterID
+    | UpsertServerMember
+    | RemoveServerMember
 )
 
 __all__ = [
@@ -107,8 +125,12 @@ __all__ = [
     "RecordGitSync",
     "RegisterJob",
     "RegisterNode",
+    "RemoveServerMember",
+    "ServerMember",
+    "SetClusterID",
     "UpdateAllocsFromClient",
     "UpdateNodeEligibility",
     "UpdateNodeStatus",
     "UpsertEvals",
+    "UpsertServerMember",
 ]

@@ -23,10 +23,11 @@ from gitorch.core.model import (
     Resources,
     replace,
 )
+from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.node import compute_class
 
 JobKey = tuple[str, str]
-TABLES = ("jobs", "nodes", "allocs", "evals", "gitops")
+TABLES = ("jobs", "nodes", "allocs", "evals", "gitops", "members")
 MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
 V = TypeVar("V", bound="StateView")
 
@@ -51,6 +52,8 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
     allocs: list[Allocation]
     evals: list[Evaluation]
     gitsync: GitSync
+    cluster_id: str = ""
+    members: list[ServerMember] = []
 
 
 class StateView:
@@ -68,6 +71,8 @@ class StateView:
         self.evals: dict[str, Evaluation] = {}
         self.evals_by_job: dict[JobKey, frozenset[str]] = {}
         self.gitsync = GitSync()
+        self.cluster_id = ""  # named once by the first leader (SetClusterID)
+        self.members: dict[str, ServerMember] = {}  # raft address -> server
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
@@ -131,6 +136,8 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.evals = dict(src.evals)
     snap.evals_by_job = dict(src.evals_by_job)
     snap.gitsync = src.gitsync
+    snap.cluster_id = src.cluster_id
+    snap.members = dict(src.members)
     return snap
 
 
@@ -185,6 +192,8 @@ class StateStore(StateView):
                 self.gitsync = replace(self.gitsync, fetch_error=cmd.message)
                 self._touch(idx, "gitops")
                 return ApplyResult(index=idx)
+            case c.SetClusterID() | c.UpsertServerMember() | c.RemoveServerMember():
+                return self._cluster(idx, cmd)
             case _:
                 assert_never(cmd)
 
@@ -364,6 +373,24 @@ class StateStore(StateView):
         self._touch(idx, "allocs")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
 
+    def _cluster(
+        self, idx: int, cmd: c.SetClusterID | c.UpsertServerMember | c.RemoveServerMember
+    ) -> ApplyResult:
+        if isinstance(cmd, c.SetClusterID):
+            if self.cluster_id:
+                return ApplyResult(index=idx, error=f"cluster ID is already {self.cluster_id}")
+            self.cluster_id = cmd.cluster_id
+        elif isinstance(cmd, c.UpsertServerMember):
+            old = self.members.get(cmd.member.raft_addr)
+            created = idx if old is None else old.create_index
+            self.members[cmd.member.raft_addr] = replace(
+                cmd.member, create_index=created, modify_index=idx
+            )
+        elif self.members.pop(cmd.raft_addr, None) is None:
+            return ApplyResult(index=idx, error=f"server {cmd.raft_addr} is not a member")
+        self._touch(idx, "members")
+        return ApplyResult(index=idx)
+
     def _touch(self, idx: int, table: str) -> None:
         self.table_index[table] = idx
 
@@ -379,6 +406,8 @@ class StateStore(StateView):
             allocs=list(self.allocs.values()),
             evals=list(self.evals.values()),
             gitsync=self.gitsync,
+            cluster_id=self.cluster_id,
+            members=list(self.members.values()),
         )
 
     @classmethod
@@ -397,4 +426,6 @@ class StateStore(StateView):
             key = (ev.namespace, ev.job_id)
             store.evals_by_job[key] = store.evals_by_job.get(key, frozenset()) | {ev.id}
         store.gitsync = dump.gitsync
+        store.cluster_id = dump.cluster_id
+        store.members = {m.raft_addr: m for m in dump.members}
         return store

@@ -17,6 +17,7 @@ from gitorch.core.model.gitops import SyncChange as SyncChange
 from gitorch.core.model.gitops import SyncReport as SyncReport
 from gitorch.core.naming import nomad_name
 from gitorch.core.state import StateView
+from gitorch.server.cluster import AgentMembers, RaftConfiguration
 
 
 class _Wire(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name):
@@ -117,6 +118,25 @@ class Backend(Protocol):
     def peers(self) -> list[str]: ...
 
     def agent_self(self) -> dict[str, Any]: ...
+
+
+class ClusterBackend(Protocol):
+    """The cluster side of a server agent: leadership for request forwarding, and the
+    membership routes (implemented by ``gitorch.server.cluster.Membership``)."""
+
+    def is_leader(self) -> bool: ...
+
+    def leader_http_addr(self) -> str | None:
+        """The leader's HTTP ``host:port`` (None: no leader now, or not yet registered)."""
+        ...
+
+    def server_health(self) -> tuple[bool, str]: ...
+
+    def raft_configuration(self) -> RaftConfiguration: ...
+
+    def remove_raft_peer(self, address: str) -> int: ...
+
+    def agent_members(self) -> AgentMembers: ...
 
 
 class ClientBackend(Protocol):

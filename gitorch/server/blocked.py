@@ -15,6 +15,7 @@ from collections.abc import Callable
 from gitorch.core import commands as c
 from gitorch.core.model import Evaluation, replace
 from gitorch.core.state import ApplyResult
+from gitorch.errors import NotLeaderError
 from gitorch.server.fsm import Fsm
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class BlockedEvals:
         if frees_capacity(cmd):
             self._kick.set()
 
+    def kick(self) -> None:
+        """Look again now (a new leader: capacity may have changed during the failover)."""
+        self._kick.set()
+
     def _run(self) -> None:
         while True:
             self._kick.wait()
@@ -58,6 +63,8 @@ class BlockedEvals:
             self._kick.clear()
             try:
                 self.unblock()
+            except NotLeaderError:
+                log.debug("not the leader any more: unblocking left to the new one")
             except Exception:
                 log.exception("unblocking evaluations failed")
 

@@ -2,14 +2,16 @@
 
 ``ReplicatedLog.submit(command)`` returns once the command is committed and applied on
 this server. Followers raise ``NotLeaderError`` naming the leader, so callers forward.
+``status`` and ``remove_peer`` are the membership side (what /v1/operator/raft shows).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from gitorch import codec
 from gitorch.core.commands import Command
@@ -18,12 +20,34 @@ from gitorch.errors import GitorchError, NotLeaderError
 from gitorch.server.fsm import Fsm
 
 
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """A Raft member as this server sees it; ``alive``: its Raft connection is up."""
+
+    address: str
+    alive: bool
+    leader: bool
+    is_self: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LogStatus:
+    leader: str | None
+    term: int
+    commit_index: int
+    applied_index: int
+    peers: list[Peer]
+
+
 class ReplicatedLog(Protocol):
     def submit(self, cmd: Command, timeout: float = 10.0) -> ApplyResult: ...
     def is_leader(self) -> bool: ...
     def leader(self) -> str | None: ...
     def peers(self) -> list[str]: ...
     def wait_ready(self, timeout: float) -> bool: ...
+    def status(self) -> LogStatus: ...
+    def remove_peer(self, address: str, timeout: float = 10.0) -> None: ...
+    def fatal(self) -> str | None: ...
     def close(self) -> None: ...
 
 
@@ -75,6 +99,17 @@ class LocalLog:
     def wait_ready(self, timeout: float) -> bool:
         return True
 
+    def status(self) -> LogStatus:
+        me = Peer(self._addr, True, True, True)
+        index = self._fsm.state.index
+        return LogStatus(self._addr, 1, index, index, [me])
+
+    def remove_peer(self, address: str, timeout: float = 10.0) -> None:
+        raise GitorchError(f"{address} is not a Raft peer: this server runs alone")
+
+    def fatal(self) -> str | None:
+        return None
+
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()
@@ -90,6 +125,9 @@ class RaftLog:
         peers: list[str],
         data_dir: Path,
         on_leader_change: Callable[[bool], None] | None = None,
+        *,
+        cluster_id: Callable[[], str] | None = None,
+        identity: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         from gitorch.server import raft  # the only pysyncobj user
 
@@ -102,6 +140,8 @@ class RaftLog:
                 snapshot=fsm.snapshot_bytes,
                 restore=fsm.restore_bytes,
                 on_leader_change=on_leader_change,
+                cluster_id=cluster_id,
+                identity=identity,
             )
         except raft.RaftError as exc:
             raise GitorchError(f"raft: {exc} (is another agent using this port?)") from exc
@@ -130,6 +170,28 @@ class RaftLog:
 
     def wait_ready(self, timeout: float) -> bool:
         return self._raft.wait_ready(timeout)
+
+    def status(self) -> LogStatus:
+        st = self._raft.status()
+        peers = [Peer(p.address, p.connected, p.leader, p.is_self) for p in st.peers]
+        return LogStatus(st.leader, st.term, st.commit_index, st.applied_index, peers)
+
+    def remove_peer(self, address: str, timeout: float = 10.0) -> None:
+        try:
+            self._raft.remove_peer(address, timeout)
+        except self._raft_mod.NotLeaderError as exc:
+            raise NotLeaderError(exc.leader) from exc
+        except self._raft_mod.RaftError as exc:
+            raise GitorchError(f"raft: {exc}") from exc
+
+    def fatal(self) -> str | None:
+        """Why Raft stopped serving on this server (None while healthy)."""
+        err = self._raft.fatal()
+        return None if err is None else str(err)
+
+    def compact(self, timeout: float = 30.0) -> bool:
+        """Write a full dump now and trim the log (benchmarks, operators)."""
+        return self._raft.compact(timeout)
 
     def close(self) -> None:
         self._raft.close()

@@ -115,7 +115,8 @@ class Server:
                     if ev.status == "pending":
                         self.broker.enqueue(ev)
                 ready = [n.id for n in state.nodes.values() if n.status == "ready"]
-                self.heartbeats.start(ready)
+                self.heartbeats.start(ready)  # each with the failover grace
+                self.blocked.kick()
                 if self.gitops is not None:
                     self.gitops.start()
             else:

@@ -16,6 +16,7 @@ import uuid
 from gitorch.core.commands import UpsertEvals
 from gitorch.core.model import Evaluation, replace
 from gitorch.core.scheduler import schedule
+from gitorch.errors import NotLeaderError
 from gitorch.server.broker import EvalBroker
 from gitorch.server.fsm import Fsm
 from gitorch.server.log import ReplicatedLog
@@ -54,6 +55,8 @@ class Worker:
                 continue
             try:
                 self.process(ev)
+            except NotLeaderError:  # demoted: the new leader's broker has this evaluation
+                log.info("evaluation %s left to the new leader", ev.id)
             except Exception as exc:  # one bad evaluation never stops the worker
                 log.exception("evaluation %s for job %s failed", ev.id, ev.job_id)
                 self._fail(ev, f"scheduler error: {exc}")
