@@ -80,15 +80,24 @@ class Upstream:
 class Relay:
     """One hop to another agent's HTTP API, with Nomad's retry rules (see above)."""
 
-    def __init__(self, *, retry_s: float = 10.0, mark: str | None = FORWARDED) -> None:
+    def __init__(
+        self,
+        *,
+        retry_s: float = 10.0,
+        mark: str | None = FORWARDED,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.retry_s = retry_s
         self.mark = mark  # the header that stops the far side from relaying again
+        self._transport = transport  # tests: httpx.ASGITransport
         self._http: httpx.AsyncClient | None = None
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
-            self._http = httpx.AsyncClient(limits=limits, trust_env=False)
+            self._http = httpx.AsyncClient(
+                limits=limits, trust_env=False, transport=self._transport
+            )
         return self._http
 
     async def send(

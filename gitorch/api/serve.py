@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import uvicorn
-
 from starlette.types import ASGIApp
 
 from gitorch.api.app import make_app

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from gitorch.cli.alloc import alloc
+from gitorch.cli.cluster import operator, server
 from gitorch.cli.job import job
 from gitorch.cli.node import node
 from gitorch.cli.output import Context, emit_json, pass_context, table
@@ -47,6 +48,8 @@ def cli(ctx: click.Context, address: str | None, token: str | None, as_json: boo
 cli.add_command(job)
 cli.add_command(alloc)
 cli.add_command(node)
+cli.add_command(server)
+cli.add_command(operator)
 
 
 @cli.command()
@@ -85,27 +88,6 @@ def print_report(report: SyncReport) -> None:
     if report.changes:
         rows = [(c.job_id, c.action, c.version, c.file, c.detail) for c in report.changes]
         click.echo(table(("Job", "Action", "Version", "File", "Detail"), rows))
-
-
-@cli.group()
-def server() -> None:
-    """Inspect the cluster's servers."""
-
-
-@server.command()
-@pass_context
-def members(ctx: Context) -> None:
-    """List the Raft peers and which one leads."""
-    client = ctx.client()
-    peers, leader = client.peers(), client.leader()
-    if ctx.json:
-        emit_json([{"Address": p, "Leader": p == leader} for p in peers])
-        return
-    rows = []
-    for peer in peers:
-        host, _, port = peer.rpartition(":")
-        rows.append((peer, host or peer, port, "alive", str(peer == leader).lower()))
-    click.echo(table(("Name", "Address", "Port", "Status", "Leader"), rows))
 
 
 @cli.group()
