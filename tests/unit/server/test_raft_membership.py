@@ -111,7 +111,9 @@ def test_probe_answers_identity_and_a_fourth_node_joins_and_is_removed(nodes: No
     assert raft.request_membership(follower, "add", fourth) == ""  # forwarded to the leader
     assert wait_for(lambda: nodes.fsms[fourth].entries == [b"before-join"])
     assert new.cluster_id() == "c-1"  # learned in the handshake
-    assert wait_for(lambda: all(n.peers() == sorted([*three, fourth]) for n in nodes.nodes.values()))
+    assert wait_for(
+        lambda: all(n.peers() == sorted([*three, fourth]) for n in nodes.nodes.values())
+    )
     leader.submit(b"after-join")
     assert wait_for(lambda: nodes.fsms[fourth].entries == [b"before-join", b"after-join"])
     st = leader.status()
