@@ -138,8 +138,19 @@ def agent(**options: Any) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: plugins may add subcommands (``register_commands``)."""
+    _plugin_commands()
     cli(prog_name="gitorch")
+
+
+def _plugin_commands() -> None:
+    """Let plugins add subcommands; a broken plugin is reported on stderr and skipped."""
+    from gitorch.plugins import manager
+
+    pm = manager.load()
+    pm.register_commands(cli)
+    for err in pm.errors:
+        click.echo(f"gitorch: plugin {err.name!r} skipped: {err.message}", err=True)
 
 
 __all__ = ["cli", "main"]
