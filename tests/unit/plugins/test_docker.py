@@ -6,12 +6,9 @@ import``; no registry is needed. Skipped, saying why, only when no engine answer
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
-import shutil
 import socket
-import tarfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from images import IMAGE, ensure_busybox_image
 
 from gitorch.core.task import TaskConfig, TaskHandle
 from gitorch.errors import DriverError
@@ -29,26 +27,8 @@ from gitorch.plugins.driver import Driver
 from gitorch.plugins.manager import PluginManager
 from gitorch.plugins.testing import Behaviour, DriverConformance, ShellHarness, _roundtrip
 
-IMAGE = "gitorch-test/busybox:latest"
 MIB = 1024 * 1024
 NO_GC = {"gc": [{"image": False}]}
-
-
-def busybox_tar(busybox: str) -> bytes:
-    """A root filesystem holding busybox and a link for each of its applets."""
-    applets = [a for a in os.popen(f"{busybox} --list").read().split() if a and a != "busybox"]
-    data = io.BytesIO()
-    with tarfile.open(fileobj=data, mode="w") as tar:
-        for folder in ("bin", "tmp", "etc"):
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
-            tar.addfile(info)
-        tar.add(busybox, arcname="bin/busybox")
-        for applet in applets:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(link)
-    return data.getvalue()
 
 
 @pytest.fixture(scope="session")
@@ -57,17 +37,7 @@ def image() -> str:
     fp = driver.fingerprint()
     if not fp.healthy:
         pytest.skip(f"no docker engine: {fp.health_description}")
-    api = driver.client()
-    if not api.images(name=IMAGE):
-        busybox = shutil.which("busybox") or "/bin/busybox"
-        if not os.path.exists(busybox):
-            pytest.fail("the docker tests need busybox (apt-get install busybox-static)")
-        api.import_image_from_data(
-            busybox_tar(busybox),
-            repository=IMAGE.split(":")[0],
-            tag="latest",
-            changes=["ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-        )
+    ensure_busybox_image(driver.client())
     return IMAGE
 
 
