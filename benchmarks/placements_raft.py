@@ -4,7 +4,9 @@ A real gitorch server (eval broker, scheduler workers, plan applier) over a real
 pysyncobj cluster on 127.0.0.1 (1 or 3 servers; followers are separate processes that
 replicate and apply every entry). Nodes are registered through Raft as they would be
 by clients; the clock starts when the job is registered and stops when its evaluation
-is complete with every allocation committed. Prints JSON.
+is complete with every allocation committed. Then each follower reports the state it
+applied (index, allocation count, a digest of every allocation), which must match the
+leader's: a 1,000-allocation plan replicates through the whole server path. Prints JSON.
 
 Usage: python benchmarks/placements_raft.py [--nodes 1000 10000] [--count 1000] [--servers 1]
 """
@@ -12,13 +14,16 @@ Usage: python benchmarks/placements_raft.py [--nodes 1000 10000] [--count 1000] 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing as mp
 import socket
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from gitorch.core import commands as c
 from gitorch.core.model import (
@@ -43,10 +48,49 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def follower(addr: str, peers: list[str], data_dir: str, stop: mp.synchronize.Event) -> None:
-    log = RaftLog(Fsm(), addr, peers, Path(data_dir))
+def follower(
+    addr: str,
+    peers: list[str],
+    data_dir: str,
+    stop: mp.synchronize.Event,
+    report: Connection | None = None,
+) -> None:
+    fsm = Fsm()
+    log = RaftLog(fsm, addr, peers, Path(data_dir))
+    if report is not None:  # asked for the state at an index: answer once applied
+        target = int(report.recv())
+        deadline = time.monotonic() + 60
+        while fsm.state.index < target and time.monotonic() < deadline:
+            time.sleep(0.01)
+        report.send(digest(fsm))
     stop.wait()
     log.close()
+
+
+def become_leader(log: RaftLog, me: str, timeout: float = 60.0) -> None:
+    """Wait until ``log`` leads; if a follower process won the election, ask it to hand
+    leadership over (pysyncobj's ``transfer``, once this node has caught up)."""
+    from gitorch.server import raft
+
+    deadline, asked = time.monotonic() + timeout, 0.0
+    while not log.is_leader():
+        if time.monotonic() > deadline:
+            raise SystemExit("this server did not become leader")
+        leader = log.leader()
+        if leader and leader != me and time.monotonic() - asked > 1.0:
+            raft.request(leader, "transfer", me)
+            asked = time.monotonic()
+        time.sleep(0.05)
+
+
+def digest(fsm: Fsm) -> tuple[int, int, str]:
+    """(index, allocations, sha256 of every allocation's ID, node and job version)."""
+    state = fsm.snapshot()
+    h = hashlib.sha256()
+    for alloc_id in sorted(state.allocs):
+        a = state.allocs[alloc_id]
+        h.update(f"{a.id}:{a.node_id}:{a.job_version}:{a.desired_status};".encode())
+    return state.index, len(state.allocs), h.hexdigest()
 
 
 def sim_node(i: int) -> Node:
@@ -66,12 +110,12 @@ def sim_node(i: int) -> Node:
 def run(nodes: int, count: int, servers: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="gitorch-bench-"))
     addrs = [f"127.0.0.1:{free_port()}" for _ in range(servers)]
-    stop = mp.get_context("spawn").Event()
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    pipes = [ctx.Pipe() for _ in addrs[1:]]
     procs = [
-        mp.get_context("spawn").Process(
-            target=follower, args=(a, addrs, str(tmp / a), stop), daemon=True
-        )
-        for a in addrs[1:]
+        ctx.Process(target=follower, args=(a, addrs, str(tmp / a), stop, child), daemon=True)
+        for a, (_, child) in zip(addrs[1:], pipes, strict=True)
     ]
     for p in procs:
         p.start()
@@ -80,11 +124,7 @@ def run(nodes: int, count: int, servers: int) -> dict[str, object]:
     server = Server(fsm, log, num_workers=2, heartbeat_ttl_s=3600, heartbeat_grace_s=3600)
     server.start()
     try:
-        deadline = time.monotonic() + 60
-        while not log.is_leader():
-            if time.monotonic() > deadline:
-                raise SystemExit("this server did not become leader")
-            time.sleep(0.05)
+        become_leader(log, addrs[0])
         server.set_leader(True)
         t_nodes = time.perf_counter()
         for i in range(nodes):
@@ -101,6 +141,10 @@ def run(nodes: int, count: int, servers: int) -> dict[str, object]:
             time.sleep(0.001)
         elapsed = time.perf_counter() - t0
         placed = len(fsm.state.allocs_for_job("default", "bench"))
+        mine = digest(fsm)
+        for parent, _ in pipes:
+            parent.send(mine[0])
+        theirs: list[Any] = [parent.recv() for parent, _ in pipes]
         return {
             "benchmark": "placements_committed_through_raft",
             "servers": servers,
@@ -111,6 +155,8 @@ def run(nodes: int, count: int, servers: int) -> dict[str, object]:
             "placements_per_s": round(placed / elapsed),
             "node_registrations_per_s": round(nodes / t_nodes),
             "goal_placements_per_s": 5000,
+            "followers_applied_same_state": all(tuple(t) == mine for t in theirs),
+            "state_index": mine[0],
         }
     finally:
         server.stop()

@@ -185,7 +185,7 @@ class Agent:
                 self.cfg.rpc_addr,
                 members,
                 probe=raft.probe,
-                request_add=lambda member, me: raft.request_membership(member, "add", me),
+                request_add=lambda member, me: raft.request(member, "add", me),
             )
         except bootstrap.ClusterError as exc:
             self._fail(str(exc))

@@ -48,7 +48,7 @@ Findings (pysyncobj 0.3.17 source, and runs on a 2-core VM, one process per node
 from gitorch.server.raft.commit import MAX_ENTRY_BYTES, NotLeaderError, RaftError, RaftTimeout
 from gitorch.server.raft.files import DataDirError, check_data_dir, has_state, load_peers
 from gitorch.server.raft.node import PeerStatus, RaftNode, RaftStatus
-from gitorch.server.raft.wire import probe, request_membership
+from gitorch.server.raft.wire import probe, request
 
 __all__ = [
     "MAX_ENTRY_BYTES",
@@ -63,5 +63,5 @@ __all__ = [
     "has_state",
     "load_peers",
     "probe",
-    "request_membership",
+    "request",
 ]

@@ -10,7 +10,8 @@ cluster only refuse the connection and log it.
 
 Utility requests (pysyncobj's admin channel on the Raft port): ``gitorch_identity``
 answers who this server is (cluster ID, leader, members, HTTP address), ``add`` and
-``remove`` change membership (pysyncobj forwards them to the leader).
+``remove`` change membership (pysyncobj forwards them to the leader), ``transfer``
+hands leadership over.
 """
 
 from __future__ import annotations
@@ -155,8 +156,9 @@ def probe(addr: str, timeout: float = 1.0) -> dict[str, Any] | None:
     return result if isinstance(result, dict) else None
 
 
-def request_membership(addr: str, verb: str, peer: str, timeout: float = 5.0) -> str:
-    """Send ``add``/``remove`` ``peer`` to the member at ``addr`` (pysyncobj forwards it to
+def request(addr: str, verb: str, peer: str, timeout: float = 5.0) -> str:
+    """Send a pysyncobj utility request to the member at ``addr``: ``add``/``remove``
+    ``peer`` (forwarded to the leader), or ``transfer`` leadership to ``peer`` (sent to
     the leader); return "" on success, else what went wrong."""
     try:
         result = TcpUtility(timeout=timeout).executeCommand(addr, [verb, peer])

@@ -108,7 +108,7 @@ def test_probe_answers_identity_and_a_fourth_node_joins_and_is_removed(nodes: No
     fourth = addrs(1)[0]
     new = nodes.start(fourth, three)  # a new server: no cluster ID yet, current members
     follower = next(a for a in three if a != leader.leader())
-    assert raft.request_membership(follower, "add", fourth) == ""  # forwarded to the leader
+    assert raft.request(follower, "add", fourth) == ""  # forwarded to the leader
     assert wait_for(lambda: nodes.fsms[fourth].entries == [b"before-join"])
     assert new.cluster_id() == "c-1"  # learned in the handshake
     assert wait_for(
