@@ -181,19 +181,7 @@ class PluginManager:
         """One instance of each driver, built with its plugin config block (by driver
         name). A driver whose config is invalid or whose constructor fails is skipped
         and reported in ``errors``."""
-        configs = plugin_configs or {}
-        built: dict[str, Driver] = {}
-        for plugin, name, cls in self._registered("driver"):
-            config = dict(configs.get(name, {}))
-            problems = cls.validate_plugin_config(config)
-            if problems:
-                self._fail(plugin, f"driver {name}: {'; '.join(problems)}")
-                continue
-            try:
-                built[name] = cls(config)
-            except Exception as exc:  # noqa: BLE001
-                self._fail(plugin, f"driver {name}: constructor raised {_describe(exc)}")
-        return built
+        return self._build("driver", "driver", plugin_configs)
 
     def device_classes(self) -> dict[str, type[DevicePlugin]]:
         """Device plugin classes by name."""
@@ -205,18 +193,25 @@ class PluginManager:
         """One instance of each device plugin, built with its plugin config block (by
         name). One whose config is invalid or whose constructor fails is skipped and
         reported in ``errors``."""
+        return self._build("device", "device plugin", plugin_configs)
+
+    def _build(
+        self, what: str, label: str, plugin_configs: Mapping[str, Mapping[str, Any]] | None
+    ) -> dict[str, Any]:
+        """Construct each registered class of kind ``what`` with its config block; one
+        with an invalid config or a failing constructor is skipped and reported."""
         configs = plugin_configs or {}
-        built: dict[str, DevicePlugin] = {}
-        for plugin, name, cls in self._registered("device"):
+        built: dict[str, Any] = {}
+        for plugin, name, cls in self._registered(what):
             config = dict(configs.get(name, {}))
             problems = cls.validate_plugin_config(config)
             if problems:
-                self._fail(plugin, f"device plugin {name}: {'; '.join(problems)}")
+                self._fail(plugin, f"{label} {name}: {'; '.join(problems)}")
                 continue
             try:
                 built[name] = cls(config)
             except Exception as exc:  # noqa: BLE001
-                self._fail(plugin, f"device plugin {name}: constructor raised {_describe(exc)}")
+                self._fail(plugin, f"{label} {name}: constructor raised {_describe(exc)}")
         return built
 
     def plugin_info(self) -> list[PluginInfo]:
