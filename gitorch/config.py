@@ -139,6 +139,8 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
             case "server":
                 join = sub["server_join"].body.attributes if "server_join" in sub else {}
                 retry = join["retry_join"].value if "retry_join" in join else None
+                if retry is not None:
+                    retry = _addresses(retry, f"{file}:{join['retry_join'].line}", "retry_join")
                 s = cfg.server
                 cfg = dataclasses.replace(
                     cfg,
@@ -162,7 +164,11 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
                     cfg,
                     client=ClientSettings(
                         enabled=bool(values.get("enabled", cl.enabled)),
-                        servers=tuple(values.get("servers", cl.servers)),
+                        servers=(
+                            _addresses(values["servers"], where, "client.servers")
+                            if "servers" in values
+                            else cl.servers
+                        ),
                         node_class=str(values.get("node_class", cl.node_class)),
                         meta={k: str(v) for k, v in meta.items()},
                     ),
@@ -238,6 +244,17 @@ def _gitops(values: dict[str, Any], old: GitopsSettings | None, where: str) -> G
     )
 
 
+def _addresses(value: Any, where: str, name: str) -> tuple[str, ...]:
+    """A list of ``host:port`` strings (Raft peers, or servers' HTTP addresses)."""
+    if not isinstance(value, list):
+        raise ConfigError(f'{where}: {name} must be a list like ["10.0.0.2:4647"]')
+    for item in value:
+        host, _, port = str(item).removeprefix("http://").rpartition(":")
+        if not isinstance(item, str) or not host or not port.isdigit():
+            raise ConfigError(f"{where}: {name}: {item!r} is not host:port")
+    return tuple(value)
+
+
 def _dur(values: dict[str, Any], key: str, default: float, where: str) -> float:
     if key not in values:
         return default
@@ -283,4 +300,8 @@ def build(options: dict[str, Any]) -> AgentConfig:
         cfg = dataclasses.replace(cfg, gitops=g)
     if not cfg.server.enabled and not cfg.client.enabled:
         raise ConfigError("neither server nor client is enabled: use --dev or a config file")
+    if cfg.server.bootstrap_expect < 1:
+        raise ConfigError(
+            f"server.bootstrap_expect must be 1 or more, not {cfg.server.bootstrap_expect}"
+        )
     return cfg

@@ -83,7 +83,7 @@ class Relay:
     def __init__(
         self,
         *,
-        retry_s: float = 10.0,
+        retry_s: float = 5.0,
         mark: str | None = FORWARDED,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:

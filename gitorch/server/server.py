@@ -18,7 +18,7 @@ from gitorch import __version__
 from gitorch.core import commands as c
 from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, replace
 from gitorch.core.state import ApplyResult, StateView
-from gitorch.errors import BadRequestError, NotFoundError
+from gitorch.errors import BadRequestError, NotFoundError, NotLeaderError
 from gitorch.server.backend import (
     JobDeregisterResponse,
     JobPlanResponse,
@@ -70,7 +70,7 @@ class Server:
         self.broker = EvalBroker()
         self.planner = PlanApplier(fsm, log_)
         self.heartbeats = Heartbeats(heartbeat_ttl_s, heartbeat_grace_s, self._node_expired)
-        self.blocked = BlockedEvals(fsm, self._submit)
+        self.blocked = BlockedEvals(fsm, self._submit_leading)
         self.gitops: GitopsPort | None = None
         self.agent_info: Callable[[], dict[str, Any]] = dict
         self._workers = [
@@ -132,6 +132,13 @@ class Server:
             self.blocked.observe(cmd)
 
     def _submit(self, cmd: c.Command) -> ApplyResult:
+        return self.log.submit(cmd)
+
+    def _submit_leading(self, cmd: c.Command) -> ApplyResult:
+        """For leader-only services: a demoted server submits nothing, even if its log
+        would still take the entry (a stale leader before it learns of the new term)."""
+        if not self._leader:
+            raise NotLeaderError(self.log.leader())
         return self.log.submit(cmd)
 
     # -- Backend: reads -------------------------------------------------------------
@@ -241,11 +248,11 @@ class Server:
 
     def _node_expired(self, node_id: str) -> None:
         node = self.fsm.state.nodes.get(node_id)
-        if node is None or node.status == "down":
+        if not self._leader or node is None or node.status == "down":
             return
         log.warning("node %s (%s) missed its heartbeat: marking it down", node_id, node.name)
         evals = self._node_evals(node_id, "node-update")
-        self._submit(
+        self._submit_leading(
             c.UpdateNodeStatus(
                 now=time.time_ns(),
                 node_id=node_id,
