@@ -207,6 +207,8 @@ def test_leader_failover_keeps_writes_tasks_and_gitops(cluster: Cluster) -> None
     )[0]  # fmt: skip
     pid = int(wait_for(lambda: c.pid_file.exists() and c.pid_file.read_text().strip(), 10, "pid"))
     old = c.leader()
+    synced = old.get("/v1/gitops/status")["Commit"]
+    version = old.get("/v1/job/sleeper")["Version"]
     followers = [s for s in c.servers if s is not old]
     acked: list[str] = []
     stop = threading.Event()
@@ -228,6 +230,8 @@ def test_leader_failover_keeps_writes_tasks_and_gitops(cluster: Cluster) -> None
         wait_for(lambda s=s: set(acked) <= {j["ID"] for j in s.stale("/v1/jobs")}, 15,
                  f"acknowledged writes on {s.url}")  # fmt: skip
 
+    assert new.get("/v1/gitops/status")["Commit"] == synced  # resumed, nothing replayed
+    assert new.get("/v1/job/sleeper")["Version"] == version
     late = {"jobs__late.nomad.hcl": sleeper(c.root / "late.pid", "late")}
     sha = c.repo.commit("after the failover", **late)
     wait_for(lambda: new.get("/v1/gitops/status")["Commit"] == sha, 30, "new leader synced")

@@ -1,8 +1,9 @@
 """Raft consensus for gitorch servers: the only package that imports pysyncobj (0.3.17).
 
-``node`` (RaftNode: writes, leadership, membership), ``dumps`` (forked full dumps),
-``files`` (frames, dump and journal formats, the start-up check), ``wire`` (the
-cluster-identity handshake and the utility requests on the Raft port).
+``node`` (RaftNode: writes, leadership), ``commit`` (group commit, errors), ``dumps``
+(forked full dumps), ``members`` (status, membership changes), ``files`` (frames, dump
+and journal formats, the start-up check), ``wire`` (the cluster-identity handshake and
+the utility requests on the Raft port).
 
 One SyncObj subclass, ONE ``@replicated`` method taking bytes. A log entry is a frame
 of FSM entries: concurrent ``submit`` calls are coalesced (group commit), so one frame
@@ -47,7 +48,8 @@ Findings (pysyncobj 0.3.17 source, and runs on a 2-core VM, one process per node
 
 from gitorch.server.raft.commit import MAX_ENTRY_BYTES, NotLeaderError, RaftError, RaftTimeout
 from gitorch.server.raft.files import DataDirError, check_data_dir, has_state, load_peers
-from gitorch.server.raft.node import PeerStatus, RaftNode, RaftStatus
+from gitorch.server.raft.members import PeerStatus, RaftStatus
+from gitorch.server.raft.node import RaftNode
 from gitorch.server.raft.wire import probe, request
 
 __all__ = [

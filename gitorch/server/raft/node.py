@@ -8,12 +8,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from pysyncobj import SyncObj, SyncObjConf, replicated
-from pysyncobj.config import FAIL_REASON
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.syncobj import SyncObjException
 
@@ -26,6 +24,14 @@ from gitorch.server.raft.commit import (
 )
 from gitorch.server.raft.dumps import Dumper
 from gitorch.server.raft.files import decode_frame, encode_frame, save_peers
+from gitorch.server.raft.members import (
+    FAIL_NAMES,
+    LEADER_GONE,
+    RaftStatus,
+    change,
+    raw_status,
+    read_status,
+)
 from gitorch.server.raft.wire import Gate, HandshakeTransport
 
 logger = logging.getLogger(__name__)
@@ -34,37 +40,6 @@ _BATCH_BYTES: Final = 4 << 20  # appendEntriesBatchSizeBytes: far above one fram
 _COMPACT_ENTRIES: Final = 20_000
 _COMPACT_BYTES: Final = 256 << 20  # also dump after this many applied bytes
 _COMPACT_SECONDS: Final = 600
-
-
-@dataclass(frozen=True, slots=True)
-class PeerStatus:
-    """One Raft member as this node sees it: ``connected`` is its Raft connection."""
-
-    address: str
-    connected: bool
-    leader: bool
-    is_self: bool
-    match_index: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RaftStatus:
-    address: str
-    leader: str | None
-    term: int
-    commit_index: int
-    applied_index: int
-    has_quorum: bool
-    peers: list[PeerStatus]
-
-
-_FAIL_NAMES: Final = {v: k for k, v in vars(FAIL_REASON).items() if isinstance(v, int)}
-_LEADER_GONE: Final = {
-    FAIL_REASON.MISSING_LEADER,
-    FAIL_REASON.NOT_LEADER,
-    FAIL_REASON.LEADER_CHANGED,
-    FAIL_REASON.DISCARDED,
-}
 
 
 class _Replica(SyncObj):  # type: ignore[misc]
@@ -189,38 +164,16 @@ class RaftNode:
 
     def status(self) -> RaftStatus:
         """Leader, term, indexes and each member's connection state, as seen here."""
-        st = self._raw_status()
-        leader = st.get("leader")
-        leader_id = None if leader is None else str(leader.id)
-        prefix = "partner_node_status_server_"
-        peers = [PeerStatus(self._addr, True, leader_id == self._addr, True)]
-        for key, value in st.items():
-            if key.startswith(prefix):
-                addr = key[len(prefix) :]
-                match = st.get("match_idx_server_" + addr)
-                peers.append(PeerStatus(addr, value == 2, addr == leader_id, False, match))
-        return RaftStatus(
-            address=self._addr,
-            leader=leader_id,
-            term=int(st.get("raft_term", 0)),
-            commit_index=int(st.get("commit_idx", 0)),
-            applied_index=int(st.get("last_applied", 0)),
-            has_quorum=bool(st.get("has_quorum", False)),
-            peers=sorted(peers, key=lambda p: p.address),
-        )
+        return read_status(self._raw_status(), self._addr)
 
     def _raw_status(self) -> dict[str, Any]:
-        for _ in range(20):
-            try:
-                return dict(self._obj.getStatus())
-            except RuntimeError:  # a dict changed size while pysyncobj read it
-                time.sleep(0.001)
-        return {}
+        return raw_status(self._obj)
 
     def add_peer(self, addr: str, timeout: float = 10.0) -> None:
         """Add a voting member (leader only); it must already run with the current
         members as its partners. Returns once the change is committed."""
-        self._change("add", addr, timeout)
+        self._check_writable()
+        change(self._obj, "add", addr, timeout)
 
     def remove_peer(self, addr: str, timeout: float = 10.0) -> None:
         """Remove a member (leader only; not the leader itself)."""
@@ -229,34 +182,8 @@ class RaftNode:
                 f"{addr} is the leader and cannot remove itself: stop it, let the others "
                 "elect a new leader, then remove it there"
             )
-        self._change("remove", addr, timeout)
-
-    def _change(self, verb: str, addr: str, timeout: float) -> None:
         self._check_writable()
-        done = threading.Event()
-        box: list[object] = []
-
-        def callback(result: object, err: object) -> None:  # the Raft thread
-            box.append(err)
-            done.set()
-
-        if verb == "add":
-            self._obj.addNodeToCluster(addr, callback=callback)
-        else:
-            self._obj.removeNodeFromCluster(addr, callback=callback)
-        if not done.wait(timeout):
-            raise RaftTimeout(f"Raft membership change ({verb} {addr}) not committed in {timeout}s")
-        if box[0] == FAIL_REASON.REQUEST_DENIED:
-            raise RaftError(
-                f"Raft membership change ({verb} {addr}) refused: "
-                + ("already a member" if verb == "add" else "not a member")
-                + ", or another change is still being committed"
-            )
-        if box[0] in _LEADER_GONE:
-            raise NotLeaderError(self.leader())
-        if box[0] != FAIL_REASON.SUCCESS:
-            reason = _FAIL_NAMES.get(box[0], box[0])  # type: ignore[call-overload]
-            raise RaftError(f"Raft membership change ({verb} {addr}) failed: {reason}")
+        change(self._obj, "remove", addr, timeout)
 
     def applied_index(self) -> int:
         return int(self._obj.raftLastApplied)
@@ -331,9 +258,9 @@ class RaftNode:
                 raise RaftTimeout(
                     f"not applied on {self._addr} in {timeout:.3g}s; may commit"
                 ) from None
-            if code in _LEADER_GONE:
+            if code in LEADER_GONE:
                 raise NotLeaderError(self.leader()) from None
-            reason = _FAIL_NAMES.get(code, code)
+            reason = FAIL_NAMES.get(code, code)
             raise RaftError(f"Raft write failed on {self._addr}: {reason}") from None
         finally:
             self._waiting -= 1
