@@ -52,7 +52,10 @@ def needs_leader(method: str, path: str, query: str) -> bool:
 
 
 def request_timeout(request: Request, default: float = 60.0) -> float:
-    """A blocking query waits up to ``wait`` on the far side: allow that, plus margin."""
+    """A blocking query waits up to ``wait`` on the far side: allow that, plus margin;
+    a GitOps sync may fetch a large repository."""
+    if request.url.path == "/v1/gitops/sync":
+        return 300.0
     if request.query_params.get("index"):
         try:
             return parse_wait(request.query_params.get("wait")) + 15.0
