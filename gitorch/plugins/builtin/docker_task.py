@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 STREAMS = ("stdout", "stderr")
 
 
-class Gone(Exception):
+class Gone(DriverError):
     """The handle's container no longer exists."""
 
 
