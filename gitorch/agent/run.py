@@ -30,6 +30,7 @@ from gitorch.config import AgentConfig
 from gitorch.core.model.cluster import ServerMember
 from gitorch.errors import ConfigError, GitorchError
 from gitorch.gitsync.loop import GitopsLoop
+from gitorch.plugins.validation import installed_driver_check
 from gitorch.server import bootstrap, raft
 from gitorch.server.cluster import Membership, read_cluster_id
 from gitorch.server.fsm import Fsm
@@ -161,7 +162,9 @@ class Agent:
             heartbeat_grace_s=cfg.server.heartbeat_grace_s,
         )
         if cfg.gitops is not None:
-            server.gitops = GitopsLoop(cfg.gitops, self.data_dir / "gitops", server)
+            server.gitops = GitopsLoop(
+                cfg.gitops, self.data_dir / "gitops", server, installed_driver_check()
+            )
         server.agent_info = self._agent_info
         membership = Membership(
             fsm, raft_log, me, id_file, probe=raft.probe, on_fatal=self._fail

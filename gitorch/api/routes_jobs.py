@@ -32,6 +32,7 @@ from gitorch.errors import BadRequestError, ConflictError, NotFoundError
 from gitorch.jobspec import parse_file
 from gitorch.jobspec.validate import problems as job_problems
 from gitorch.jobspec.validate import validate
+from gitorch.plugins.validation import installed_driver_check
 from gitorch.server.backend import Backend
 
 JOBS = ("jobs",)
@@ -66,7 +67,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         body = await read_object(request)
         path_id = request.path_params.get("job_id")
         job = job_from_body(body, request, path_id)
-        validate(job)
+        validate(job, driver_check=installed_driver_check())
         _check_index(backend.state, job, body)
         result = await run_in_threadpool(backend.register_job, job)
         return json_response(result, index=result.index)
@@ -113,7 +114,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
     async def plan(request: Request) -> Response:
         body = await read_object(request)
         job = job_from_body(body, request, request.path_params["job_id"])
-        validate(job)
+        validate(job, driver_check=installed_driver_check())
         result = await run_in_threadpool(backend.plan_job, job, bool(body.get("Diff", False)))
         return json_response(result, index=backend.state.index)
 
@@ -131,7 +132,9 @@ def routes(backend: Backend) -> list[BaseRoute]:
         if body.get("Job") is None:
             raise BadRequestError("Job must be specified")
         job = decode_job(body["Job"], default_namespace=namespace(request))
-        problems = [f"{where}: {message}" for where, message in job_problems(job)]
+        problems = [
+            f"{where}: {message}" for where, message in job_problems(job, installed_driver_check())
+        ]
         error = ""
         if problems:
             bullets = "".join(f"\n\t* {p}" for p in problems)

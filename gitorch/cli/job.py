@@ -12,6 +12,7 @@ from gitorch.api.client import Client
 from gitorch.cli.output import Context, emit_json, fields, pass_context, short, table, when
 from gitorch.core.model import Evaluation, Job
 from gitorch.jobspec import parse_file
+from gitorch.plugins.validation import installed_driver_check
 
 MONITOR_SECONDS = 30.0  # how long `job run` and `job stop` follow their evaluation
 
@@ -35,7 +36,9 @@ def load_job(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Job:
         if not sep or not name:
             raise click.ClickException(f"-var {item!r} is not NAME=VALUE")
         overrides[name] = value
-    return parse_file(file, text, vars_=overrides, var_files=var_files)
+    return parse_file(
+        file, text, vars_=overrides, var_files=var_files, driver_check=installed_driver_check()
+    )
 
 
 def _with_vars(fn: FC) -> FC:

@@ -36,6 +36,7 @@ from gitorch.gitsync.repo import GitSource, GitSourceError
 from gitorch.gitsync.watch import RefWatcher
 from gitorch.gitsync.webhook import verify_signature
 from gitorch.jobspec import is_jobspec_file, parse_file
+from gitorch.jobspec.validate import DriverCheck
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,16 @@ class Sink(Protocol):
 
 
 class GitopsLoop:
-    def __init__(self, settings: GitopsSettings, workdir: Path, sink: Sink) -> None:
+    def __init__(
+        self,
+        settings: GitopsSettings,
+        workdir: Path,
+        sink: Sink,
+        driver_check: DriverCheck | None = None,
+    ) -> None:
         self.settings = settings
         self._sink = sink
+        self._driver_check = driver_check
         self._source = GitSource(settings.repo, settings.branch, workdir)
         self._cache: dict[tuple[str, str], Job | JobspecError] = {}
         self._sync_lock = threading.Lock()
@@ -182,7 +190,9 @@ class GitopsLoop:
             if parsed is None:
                 try:
                     text = self._source.read(f.blob_sha).decode("utf-8")
-                    parsed = parse_file(f.path, text, var_files=var_files)
+                    parsed = parse_file(
+                        f.path, text, var_files=var_files, driver_check=self._driver_check
+                    )
                 except JobspecError as exc:
                     parsed = exc
                 except UnicodeDecodeError as exc:

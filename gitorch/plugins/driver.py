@@ -169,10 +169,17 @@ class Driver(ABC):
         """Problems of the agent's plugin config block, named ``plugin.<name>.config.<key>``."""
         return validate_fields(cls.plugin_config_schema, config, f"plugin.{cls.name}.config")
 
+    @classmethod
+    def schema_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        """Problems of a task's ``config {}`` block that any server can see without this
+        agent's plugin config (field names, types, required keys, exclusive keys), each
+        naming the field (``"config.command: required"``). Run at validate time."""
+        return validate_fields(cls.config_schema, config)
+
     def validate_config(self, config: Mapping[str, Any]) -> list[str]:
-        """Problems of a task's ``config {}`` block, each naming the field
-        (``"config.command: required"``). Empty when the config is valid."""
-        return validate_fields(self.config_schema, config)
+        """All problems of a task's ``config {}`` on this agent: the schema, plus what
+        this agent's plugin config forbids. Empty when the config is valid."""
+        return self.schema_problems(config)
 
     def check_config(self, cfg: TaskConfig) -> None:
         """Raise DriverError naming the task when ``cfg.config`` is invalid."""

@@ -107,6 +107,13 @@ class DockerDriver(Driver):
     def validate_plugin_config(cls, config: Mapping[str, Any]) -> list[str]:
         return super().validate_plugin_config(config) + dc.plugin_problems(config)
 
+    @classmethod
+    def schema_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        # What the agent's plugin config allows (volumes, privileged) is its own business.
+        return dc.task_problems(
+            config, dc.PluginSettings(allow_privileged=True, volumes_enabled=True)
+        )
+
     def validate_config(self, config: Mapping[str, Any]) -> list[str]:
         return dc.task_problems(config, self.settings)
 

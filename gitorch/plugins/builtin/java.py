@@ -140,16 +140,17 @@ class JavaDriver(ExecDriver):
             health="healthy", health_description="Healthy", attributes=attributes
         )
 
-    def validate_config(self, config: Mapping[str, Any]) -> list[str]:
-        problems = super().validate_config(config)
+    @classmethod
+    def schema_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        problems = super().schema_problems(config)
         if not isinstance(config, Mapping):
             return problems
-        jar, cls = config.get("jar_path"), config.get("class")
-        if not jar and not cls:
+        jar, main_class = config.get("jar_path"), config.get("class")
+        if not jar and not main_class:
             problems.append("config.jar_path: required unless class is set")
-        elif jar and cls:
+        elif jar and main_class:
             problems.append("config.class: set either jar_path or class, not both")
-        if config.get("class_path") and not cls:
+        if config.get("class_path") and not main_class:
             problems.append("config.class_path: only used with class")
         return problems
 

@@ -145,8 +145,9 @@ class QemuDriver(SupervisedDriver):
             health="healthy", health_description="Healthy", attributes=attributes
         )
 
-    def validate_config(self, config: Mapping[str, Any]) -> list[str]:
-        problems = super().validate_config(config)
+    @classmethod
+    def schema_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        problems = super().schema_problems(config)
         if isinstance(config, Mapping) and "port_map" in config:
             problems += port_map_problems(config["port_map"])
         return problems
