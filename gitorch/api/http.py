@@ -20,6 +20,7 @@ from gitorch.core.model import Job
 from gitorch.errors import (
     BadRequestError,
     ConflictError,
+    GitorchError,
     JobspecError,
     NotFoundError,
     NotLeaderError,
@@ -73,6 +74,9 @@ def error_response(exc: BaseException) -> Response:
         case ConflictError():
             return text_response(str(exc), 409)
         case NotLeaderError():
+            return text_response(str(exc), 500)
+        case GitorchError():  # our own errors say what went wrong and what to do
+            log.warning("request failed: %s", exc)
             return text_response(str(exc), 500)
         case _:
             log.error("unhandled error in API handler", exc_info=exc)

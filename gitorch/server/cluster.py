@@ -26,7 +26,7 @@ import msgspec
 
 from gitorch.core import commands as c
 from gitorch.core.model.cluster import ServerMember
-from gitorch.errors import GitorchError, NotLeaderError
+from gitorch.errors import BadRequestError, GitorchError, NotFoundError, NotLeaderError
 from gitorch.server.fsm import Fsm
 from gitorch.server.log import ReplicatedLog
 
@@ -214,8 +214,11 @@ class Membership:
         if not self.log.is_leader():
             raise NotLeaderError(self.log.leader())
         if address not in self.log.peers():
-            raise GitorchError(f"{address} is not a Raft peer (peers: {self.log.peers()})")
-        self.log.remove_peer(address)
+            raise NotFoundError(f"{address} is not a Raft peer (peers: {self.log.peers()})")
+        try:
+            self.log.remove_peer(address)
+        except GitorchError as exc:
+            raise BadRequestError(f"cannot remove Raft peer {address}: {exc}") from exc
         if address in self.fsm.state.members:
             return self._submit(c.RemoveServerMember(now=time.time_ns(), raft_addr=address))
         return self.fsm.state.index
