@@ -20,9 +20,11 @@ from gitorch.core.model import (
     Job,
     Node,
     Plan,
+    RescheduleEvent,
     Resources,
     replace,
 )
+from gitorch.core.model.alloc import extend_tracker
 from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.node import compute_class
 
@@ -316,6 +318,17 @@ class StateStore(StateView):
         for p in plan.placements:
             group = job.group(p.task_group) if job else None
             node = self.nodes.get(p.node_id)
+            prev = self.allocs.get(p.previous_allocation)
+            tracker = None  # carried (and extended) by reschedules only, not by updates
+            if p.reschedule_delay is not None and prev is not None and job and group:
+                event = RescheduleEvent(
+                    reschedule_time=now,
+                    prev_alloc_id=prev.id,
+                    prev_node_id=prev.node_id,
+                    delay=p.reschedule_delay,
+                )
+                policy = job.reschedule_policy(group)
+                tracker = extend_tracker(prev.reschedule_tracker, event, policy)
             alloc = Allocation(
                 id=p.id,
                 name=f"{plan.job_id}.{p.task_group}[{p.index}]",
@@ -328,6 +341,7 @@ class StateStore(StateView):
                 task_group=p.task_group,
                 resources=group.resources() if group else Resources(),
                 previous_allocation=p.previous_allocation,
+                reschedule_tracker=tracker,
                 allocated_ports=p.ports,
                 allocated_devices=p.devices,
                 create_index=idx,
@@ -338,7 +352,6 @@ class StateStore(StateView):
             )
             self.allocs[alloc.id] = alloc
             placed_on.setdefault(alloc.node_id, set()).add(alloc.id)
-            prev = self.allocs.get(p.previous_allocation)
             if prev is not None:
                 self.allocs[prev.id] = replace(prev, next_allocation=p.id, modify_index=idx)
         if placed_on:

@@ -2,13 +2,18 @@
 
 Leader-only and in memory, as in Nomad: a new leader rebuilds it from the pending
 evaluations in state. A second evaluation for a job waits until the first is acked,
-so two workers never schedule the same job at once.
+so two workers never schedule the same job at once. An evaluation whose ``wait_until``
+is still ahead (a delayed reschedule's follow-up) is held in a delay heap, counting for
+nothing, and is enqueued as any other once its time comes (checked in ``dequeue``,
+which workers call in a loop).
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
+import time
+from collections.abc import Callable
 
 from gitorch.core.model import Evaluation
 
@@ -16,13 +21,16 @@ JobKey = tuple[str, str]
 
 
 class EvalBroker:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
+        self._clock = clock
         self._cond = threading.Condition()
         self._enabled = False
         self._ready: list[tuple[int, int, str]] = []  # (-priority, create_index, eval id)
         self._evals: dict[str, Evaluation] = {}
         self._inflight: dict[JobKey, str] = {}
         self._waiting: dict[JobKey, list[Evaluation]] = {}
+        self._delayed: list[tuple[int, int, Evaluation]] = []  # (wait_until, seq, eval)
+        self._delayed_ids: set[str] = set()
         self._seq = 0
 
     def set_enabled(self, enabled: bool) -> None:
@@ -33,6 +41,8 @@ class EvalBroker:
                 self._evals.clear()
                 self._inflight.clear()
                 self._waiting.clear()
+                self._delayed.clear()
+                self._delayed_ids.clear()
             self._cond.notify_all()
 
     @property
@@ -41,15 +51,24 @@ class EvalBroker:
 
     def enqueue(self, ev: Evaluation) -> None:
         with self._cond:
-            if not self._enabled or ev.id in self._evals:
+            if not self._enabled or ev.id in self._evals or ev.id in self._delayed_ids:
                 return
-            key = (ev.namespace, ev.job_id)
-            if key in self._inflight:
-                waiting = self._waiting.setdefault(key, [])
-                if all(w.id != ev.id for w in waiting):
-                    waiting.append(ev)
+            if ev.wait_until > self._clock():
+                self._seq += 1
+                self._delayed_ids.add(ev.id)
+                heapq.heappush(self._delayed, (ev.wait_until, self._seq, ev))
+                self._cond.notify_all()  # a waiting dequeue may need to wake sooner
                 return
-            self._push(ev)
+            self._enqueue(ev)
+
+    def _enqueue(self, ev: Evaluation) -> None:
+        key = (ev.namespace, ev.job_id)
+        if key in self._inflight:
+            waiting = self._waiting.setdefault(key, [])
+            if all(w.id != ev.id for w in waiting):
+                waiting.append(ev)
+            return
+        self._push(ev)
 
     def _push(self, ev: Evaluation) -> None:
         self._seq += 1
@@ -58,14 +77,28 @@ class EvalBroker:
         heapq.heappush(self._ready, (-ev.priority, self._seq, ev.id))
         self._cond.notify()
 
+    def _promote(self) -> float | None:
+        """Enqueue the delayed evaluations that are due; seconds until the next, if any."""
+        now = self._clock()
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, ev = heapq.heappop(self._delayed)
+            self._delayed_ids.discard(ev.id)
+            self._enqueue(ev)
+        return (self._delayed[0][0] - now) / 1e9 if self._delayed else None
+
     def dequeue(self, timeout: float) -> Evaluation | None:
+        deadline = time.monotonic() + timeout
         with self._cond:
-            if not self._cond.wait_for(lambda: bool(self._ready) or not self._enabled, timeout):
-                return None
-            if not self._ready:
-                return None
-            _, _, eval_id = heapq.heappop(self._ready)
-            return self._evals[eval_id]
+            while self._enabled:
+                next_due = self._promote()
+                if self._ready:
+                    _, _, eval_id = heapq.heappop(self._ready)
+                    return self._evals[eval_id]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left if next_due is None else min(left, next_due))
+            return None
 
     def ack(self, ev: Evaluation) -> None:
         """The evaluation is done: let the job's next waiting evaluation go."""
@@ -85,4 +118,5 @@ class EvalBroker:
                 "TotalReady": len(self._ready),
                 "TotalUnacked": len(self._inflight) - len(self._ready),
                 "TotalWaiting": sum(len(w) for w in self._waiting.values()),
+                "TotalDelayed": len(self._delayed),
             }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gitorch.core.model.base import Model
-from gitorch.core.model.job import Resources
+from gitorch.core.model.job import ReschedulePolicy, Resources
 
 DesiredStatus = Literal["run", "stop", "evict"]
 ClientStatus = Literal["pending", "running", "complete", "failed", "lost"]
@@ -51,6 +51,35 @@ class AllocatedDevice(Model, frozen=True, kw_only=True):
     device_ids: list[str] = []
 
 
+class RescheduleEvent(Model, frozen=True, kw_only=True):
+    """One reschedule: when, from which allocation and node, after what delay (ns)."""
+
+    reschedule_time: int
+    prev_alloc_id: str
+    prev_node_id: str = ""
+    delay: int = 0
+
+
+class RescheduleTracker(Model, frozen=True, kw_only=True):
+    """The reschedules that led to an allocation, carried from one replacement to the
+    next (only the last few are kept: what the policy needs to count and to delay)."""
+
+    events: list[RescheduleEvent] = []
+
+
+MAX_UNLIMITED_EVENTS = 5  # Nomad's maxPastRescheduleEvents
+
+
+def extend_tracker(
+    tracker: RescheduleTracker | None, event: RescheduleEvent, policy: ReschedulePolicy
+) -> RescheduleTracker:
+    """``tracker`` with ``event`` added, trimmed to what ``policy`` still needs: the last
+    ``attempts`` events (they decide eligibility) and at least two (fibonacci delays)."""
+    keep = MAX_UNLIMITED_EVENTS if policy.unlimited else max(policy.attempts, 2)
+    events = [*(tracker.events if tracker is not None else []), event]
+    return RescheduleTracker(events=events[-keep:])
+
+
 class Allocation(Model, frozen=True, kw_only=True):
     id: str
     name: str
@@ -71,6 +100,7 @@ class Allocation(Model, frozen=True, kw_only=True):
     task_states: dict[str, TaskState] = {}
     previous_allocation: str = ""
     next_allocation: str = ""
+    reschedule_tracker: RescheduleTracker | None = None
     create_index: int = 0
     modify_index: int = 0
     alloc_modify_index: int = 0

@@ -37,6 +37,36 @@ class RestartPolicy(Model, frozen=True, kw_only=True):
 
 BATCH_RESTART = RestartPolicy(attempts=3, interval=24 * 60 * MINUTE, delay=15 * SECOND)
 
+DelayFunction = Literal["constant", "exponential", "fibonacci"]
+
+
+class ReschedulePolicy(Model, frozen=True, kw_only=True):
+    """Nomad's ``reschedule`` block: when a failed allocation is replaced on another node.
+    The defaults are a service job's."""
+
+    attempts: int = 0
+    interval: int = 0
+    delay: int = 30 * SECOND
+    delay_function: DelayFunction = "exponential"
+    max_delay: int = 60 * MINUTE
+    unlimited: bool = True
+
+
+SERVICE_RESCHEDULE = ReschedulePolicy()
+BATCH_RESCHEDULE = ReschedulePolicy(
+    attempts=1,
+    interval=24 * 60 * MINUTE,
+    delay=5 * SECOND,
+    delay_function="constant",
+    max_delay=0,
+    unlimited=False,
+)
+
+
+def default_reschedule(job_type: str) -> ReschedulePolicy:
+    """Nomad's default reschedule policy for a job type."""
+    return BATCH_RESCHEDULE if job_type in ("batch", "sysbatch") else SERVICE_RESCHEDULE
+
 
 class Affinity(Model, frozen=True, kw_only=True):
     ltarget: str = ""
@@ -143,6 +173,7 @@ class TaskGroup(Model, frozen=True, kw_only=True):
     constraints: list[Constraint] = []
     tasks: list[Task] = []
     restart_policy: RestartPolicy | None = None
+    reschedule_policy: ReschedulePolicy | None = None
     services: list[Service] = []
     meta: dict[str, str] = {}
     networks: list[NetworkResource] = []
@@ -192,6 +223,12 @@ class Job(Model, frozen=True, kw_only=True):
             if tg.name == name:
                 return tg
         return None
+
+    def reschedule_policy(self, group: TaskGroup) -> ReschedulePolicy:
+        """The group's reschedule policy, or the job type's default when it has none."""
+        if group.reschedule_policy is not None:
+            return group.reschedule_policy
+        return default_reschedule(self.type)
 
     def spec_key(self) -> Job:
         """The job with every server-set field cleared: equal keys mean an unchanged spec."""

@@ -17,6 +17,7 @@ class Placement(Model, frozen=True, kw_only=True):
     index: int
     node_id: str
     previous_allocation: str = ""
+    reschedule_delay: int | None = None  # set when this reschedules a failed allocation
     ports: list[AllocatedPort] = []
     devices: dict[str, list[AllocatedDevice]] = {}
 

@@ -21,11 +21,10 @@ def schedule(
     snap: StateView, ev: Evaluation, *, now: int, seed: int, new_id: Callable[[], str]
 ) -> Plan:
     """Plan the changes one evaluation calls for, dispatching on the job's type."""
-    del now  # no time-based decisions yet (reschedule delays are out of scope)
     job = snap.job(ev.namespace, ev.job_id)
     kind = job.type if job is not None else ev.type
     stopping = job is None or job.stop  # stopping everything works for any job type
     if kind not in SUPPORTED and not stopping:
         why = f"scheduler for job type {kind!r} is not implemented (supported: service, batch)"
         return unsupported(ev, job, why)
-    return schedule_generic(snap, ev, job, seed=seed, new_id=new_id)
+    return schedule_generic(snap, ev, job, now=now, seed=seed, new_id=new_id)

@@ -13,11 +13,12 @@ from gitorch.core.model import (
     Plan,
     replace,
 )
-from gitorch.core.scheduler.reconcile import Place, reconcile
+from gitorch.core.scheduler.reconcile import Place, Reconciliation, reconcile
 from gitorch.core.scheduler.select import GroupSelect, Selector
 from gitorch.core.state import StateView
 
 BLOCKED_DESCRIPTION = "created to place remaining allocations"
+FOLLOW_UP_DESCRIPTION = "created for delayed rescheduling"
 
 
 def schedule_generic(
@@ -25,6 +26,7 @@ def schedule_generic(
     ev: Evaluation,
     job: Job | None,
     *,
+    now: int,
     seed: int,
     new_id: Callable[[], str],
 ) -> Plan:
@@ -32,7 +34,7 @@ def schedule_generic(
     namespace = job.namespace if job is not None else ev.namespace
     allocs = snap.allocs_for_job(namespace, ev.job_id)
     versions = {j.version: j for j in snap.versions.get((namespace, ev.job_id), ())}
-    rec = reconcile(job, allocs, snap.nodes, versions)
+    rec = reconcile(job, allocs, snap.nodes, versions, now=now)
     stops = [
         AllocStop(id=s.alloc.id, description=s.description, client_status=s.client_status)
         for s in rec.stops
@@ -49,6 +51,8 @@ def schedule_generic(
         stops += placer.stops
         queued.update(placer.queued)
     eval_update, new_evals = _evals(ev, failed, queued, new_id)
+    eval_update = replace(eval_update, status_description=_exhausted(rec))
+    new_evals += _follow_up(snap, ev, rec, now, new_id)
     return Plan(
         eval_id=ev.id,
         namespace=namespace,
@@ -146,6 +150,7 @@ class _Placer:
                 index=place.index,
                 node_id=node.id,
                 previous_allocation=prev.id if prev is not None else "",
+                reschedule_delay=place.reschedule_delay,
                 ports=ports,
                 devices=devices,
             )
@@ -192,6 +197,52 @@ def _evals(
         previous_eval=ev.id,
     )
     return replace(done, blocked_eval=blocked.id), [blocked]
+
+
+def _exhausted(rec: Reconciliation) -> str:
+    """Why failed allocations were left failed, for the evaluation's status description."""
+    if not rec.exhausted:
+        return ""
+    names = ", ".join(sorted(a.name for a in rec.exhausted))
+    return f"not rescheduled, reschedule attempts exhausted: {names}"
+
+
+def _follow_up(
+    snap: StateView,
+    ev: Evaluation,
+    rec: Reconciliation,
+    now: int,
+    new_id: Callable[[], str],
+) -> list[Evaluation]:
+    """One pending evaluation that waits until the earliest delayed reschedule is due,
+    unless another follow-up of the job, still waiting, comes no later (idempotent:
+    scheduling the same evaluation again finds the follow-up it made the first time).
+    One already due is not trusted: the broker may have coalesced it away."""
+    if not rec.delayed:
+        return []
+    at = min(d.at for d in rec.delayed)
+    for other in snap.evals_for_job(ev.namespace, ev.job_id):
+        if (
+            other.id != ev.id
+            and other.status == "pending"
+            and other.triggered_by == "failed-follow-up"
+            and now < other.wait_until <= at
+        ):
+            return []
+    follow = Evaluation(
+        id=new_id(),
+        namespace=ev.namespace,
+        priority=ev.priority,
+        type=ev.type,
+        triggered_by="failed-follow-up",
+        job_id=ev.job_id,
+        job_modify_index=ev.job_modify_index,
+        status="pending",
+        status_description=FOLLOW_UP_DESCRIPTION,
+        previous_eval=ev.id,
+        wait_until=at,
+    )
+    return [follow]
 
 
 def unsupported(ev: Evaluation, job: Job | None, why: str) -> Plan:

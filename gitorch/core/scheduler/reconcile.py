@@ -1,9 +1,10 @@
 """The reconciler: desired groups and counts against existing allocations, as a value.
 
 Pure and node-agnostic: it decides which allocations to stop and which names (indices)
-need a placement; the selector then finds nodes for them. Deployments, canaries,
-``max_parallel`` and reschedule delays are out of scope: updates and reschedules happen
-at once.
+need a placement; the selector then finds nodes for them. Failed allocations follow
+their group's reschedule policy: replaced when due, delayed (the caller schedules a
+follow-up evaluation), or left failed once the attempts are spent. Deployments, canaries
+and ``max_parallel`` are out of scope: updates happen at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from gitorch.core.model import Allocation, Job, Node, TaskGroup, replace
+from gitorch.core.scheduler.reschedule import reschedule_time
 
 NOT_NEEDED = "alloc not needed due to job update"
 LOST = "alloc is lost since its node is down"
@@ -45,12 +47,22 @@ class Place(msgspec.Struct, frozen=True, kw_only=True):
     reason: Reason = "new"
     previous: Allocation | None = None
     stop_previous: str = ""
+    reschedule_delay: int | None = None  # for reason "reschedule": the delay it waited
+
+
+class Delayed(msgspec.Struct, frozen=True, kw_only=True):
+    """A failed allocation whose replacement is due at ``at`` (ns), not yet."""
+
+    alloc: Allocation
+    at: int
 
 
 class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
     stops: list[Stop] = []
     places: list[Place] = []
     ignore: list[Allocation] = []
+    delayed: list[Delayed] = []  # failed, to be rescheduled later (also in ignore)
+    exhausted: list[Allocation] = []  # failed, reschedule attempts spent (also in ignore)
 
     def is_noop(self) -> bool:
         return not self.stops and not self.places
@@ -71,9 +83,12 @@ def reconcile(
     allocs: Iterable[Allocation],
     nodes: Mapping[str, Node],
     versions: Mapping[int, Job] | None = None,
+    *,
+    now: int,
 ) -> Reconciliation:
     """Compare ``job`` (None when purged) with its allocations; ``versions`` are the
-    job's stored versions, used to tell a changed group from an unchanged one."""
+    job's stored versions, used to tell a changed group from an unchanged one; ``now``
+    (ns) decides which failed allocations are due for rescheduling."""
     down = node_down(nodes)
     stops: list[Stop] = []
     places: list[Place] = []
@@ -99,9 +114,10 @@ def reconcile(
         else:
             stops.append(Stop(alloc=alloc, description=NOT_NEEDED))
     changed = _changed(job, versions or {})
+    out = Reconciliation(stops=stops, places=places, ignore=ignore)
     for group in job.task_groups:
-        _group(job, group, by_group[group.name], down, changed, stops, places, ignore)
-    return Reconciliation(stops=stops, places=places, ignore=ignore)
+        _group(job, group, by_group[group.name], down, changed, out, now)
+    return out
 
 
 def _changed(job: Job, versions: Mapping[int, Job]) -> Callable[[Allocation], bool]:
@@ -147,8 +163,8 @@ def classify(
         return "done" if batch and not changed(alloc) else "ignore"
     if status == "lost":
         return "ignore"
-    if status == "failed":
-        return "failed"
+    if status == "failed":  # a failed allocation of an older spec is replaced at once
+        return "update" if changed(alloc) else "failed"
     if down(alloc.node_id):
         return "lost"
     return "update" if changed(alloc) else "live"
@@ -160,10 +176,10 @@ def _group(
     allocs: Sequence[Allocation],
     down: Callable[[str], bool],
     changed: Callable[[Allocation], bool],
-    stops: list[Stop],
-    places: list[Place],
-    ignore: list[Allocation],
+    out: Reconciliation,
+    now: int,
 ) -> None:
+    stops, places, ignore = out.stops, out.places, out.ignore
     batch = job.type in ("batch", "sysbatch")
     occupants: list[tuple[int, Allocation, Kind]] = []
     for alloc in allocs:
@@ -201,7 +217,15 @@ def _group(
         elif kind == "update":
             places.append(_replace(name, index, "update", alloc, NOT_NEEDED))
         elif kind == "failed":
-            places.append(_replace(name, index, "reschedule", alloc, RESCHEDULED))
+            due = reschedule_time(alloc, job.reschedule_policy(group))
+            if due is None:
+                ignore.append(alloc)
+                out.exhausted.append(alloc)
+            elif due[0] > now:
+                ignore.append(alloc)
+                out.delayed.append(Delayed(alloc=alloc, at=due[0]))
+            else:
+                places.append(_replace(name, index, "reschedule", alloc, RESCHEDULED, due[1]))
         else:
             stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
             places.append(_replace(name, index, "lost", alloc, ""))
@@ -214,5 +238,14 @@ def _group(
         index += 1
 
 
-def _replace(group: str, index: int, reason: Reason, prev: Allocation, stop: str) -> Place:
-    return Place(task_group=group, index=index, reason=reason, previous=prev, stop_previous=stop)
+def _replace(
+    group: str, index: int, reason: Reason, prev: Allocation, stop: str, delay: int | None = None
+) -> Place:
+    return Place(
+        task_group=group,
+        index=index,
+        reason=reason,
+        previous=prev,
+        stop_previous=stop,
+        reschedule_delay=delay,
+    )

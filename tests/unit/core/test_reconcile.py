@@ -43,10 +43,13 @@ def alloc(index: int, node: str = "up", group: str = "web", **kw: object) -> All
     return replace(base, **kw)
 
 
+LATER = 3600 * 1_000_000_000  # failed allocations (modify_time 0) are due by then
+
+
 def run(
-    j: Job | None, *allocs: Allocation, versions: dict[int, Job] | None = None
+    j: Job | None, *allocs: Allocation, versions: dict[int, Job] | None = None, now: int = LATER
 ) -> Reconciliation:
-    return reconcile(j, allocs, NODES, versions)
+    return reconcile(j, allocs, NODES, versions, now=now)
 
 
 def placed(rec: Reconciliation) -> list[tuple[int, str]]:

@@ -257,6 +257,7 @@ def test_a_failed_service_alloc_is_rescheduled() -> None:
     (orig,) = first.placements
     update = AllocClientUpdate(id=orig.id, client_status="failed")
     c.store.apply(UpdateAllocsFromClient(now=c.tick(), updates=[update]))
+    c.now += 30 * 1_000_000_000  # the default service reschedule delay
     plan = c.run(Evaluation(id="fail-ev", job_id="web", triggered_by="alloc-failure"))
     assert [(s.id, s.description) for s in plan.stops] == [(orig.id, RESCHEDULED)]
     (again,) = plan.placements

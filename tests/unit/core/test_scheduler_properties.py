@@ -227,9 +227,10 @@ class Sim:
         self.now += 1_000_000_000
         return self.now
 
-    def schedule(self, ev: Evaluation, seed: int) -> tuple[StateView, Plan]:
+    def schedule(self, ev: Evaluation, seed: int, now: int = 0) -> tuple[StateView, Plan]:
         snap = self.store.snapshot()
-        return snap, schedule(snap, ev, now=self.now, seed=seed, new_id=lambda: next(self.ids))
+        at = now or self.now
+        return snap, schedule(snap, ev, now=at, seed=seed, new_id=lambda: next(self.ids))
 
     def apply(self, plan: Plan) -> None:
         self.store.apply(ApplyPlan(now=self.tick(), plan=plan))
@@ -334,13 +335,17 @@ def check_state(sim: Sim) -> None:
 
 
 def run_round(sim: Sim, ev: Evaluation, seed: int) -> Plan:
+    now = sim.now
     snap, plan = sim.schedule(ev, seed)
     check_plan(snap, plan)
     assert plan.eval_update is not None and plan.eval_update.id == ev.id
     sim.apply(plan)
     check_state(sim)
-    _, again = sim.schedule(ev, seed + 1)
+    # again at the same time: a reschedule that fell due meanwhile would be a real change
+    _, again = sim.schedule(ev, seed + 1, now=now)
     assert again.is_noop(), (again.placements, again.stops)
+    follow_ups = [e for e in again.new_evals if e.triggered_by == "failed-follow-up"]
+    assert not follow_ups, follow_ups  # the first run's follow-up is found, not repeated
     return plan
 
 

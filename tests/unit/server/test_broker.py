@@ -1,0 +1,70 @@
+"""The eval broker's delay heap: evaluations with a future ``wait_until`` wait for it."""
+
+from __future__ import annotations
+
+import time
+
+from gitorch.core.model import Evaluation
+from gitorch.server.broker import EvalBroker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def test_a_delayed_evaluation_is_ready_only_at_its_time() -> None:
+    clock = Clock()
+    broker = EvalBroker(clock=clock)
+    broker.set_enabled(True)
+    later = Evaluation(id="later", job_id="j", wait_until=5_000)
+    broker.enqueue(later)
+    broker.enqueue(later)  # twice: held once
+    assert broker.stats()["TotalDelayed"] == 1 and broker.stats()["TotalReady"] == 0
+    other = Evaluation(id="other", job_id="k")
+    broker.enqueue(other)  # a delayed evaluation does not hold up the others
+    assert broker.dequeue(timeout=0.01) == other
+    assert broker.dequeue(timeout=0.01) is None
+    clock.now = 5_000
+    assert broker.dequeue(timeout=0.01) == later
+    assert broker.stats()["TotalDelayed"] == 0
+
+
+def test_a_due_evaluation_still_waits_for_its_job_in_flight() -> None:
+    clock = Clock()
+    broker = EvalBroker(clock=clock)
+    broker.set_enabled(True)
+    broker.enqueue(Evaluation(id="later", job_id="j", wait_until=2_000))
+    first = Evaluation(id="first", job_id="j")
+    broker.enqueue(first)
+    assert broker.dequeue(timeout=0.01) == first
+    clock.now = 2_000
+    assert broker.dequeue(timeout=0.01) is None  # the job is in flight
+    broker.ack(first)
+    got = broker.dequeue(timeout=0.01)
+    assert got is not None and got.id == "later"
+
+
+def test_a_waiting_dequeue_wakes_when_the_delay_ends() -> None:
+    broker = EvalBroker()
+    broker.set_enabled(True)
+    due = time.time_ns() + 200_000_000
+    broker.enqueue(Evaluation(id="soon", job_id="j", wait_until=due))
+    start = time.monotonic()
+    got = broker.dequeue(timeout=2)
+    assert got is not None and got.id == "soon"
+    assert 0.15 < time.monotonic() - start < 1.5
+
+
+def test_disabling_drops_delayed_evaluations() -> None:
+    clock = Clock()
+    broker = EvalBroker(clock=clock)
+    broker.set_enabled(True)
+    broker.enqueue(Evaluation(id="later", job_id="j", wait_until=5_000))
+    broker.set_enabled(False)
+    broker.set_enabled(True)
+    clock.now = 10_000
+    assert broker.dequeue(timeout=0.01) is None
