@@ -21,6 +21,7 @@ from gitorch.core.model.job import (
     NetworkResource,
     Port,
     RequestedDevice,
+    ReschedulePolicy,
     Resources,
     RestartPolicy,
     Service,
@@ -28,6 +29,7 @@ from gitorch.core.model.job import (
     Task,
     TaskGroup,
     Template,
+    default_reschedule,
 )
 from gitorch.errors import JobspecError
 from gitorch.jobspec.hcl import Body
@@ -35,9 +37,9 @@ from gitorch.jobspec.reader import BlockReader, each, one
 from gitorch.jobspec.validate import combine
 
 _NOT_YET_USED = {
-    "job": "node_pool affinity update multiregion spread periodic parameterized reschedule "
+    "job": "node_pool affinity update multiregion spread periodic parameterized "
     "migrate ui vault secret consul_token vault_token",
-    "group": "affinity spread volume disconnect reschedule ephemeral_disk update migrate "
+    "group": "affinity spread volume disconnect ephemeral_disk update migrate "
     "scaling shutdown_delay max_run_duration stop_after_client_disconnect "
     "max_client_disconnect consul prevent_reschedule_on_lost vault secret",
     "task": "lifecycle affinity artifact vault consul dispatch_payload volume_mount csi_plugin "
@@ -97,10 +99,14 @@ def _job(r: BlockReader, job_id: str) -> Job:
     name = r.string("name", job_id)
     job_type = r.string("type", "service")
     base = BATCH_RESTART if job_type in ("batch", "sysbatch") else RestartPolicy()
+    resched = _reschedule(r, default_reschedule(job_type))  # the job's block over defaults
     # A task outside any group gets a group of its own, as in Nomad.
     alone = each(r, "task", 1, lambda t, x: _task(t, x, f"{name}-{x}-{x}", base))
-    groups = [TaskGroup(name=t.name, tasks=[t], restart_policy=base) for t in alone]
-    groups += each(r, "group", 1, lambda g, label: _group(g, label, name, base))
+    groups = [
+        TaskGroup(name=t.name, tasks=[t], restart_policy=base, reschedule_policy=resched)
+        for t in alone
+    ]
+    groups += each(r, "group", 1, lambda g, label: _group(g, label, name, base, resched))
     fields: dict[str, Any] = {"type": job_type, "datacenters": r.strings("datacenters") or ["*"]}
     return Job(
         id=job_id,
@@ -116,7 +122,9 @@ def _job(r: BlockReader, job_id: str) -> Job:
     )
 
 
-def _group(r: BlockReader, name: str, job_name: str, base: RestartPolicy) -> TaskGroup:
+def _group(
+    r: BlockReader, name: str, job_name: str, base: RestartPolicy, resched: ReschedulePolicy
+) -> TaskGroup:
     restart = _restart(r, base)
     prefix = f"{job_name}-{name}"
     return TaskGroup(
@@ -125,6 +133,7 @@ def _group(r: BlockReader, name: str, job_name: str, base: RestartPolicy) -> Tas
         constraints=_constraints(r),
         tasks=each(r, "task", 1, lambda t, label: _task(t, label, f"{prefix}-{label}", restart)),
         restart_policy=restart,
+        reschedule_policy=_reschedule(r, resched),
         services=_services(r, prefix),
         meta=r.string_map("meta"),
         networks=each(r, "network", 0, _network),
@@ -164,6 +173,23 @@ def _restart(r: BlockReader, base: RestartPolicy) -> RestartPolicy:
         )
 
     return one(r, "restart", base, merge)
+
+
+def _reschedule(r: BlockReader, base: ReschedulePolicy) -> ReschedulePolicy:
+    """``base`` with the fields a ``reschedule`` block sets (a group's over the job's)."""
+
+    def merge(c: BlockReader, _: str) -> ReschedulePolicy:
+        return replace(
+            base,
+            attempts=c.integer("attempts", base.attempts),
+            interval=c.duration("interval", base.interval),
+            delay=c.duration("delay", base.delay),
+            delay_function=c.string("delay_function", base.delay_function),
+            max_delay=c.duration("max_delay", base.max_delay),
+            unlimited=c.boolean("unlimited", base.unlimited),
+        )
+
+    return one(r, "reschedule", base, merge)
 
 
 def _resources(c: BlockReader, _: str) -> Resources:

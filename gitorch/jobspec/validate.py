@@ -16,6 +16,7 @@ from gitorch.core.model.job import (
     Job,
     NetworkResource,
     RequestedDevice,
+    ReschedulePolicy,
     RestartPolicy,
     Service,
     Task,
@@ -47,6 +48,7 @@ SIGNALS = frozenset(
 CHANGE_MODES = ("restart", "signal", "noop", "script")
 CHECK_TYPES = ("http", "tcp", "script", "grpc")
 MIN_RESTART_INTERVAL = 5_000_000_000
+DELAY_FUNCTIONS = ("constant", "exponential", "fibonacci")
 NETWORK_MODES = ("host", "bridge", "none")  # and "cni/<name>"
 MAX_PORT = 65535
 
@@ -141,6 +143,8 @@ def _group(f: _Found, where: str, group: TaskGroup, driver_check: DriverCheck | 
     _constraints(f, where, group.constraints)
     if group.restart_policy is not None:
         _restart(f, f"{where} > restart", group.restart_policy)
+    if group.reschedule_policy is not None:
+        _reschedule(f, f"{where} > reschedule", group.reschedule_policy)
     _services(f, where, group.services)
     _networks(f, where, group.networks)
     for task in group.tasks:
@@ -210,6 +214,51 @@ def _restart(f: _Found, where: str, policy: RestartPolicy) -> None:
         delay = format_duration(policy.delay)
         msg = f"{policy.attempts} attempts {delay} apart do not fit in an interval of {interval}"
         f.add(where, msg)
+
+
+def _reschedule(f: _Found, where: str, policy: ReschedulePolicy) -> None:
+    """Nomad's ReschedulePolicy.Validate, without its 5 s floor on delay and 15 s floor
+    on interval (short delays make fast tests and demos; they are the user's call)."""
+    p = policy
+    if min(p.attempts, p.interval, p.delay, p.max_delay) < 0:
+        f.add(where, "attempts, interval, delay and max_delay may not be negative")
+        return
+    if p.delay_function not in DELAY_FUNCTIONS:
+        names = ", ".join(DELAY_FUNCTIONS)
+        msg = f"unknown delay_function {p.delay_function!r}; use one of {names}"
+        f.add(where, msg, f"{where}.delay_function")
+        return
+    if p.attempts > 0 and p.unlimited:
+        msg = f"attempts = {p.attempts} with unlimited = true is ambiguous; set unlimited = false"
+        f.add(where, msg, f"{where}.unlimited")
+    elif p.delay_function != "constant" and p.max_delay < p.delay:
+        f.add(where, "max_delay may not be less than delay", f"{where}.max_delay")
+    elif not p.unlimited and p.attempts > 0:
+        if p.interval <= 0:
+            f.add(where, "attempts need an interval to count them in", f"{where}.interval")
+            return
+        needed = sum(_delays(p))
+        if needed > p.interval:
+            msg = (
+                f"{p.attempts} attempts with {p.delay_function} delays need "
+                f"{format_duration(needed)}, more than the interval of "
+                f"{format_duration(p.interval)}"
+            )
+            f.add(where, msg, f"{where}.interval")
+
+
+def _delays(p: ReschedulePolicy) -> list[int]:
+    """The delays before each of a limited policy's attempts."""
+    out: list[int] = []
+    for _ in range(p.attempts):
+        if not out or p.delay_function == "constant":
+            d = p.delay
+        elif p.delay_function == "exponential":
+            d = out[-1] * 2
+        else:
+            d = out[-1] + out[-2] if len(out) >= 2 else p.delay
+        out.append(min(d, p.max_delay) if p.delay_function != "constant" and p.max_delay else d)
+    return out
 
 
 def _services(f: _Found, where: str, services: list[Service]) -> None:
