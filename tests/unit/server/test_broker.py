@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
+from gitorch.core import commands as c
 from gitorch.core.model import Evaluation
 from gitorch.server.broker import EvalBroker
+from gitorch.server.fsm import Fsm
+from gitorch.server.log import LocalLog
+from gitorch.server.server import Server
 
 
 class Clock:
@@ -68,3 +72,18 @@ def test_disabling_drops_delayed_evaluations() -> None:
     broker.set_enabled(True)
     clock.now = 10_000
     assert broker.dequeue(timeout=0.01) is None
+
+
+def test_a_new_leader_holds_pending_follow_ups_until_their_time() -> None:
+    fsm = Fsm()
+    server = Server(fsm, LocalLog(fsm), num_workers=0)
+    server.start()
+    try:
+        later = time.time_ns() + 3600 * 1_000_000_000
+        follow = Evaluation(id="f", job_id="j", triggered_by="failed-follow-up", wait_until=later)
+        server.log.submit(c.UpsertEvals(now=1, evals=[follow]))  # written by the old leader
+        server.set_leader(True)
+        stats = server.broker.stats()
+        assert (stats["TotalDelayed"], stats["TotalReady"]) == (1, 0)
+    finally:
+        server.stop()
