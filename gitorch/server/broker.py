@@ -100,8 +100,9 @@ class EvalBroker:
                 self._cond.wait(left if next_due is None else min(left, next_due))
             return None
 
-    def ack(self, ev: Evaluation) -> None:
-        """The evaluation is done: let the job's next waiting evaluation go."""
+    def ack(self, ev: Evaluation) -> list[Evaluation]:
+        """The evaluation is done: let the job's next waiting evaluation go. Return the
+        waiting ones coalesced into it (the caller records them as canceled, as Nomad)."""
         with self._cond:
             self._evals.pop(ev.id, None)
             key = (ev.namespace, ev.job_id)
@@ -111,6 +112,7 @@ class EvalBroker:
             if waiting:
                 # Coalesce: the newest evaluation sees the latest state anyway.
                 self._push(waiting[-1])
+            return waiting[:-1]
 
     def stats(self) -> dict[str, int]:
         with self._cond:

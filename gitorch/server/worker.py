@@ -61,7 +61,7 @@ class Worker:
                 log.exception("evaluation %s for job %s failed", ev.id, ev.job_id)
                 self._fail(ev, f"scheduler error: {exc}")
             finally:
-                self._broker.ack(ev)
+                self._cancel(self._broker.ack(ev))
 
     def process(self, ev: Evaluation) -> None:
         for _attempt in range(MAX_PLAN_ATTEMPTS):
@@ -73,6 +73,18 @@ class Worker:
             if not rejected:
                 return
         self._fail(ev, f"plan rejected {MAX_PLAN_ATTEMPTS} times: the cluster kept changing")
+
+    def _cancel(self, coalesced: list[Evaluation]) -> None:
+        """Record evaluations the broker folded into a newer one as canceled (Nomad's
+        behaviour), so none stays pending in state."""
+        if not coalesced:
+            return
+        why = "canceled: coalesced into a newer evaluation of the job"
+        canceled = [replace(e, status="canceled", status_description=why) for e in coalesced]
+        try:
+            self._log.submit(UpsertEvals(now=time.time_ns(), evals=canceled))
+        except Exception:
+            log.exception("could not record %d coalesced evaluations", len(canceled))
 
     def _fail(self, ev: Evaluation, why: str) -> None:
         failed = replace(ev, status="failed", status_description=why)

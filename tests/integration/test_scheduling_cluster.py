@@ -72,6 +72,12 @@ def test_silent_node_goes_down_and_its_allocs_move(server: Server, tmp_path: Pat
             x for x in server.state.allocs_for_job("default", "web") if x.node_id == b.node_id
         ]
         assert {x.previous_allocation for x in replacements} == {x.id for x in lost}
+        # Every evaluation ends: done, blocked, or canceled when coalesced into a newer one.
+        wait_for(
+            lambda: not [e for e in server.state.evals.values() if e.status == "pending"],
+            10,
+            "no evaluation left pending",
+        )
     finally:
         b.stop()
 

@@ -87,3 +87,18 @@ def test_a_new_leader_holds_pending_follow_ups_until_their_time() -> None:
         assert (stats["TotalDelayed"], stats["TotalReady"]) == (1, 0)
     finally:
         server.stop()
+
+
+def test_waiting_evaluations_are_coalesced_and_returned_for_canceling() -> None:
+    from gitorch.core.model import Evaluation
+    from gitorch.server.broker import EvalBroker
+
+    broker = EvalBroker()
+    broker.set_enabled(True)
+    first, second, third = (Evaluation(id=f"e{i}", job_id="web") for i in range(3))
+    for ev in (first, second, third):
+        broker.enqueue(ev)
+    assert broker.dequeue(timeout=1) == first
+    assert broker.ack(first) == [second]  # folded into the newest waiting one
+    assert broker.dequeue(timeout=1) == third
+    assert broker.ack(third) == []
