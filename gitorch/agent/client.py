@@ -204,6 +204,7 @@ class Client:
             self._drivers,
             cpu_total_compute=opts.cpu_total_compute,
             memory_total_mb=opts.memory_total_mb,
+            bind_addr=opts.http_addr.rpartition(":")[0],
         )
         now = self._clock()
         drivers = {

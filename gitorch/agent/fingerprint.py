@@ -167,16 +167,30 @@ def merge_drivers(
     return merged
 
 
+def network_address(bind_addr: str) -> str:
+    """Nomad's ``unique.network.ip-address``: the address the agent is bound to, or,
+    when bound to every interface, the first non-loopback IPv4 address (else loopback)."""
+    if bind_addr and bind_addr not in ("0.0.0.0", "::"):
+        return bind_addr
+    for addrs in psutil.net_if_addrs().values():
+        for addr in addrs:
+            if addr.family == socket.AF_INET and not addr.address.startswith("127."):
+                return str(addr.address)
+    return "127.0.0.1"
+
+
 def fingerprint(
     data_dir: str,
     drivers: Mapping[str, Driver] | None = None,
     *,
     cpu_total_compute: int = 0,
     memory_total_mb: int = 0,
+    bind_addr: str = "",
 ) -> HostFingerprint:
     """Fingerprint the host (and ``drivers``). ``cpu_total_compute`` and
     ``memory_total_mb`` override detection, as Nomad's client config does."""
     attributes, total = host_attributes(data_dir, cpu_total_compute)
+    attributes["unique.network.ip-address"] = network_address(bind_addr)
     memory_mb = memory_total_mb or int(attributes["memory.totalbytes"]) // MIB
     if memory_total_mb:
         attributes["memory.totalbytes"] = str(memory_total_mb * MIB)

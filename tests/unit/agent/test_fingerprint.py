@@ -97,3 +97,12 @@ def test_merge_drivers_is_pure() -> None:
         "driver.docker.version": "27",
     }
     assert host == {"kernel.name": "linux"}
+
+
+def test_network_address_is_the_bind_address_or_a_real_interface() -> None:
+    from gitorch.agent.fingerprint import network_address
+
+    assert network_address("10.1.2.3") == "10.1.2.3"
+    assert network_address("127.0.0.1") == "127.0.0.1"
+    found = network_address("0.0.0.0")
+    assert found.count(".") == 3 and found != "0.0.0.0"
