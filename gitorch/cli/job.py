@@ -161,6 +161,13 @@ def status(ctx: Context, job_id: str | None) -> None:
             group_rows,
         )
     )
+    done = [e for e in client.job_evaluations(job_id) if e.status in ("complete", "failed")]
+    latest = max(done, key=lambda e: e.modify_index, default=None)  # the last scheduling run
+    failures = placement_failures(latest) if latest is not None else []
+    if failures:
+        click.echo("\nPlacement Failure")
+        for group, detail in failures:
+            click.echo(f'Task Group "{group}": {detail}')
     click.echo("\nAllocations")
     if not allocs:
         click.echo("No allocations placed")
@@ -203,6 +210,17 @@ def stop(ctx: Context, job_id: str, purge: bool, detach: bool) -> None:
         monitor(client, result.eval_id)
 
 
+def placement_failures(ev: Evaluation) -> list[tuple[str, str]]:
+    """(group, why) for each group the evaluation could not place, per constraint and
+    per exhausted resource dimension, with how many nodes each reason ruled out."""
+    out = []
+    for group, metric in sorted(ev.failed_tg_allocs.items()):
+        reasons = {**metric.constraint_filtered, **metric.dimension_exhausted}
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "no eligible nodes"
+        out.append((group, detail))
+    return out
+
+
 def monitor(client: Client, eval_id: str, timeout: float = MONITOR_SECONDS) -> bool:
     """Follow an evaluation until the scheduler is done with it; print its placements.
     False when some group could not be placed."""
@@ -217,9 +235,7 @@ def monitor(client: Client, eval_id: str, timeout: float = MONITOR_SECONDS) -> b
             f'    Allocation "{short(alloc.id)}" created: node "{short(alloc.node_id)}", '
             f'group "{alloc.task_group}"'
         )
-    for group, metric in sorted(ev.failed_tg_allocs.items()):
-        reasons = {**metric.constraint_filtered, **metric.dimension_exhausted}
-        detail = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "no eligible nodes"
+    for group, detail in placement_failures(ev):
         click.echo(f'    Task group "{group}" failed to place: {detail}', err=True)
     if not ev.terminal() and ev.status != "blocked":
         click.echo(f"    Evaluation still {ev.status} after {timeout:.0f}s", err=True)

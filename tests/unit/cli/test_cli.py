@@ -143,6 +143,11 @@ def test_job_run_json_and_placement_failure(address: str, jobfile: Path) -> None
     result = run(address, "job", "run", str(jobfile))
     assert result.exit_code == 2
     assert 'Task group "web" failed to place' in result.stderr
+    status = run(address, "job", "status", "huge")
+    assert status.exit_code == 0
+    assert "Placement Failure" in status.output
+    assert 'Task Group "web": memory: 1' in status.output
+    assert "No allocations placed" in status.output
 
 
 def test_alloc_status_and_logs(
