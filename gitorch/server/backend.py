@@ -9,22 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import msgspec
-
 from gitorch.core.commands import AllocClientUpdate
-from gitorch.core.model import AllocMetric, GitopsStatus, Job, Node
+from gitorch.core.model import AllocMetric, GitopsStatus, Job, Model, Node
 from gitorch.core.model.gitops import SyncChange as SyncChange
 from gitorch.core.model.gitops import SyncReport as SyncReport
-from gitorch.core.naming import nomad_name
 from gitorch.core.state import StateView
 from gitorch.server.cluster import AgentMembers, RaftConfiguration
 
 
-class _Wire(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name):
-    pass
-
-
-class JobRegisterResponse(_Wire, frozen=True, kw_only=True):
+class JobRegisterResponse(Model, frozen=True, kw_only=True):
     eval_id: str
     eval_create_index: int
     job_modify_index: int
@@ -32,14 +25,14 @@ class JobRegisterResponse(_Wire, frozen=True, kw_only=True):
     warnings: str = ""
 
 
-class JobDeregisterResponse(_Wire, frozen=True, kw_only=True):
+class JobDeregisterResponse(Model, frozen=True, kw_only=True):
     eval_id: str
     eval_create_index: int
     job_modify_index: int
     index: int
 
 
-class TGUpdates(_Wire, frozen=True, kw_only=True):
+class TGUpdates(Model, frozen=True, kw_only=True):
     ignore: int = 0
     place: int = 0
     migrate: int = 0
@@ -50,11 +43,11 @@ class TGUpdates(_Wire, frozen=True, kw_only=True):
     preemptions: int = 0
 
 
-class PlanAnnotations(_Wire, frozen=True, kw_only=True):
+class PlanAnnotations(Model, frozen=True, kw_only=True):
     desired_tg_updates: dict[str, TGUpdates] = {}
 
 
-class JobDiff(_Wire, frozen=True, kw_only=True):
+class JobDiff(Model, frozen=True, kw_only=True):
     type: Literal["Added", "Deleted", "Edited", "None"]
     id: str
     fields: list[dict[str, Any]] = []
@@ -62,7 +55,7 @@ class JobDiff(_Wire, frozen=True, kw_only=True):
     task_groups: list[dict[str, Any]] = []
 
 
-class JobPlanResponse(_Wire, frozen=True, kw_only=True):
+class JobPlanResponse(Model, frozen=True, kw_only=True):
     """Nomad's JobPlanResponse: what `job plan` would do, computed without committing."""
 
     annotations: PlanAnnotations
@@ -73,7 +66,7 @@ class JobPlanResponse(_Wire, frozen=True, kw_only=True):
     created_evals: list[Any] = []
 
 
-class NodeRegisterResponse(_Wire, frozen=True, kw_only=True):
+class NodeRegisterResponse(Model, frozen=True, kw_only=True):
     index: int
     heartbeat_ttl: int  # nanoseconds
 

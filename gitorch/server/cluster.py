@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from gitorch.core import commands as c
+from gitorch.core.model import Model
 from gitorch.core.model.cluster import ServerMember
 from gitorch.errors import BadRequestError, GitorchError, NotFoundError, NotLeaderError
 from gitorch.server.fsm import Fsm
@@ -34,11 +35,7 @@ log = logging.getLogger(__name__)
 Probe = Callable[[str], dict[str, Any] | None]
 
 
-class _Wire(msgspec.Struct, frozen=True, kw_only=True, rename="pascal"):
-    pass
-
-
-class RaftServer(_Wire, frozen=True, kw_only=True):
+class RaftServer(Model, frozen=True, kw_only=True):
     """One entry of Nomad's /v1/operator/raft/configuration."""
 
     id: str = msgspec.field(name="ID")
@@ -49,12 +46,12 @@ class RaftServer(_Wire, frozen=True, kw_only=True):
     raft_protocol: str = "3"
 
 
-class RaftConfiguration(_Wire, frozen=True, kw_only=True):
+class RaftConfiguration(Model, frozen=True, kw_only=True):
     servers: list[RaftServer]
     index: int
 
 
-class AgentMember(_Wire, frozen=True, kw_only=True):
+class AgentMember(Model, frozen=True, kw_only=True):
     """One entry of Nomad's /v1/agent/members (Status: alive, failed or left)."""
 
     name: str
@@ -64,7 +61,7 @@ class AgentMember(_Wire, frozen=True, kw_only=True):
     status: str
 
 
-class AgentMembers(_Wire, frozen=True, kw_only=True):
+class AgentMembers(Model, frozen=True, kw_only=True):
     server_name: str
     server_region: str
     server_dc: str = msgspec.field(name="ServerDC")
