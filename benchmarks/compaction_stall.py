@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from placements_raft import become_leader, follower, free_port, sim_node
+from placements_raft import leader_cluster, sim_node
 
 from gitorch.core import commands as c
 from gitorch.core.model import Job, Resources, Task, TaskGroup
@@ -58,23 +55,7 @@ def fill(server: Server, fsm: Fsm, allocs: int, per_job: int) -> float:
 
 
 def run(allocs: int, nodes: int, per_job: int) -> dict[str, object]:
-    tmp = Path(tempfile.mkdtemp(prefix="gitorch-compaction-"))
-    addrs = [f"127.0.0.1:{free_port()}" for _ in range(3)]
-    ctx = mp.get_context("spawn")
-    stop = ctx.Event()
-    procs = [
-        ctx.Process(target=follower, args=(a, addrs, str(tmp / a), stop), daemon=True)
-        for a in addrs[1:]
-    ]
-    for p in procs:
-        p.start()
-    fsm = Fsm()
-    log = RaftLog(fsm, addrs[0], addrs, tmp / addrs[0])
-    server = Server(fsm, log, num_workers=2, heartbeat_ttl_s=3600, heartbeat_grace_s=3600)
-    server.start()
-    try:
-        become_leader(log, addrs[0])
-        server.set_leader(True)
+    with leader_cluster(3, "gitorch-compaction-") as (server, fsm, log, _pipes):
         for i in range(nodes):
             log.submit(c.RegisterNode(now=time.time_ns(), node=sim_node(i)))
         fill_s = fill(server, fsm, allocs, per_job)
@@ -112,11 +93,6 @@ def run(allocs: int, nodes: int, per_job: int) -> dict[str, object]:
             "goal_max_gap_ms": 250,
             "cpus": os.cpu_count(),
         }
-    finally:
-        server.stop()
-        stop.set()
-        for p in procs:
-            p.join(timeout=20)
 
 
 def main() -> None:

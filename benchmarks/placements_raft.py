@@ -14,6 +14,7 @@ Usage: python benchmarks/placements_raft.py [--nodes 1000 10000] [--count 1000] 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
@@ -21,6 +22,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -58,11 +60,15 @@ def follower(
     fsm = Fsm()
     log = RaftLog(fsm, addr, peers, Path(data_dir))
     if report is not None:  # asked for the state at an index: answer once applied
-        target = int(report.recv())
+        try:
+            target = int(report.recv())
+        except EOFError:  # the leader asked nothing (it closed the pipe)
+            target = -1
         deadline = time.monotonic() + 60
-        while fsm.state.index < target and time.monotonic() < deadline:
+        while 0 <= target and fsm.state.index < target and time.monotonic() < deadline:
             time.sleep(0.01)
-        report.send(digest(fsm))
+        if target >= 0:
+            report.send(digest(fsm))
     stop.wait()
     log.close()
 
@@ -107,8 +113,13 @@ def sim_node(i: int) -> Node:
     )
 
 
-def run(nodes: int, count: int, servers: int) -> dict[str, object]:
-    tmp = Path(tempfile.mkdtemp(prefix="gitorch-bench-"))
+@contextlib.contextmanager
+def leader_cluster(
+    servers: int, prefix: str
+) -> Iterator[tuple[Server, Fsm, RaftLog, list[Connection]]]:
+    """A gitorch server leading a pysyncobj cluster of ``servers`` on 127.0.0.1; the
+    followers are processes of their own, each reachable through a pipe for a digest."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     addrs = [f"127.0.0.1:{free_port()}" for _ in range(servers)]
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
@@ -126,6 +137,18 @@ def run(nodes: int, count: int, servers: int) -> dict[str, object]:
     try:
         become_leader(log, addrs[0])
         server.set_leader(True)
+        yield server, fsm, log, [parent for parent, _ in pipes]
+    finally:
+        server.stop()
+        for parent, _ in pipes:
+            parent.close()
+        stop.set()
+        for p in procs:
+            p.join(timeout=20)
+
+
+def run(nodes: int, count: int, servers: int) -> dict[str, object]:
+    with leader_cluster(servers, "gitorch-bench-") as (server, fsm, log, pipes):
         t_nodes = time.perf_counter()
         for i in range(nodes):
             log.submit(c.RegisterNode(now=time.time_ns(), node=sim_node(i)))
@@ -142,9 +165,9 @@ def run(nodes: int, count: int, servers: int) -> dict[str, object]:
         elapsed = time.perf_counter() - t0
         placed = len(fsm.state.allocs_for_job("default", "bench"))
         mine = digest(fsm)
-        for parent, _ in pipes:
+        for parent in pipes:
             parent.send(mine[0])
-        theirs: list[Any] = [parent.recv() for parent, _ in pipes]
+        theirs: list[Any] = [parent.recv() for parent in pipes]
         return {
             "benchmark": "placements_committed_through_raft",
             "servers": servers,
@@ -158,11 +181,6 @@ def run(nodes: int, count: int, servers: int) -> dict[str, object]:
             "followers_applied_same_state": all(tuple(t) == mine for t in theirs),
             "state_index": mine[0],
         }
-    finally:
-        server.stop()
-        stop.set()
-        for p in procs:
-            p.join(timeout=10)
 
 
 def main() -> None:
