@@ -87,18 +87,22 @@ class EvalBroker:
         return (self._delayed[0][0] - now) / 1e9 if self._delayed else None
 
     def dequeue(self, timeout: float) -> Evaluation | None:
+        """The next ready evaluation, or None after ``timeout`` seconds. A disabled
+        broker (a follower's) blocks for the timeout too, so an idle worker loop sleeps
+        instead of spinning, and wakes at once when leadership enables the broker."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._enabled:
-                next_due = self._promote()
-                if self._ready:
-                    _, _, eval_id = heapq.heappop(self._ready)
-                    return self._evals[eval_id]
+            while True:
+                next_due = None
+                if self._enabled:
+                    next_due = self._promote()
+                    if self._ready:
+                        _, _, eval_id = heapq.heappop(self._ready)
+                        return self._evals[eval_id]
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
                 self._cond.wait(left if next_due is None else min(left, next_due))
-            return None
 
     def ack(self, ev: Evaluation) -> list[Evaluation]:
         """The evaluation is done: let the job's next waiting evaluation go. Return the
