@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitorch.config_values import Values, string_map
 from gitorch.errors import ConfigError, JobspecError
 from gitorch.gitsync.loop import GitopsSettings
 from gitorch.jobspec import hcl
-from gitorch.jobspec.durations import parse_duration
 
 EMBEDDED_REPO = Path(__file__).resolve().parent.parent / "example-repo"
 
@@ -118,67 +118,69 @@ def load_file(path: Path, base: AgentConfig) -> AgentConfig:
 
 
 def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
-    top: dict[str, Any] = {}
-    for name, attr in body.attributes.items():
+    top = Values(body, "", file)
+    for name in body.attributes:
         if name not in ("data_dir", "bind_addr", "name", "datacenter", "region"):
-            raise ConfigError(f"{file}:{attr.line}: unknown agent setting {name!r}")
-        top[name] = _str(attr.value, file, attr.line, name)
-    cfg = dataclasses.replace(cfg, **top)
+            raise ConfigError(f"{file}:{top.line(name)}: unknown agent setting {name!r}")
+    top_values: dict[str, Any] = {n: top.string(n, getattr(cfg, n)) for n in body.attributes}
+    cfg = dataclasses.replace(cfg, **top_values)
     for block in body.blocks:
         where = f"{file}:{block.line}"
-        values = {k: a.value for k, a in block.body.attributes.items()}
+        values = Values(block.body, block.type, file)
         sub = {b.type: b for b in block.body.blocks}
         _check_keys(block, file)
         match block.type:
             case "ports":
                 cfg = dataclasses.replace(
                     cfg,
-                    http_port=int(values.get("http", cfg.http_port)),
-                    rpc_port=int(values.get("rpc", cfg.rpc_port)),
+                    http_port=values.integer("http", cfg.http_port, lo=1, hi=65535),
+                    rpc_port=values.integer("rpc", cfg.rpc_port, lo=1, hi=65535),
                 )
             case "server":
-                join = sub["server_join"].body.attributes if "server_join" in sub else {}
-                retry = join["retry_join"].value if "retry_join" in join else None
-                if retry is not None:
-                    retry = _addresses(retry, f"{file}:{join['retry_join'].line}", "retry_join")
                 s = cfg.server
+                join_body = sub["server_join"].body if "server_join" in sub else hcl.Body()
+                join = Values(join_body, "server.server_join", file)
+                for name in join_body.attributes:
+                    if name != "retry_join":
+                        raise join.error(name, "is not a known setting (known: retry_join)")
                 cfg = dataclasses.replace(
                     cfg,
                     server=ServerSettings(
-                        enabled=bool(values.get("enabled", s.enabled)),
-                        bootstrap_expect=int(values.get("bootstrap_expect", s.bootstrap_expect)),
-                        retry_join=tuple(retry) if retry is not None else s.retry_join,
-                        heartbeat_grace_s=_dur(
-                            values, "heartbeat_grace", s.heartbeat_grace_s, where
+                        enabled=values.boolean("enabled", s.enabled),
+                        bootstrap_expect=values.integer(
+                            "bootstrap_expect", s.bootstrap_expect, lo=1, hi=_MAX_SERVERS
                         ),
-                        min_heartbeat_ttl_s=_dur(
-                            values, "min_heartbeat_ttl", s.min_heartbeat_ttl_s, where
+                        retry_join=join.addresses("retry_join", s.retry_join),
+                        heartbeat_grace_s=values.duration("heartbeat_grace", s.heartbeat_grace_s),
+                        min_heartbeat_ttl_s=values.duration(
+                            "min_heartbeat_ttl", s.min_heartbeat_ttl_s
                         ),
-                        num_schedulers=int(values.get("num_schedulers", s.num_schedulers)),
+                        num_schedulers=values.integer(
+                            "num_schedulers", s.num_schedulers, lo=0, hi=_MAX_SCHEDULERS
+                        ),
                     ),
                 )
             case "client":
-                meta = sub["meta"].body.to_dict() if "meta" in sub else cfg.client.meta
                 cl = cfg.client
+                meta = (
+                    string_map(sub["meta"].body, "client.meta", file) if "meta" in sub else cl.meta
+                )
                 cfg = dataclasses.replace(
                     cfg,
                     client=ClientSettings(
-                        enabled=bool(values.get("enabled", cl.enabled)),
-                        servers=(
-                            _addresses(values["servers"], where, "client.servers")
-                            if "servers" in values
-                            else cl.servers
-                        ),
-                        node_class=str(values.get("node_class", cl.node_class)),
-                        meta={k: str(v) for k, v in meta.items()},
+                        enabled=values.boolean("enabled", cl.enabled),
+                        servers=values.addresses("servers", cl.servers),
+                        node_class=values.string("node_class", cl.node_class),
+                        meta=meta,
                     ),
                 )
             case "acl":
                 cfg = dataclasses.replace(
                     cfg,
-                    acl_enabled=bool(values.get("enabled", cfg.acl_enabled)),
-                    acl_tokens=tuple(values.get("tokens", cfg.acl_tokens)),
+                    acl_enabled=values.boolean("enabled", cfg.acl_enabled),
+                    acl_tokens=_tokens(values, cfg.acl_tokens),
                 )
+                _check_acl(cfg, where)
             case "plugin":
                 if len(block.labels) != 1:
                     raise ConfigError(f'{where}: write plugin "NAME" {{ config {{ ... }} }}')
@@ -189,6 +191,34 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
             case _:
                 raise ConfigError(f"{where}: unknown agent config block {block.type!r}")
     return cfg
+
+
+_MAX_SERVERS = 99  # bootstrap_expect: Raft clusters are 3 or 5; anything near this is a typo
+_MAX_SCHEDULERS = 1024
+
+
+def _tokens(values: Values, old: tuple[str, ...]) -> tuple[str, ...]:
+    """ACL tokens: a list of non-empty strings with no surrounding blanks (a header's
+    token is compared exactly, so such a token could never be presented)."""
+    tokens = values.strings("tokens", old, empty=False)
+    for i, token in enumerate(tokens):
+        if token != token.strip():
+            raise values.error("tokens", f"[{i}] has leading or trailing blanks")
+    return tokens
+
+
+def _check_acl(cfg: AgentConfig, where: str) -> None:
+    """Refuse an ACL block that would leave the API open or locked by mistake."""
+    if cfg.acl_enabled and not cfg.acl_tokens:
+        raise ConfigError(
+            f"{where}: acl is enabled with no tokens, which would refuse every request: "
+            'add tokens = ["<secret>"] or set enabled = false'
+        )
+    if not cfg.acl_enabled and cfg.acl_tokens:
+        raise ConfigError(
+            f"{where}: acl has tokens but is not enabled, which would leave the API open to "
+            "anyone: set enabled = true (or remove the tokens)"
+        )
 
 
 _KNOWN: dict[str, tuple[set[str], set[str]]] = {  # block -> (attributes, sub-blocks)
@@ -226,48 +256,22 @@ def _check_keys(block: hcl.Block, file: str) -> None:
             )
 
 
-def _gitops(values: dict[str, Any], old: GitopsSettings | None, where: str) -> GitopsSettings:
+def _gitops(values: Values, old: GitopsSettings | None, where: str) -> GitopsSettings:
     base = old or GitopsSettings(repo="")
-    if "repo" in values and old is not None and old == embedded_gitops():
+    if values.has("repo") and old is not None and old == embedded_gitops():
         base = GitopsSettings(repo="")  # a repo of its own: not the example's layout
-    repo = str(values.get("repo", base.repo))
+    repo = values.string("repo", base.repo)
     if not repo:
         raise ConfigError(f'{where}: gitops needs repo = "<path or URL>"')
     return GitopsSettings(
         repo=repo,
-        branch=str(values.get("branch", base.branch)),
-        path=str(values.get("path", base.path)),
-        poll_interval_s=_dur(values, "poll_interval", base.poll_interval_s, where),
-        vars_files=tuple(values.get("vars_files", base.vars_files)),
-        prune=bool(values.get("prune", base.prune)),
-        webhook_secret=str(values.get("webhook_secret", base.webhook_secret)),
+        branch=values.string("branch", base.branch, empty=False),
+        path=values.string("path", base.path),
+        poll_interval_s=values.duration("poll_interval", base.poll_interval_s),
+        vars_files=values.strings("vars_files", base.vars_files, empty=False),
+        prune=values.boolean("prune", base.prune),
+        webhook_secret=values.string("webhook_secret", base.webhook_secret),
     )
-
-
-def _addresses(value: Any, where: str, name: str) -> tuple[str, ...]:
-    """A list of ``host:port`` strings (Raft peers, or servers' HTTP addresses)."""
-    if not isinstance(value, list):
-        raise ConfigError(f'{where}: {name} must be a list like ["10.0.0.2:4647"]')
-    for item in value:
-        host, _, port = str(item).removeprefix("http://").rpartition(":")
-        if not isinstance(item, str) or not host or not port.isdigit():
-            raise ConfigError(f"{where}: {name}: {item!r} is not host:port")
-    return tuple(value)
-
-
-def _dur(values: dict[str, Any], key: str, default: float, where: str) -> float:
-    if key not in values:
-        return default
-    try:
-        return parse_duration(str(values[key])) / 1e9
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {key}: {exc}") from None
-
-
-def _str(value: Any, file: str, line: int, name: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{file}:{line}: {name} must be a string")
-    return value
 
 
 def build(options: dict[str, Any]) -> AgentConfig:
