@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from gitorch.agent import taskenv
+from gitorch.agent import lifecycle, taskenv
 from gitorch.agent.restarts import RestartHistory, decide, go_duration, restart_policy
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import (
@@ -198,7 +198,7 @@ def restore(state: AllocRunnerState, *, now: int) -> tuple[AllocRunnerState, lis
         elif run.phase == "waiting":
             step.out.append(SetTimer(task=name, at=run.timer_at))
         elif run.phase in ("starting", "running", "killing"):
-            if state.stopping:
+            if step.halting(name):
                 step.dead(name, failed=False, event=_killed(now))
             else:
                 step.start(name)
@@ -294,16 +294,30 @@ class _Step:
             setup = _ev("Task Setup", self.now, "Building Task Directory")
             for name in tasks:
                 self.put(name, tasks[name], received, setup)
-            if alloc.desired_status == "run":
-                for name in tasks:
-                    self.start(name)
         if alloc.desired_status != "run" and not self.state.stopping:
             self.state = _set(self.state, stopping=True)
             self.kill_all(reason_type="", source="")
 
+    def roles(self) -> dict[str, lifecycle.Role]:
+        return {name: lifecycle.role(self.state.task(name)) for name in self.state.tasks}
+
+    def phases(self) -> dict[str, str]:
+        return {name: run.phase for name, run in self.state.tasks.items()}
+
+    def halting(self, name: str) -> bool:
+        """The allocation is stopping and ``name`` must not (re)start: every task but a
+        poststop one, which runs after the others even when the allocation stops."""
+        return self.state.stopping and lifecycle.role(self.state.task(name)) != "poststop"
+
     def kill_all(self, *, reason_type: str, source: str) -> None:
+        """Kill the live tasks, except poststop tasks (they run after the others) and,
+        while a main task lives, the sidecars (they are stopped after the main tasks)."""
+        roles = self.roles()
+        spare_sidecars = lifecycle.main_live(roles, self.phases())
         for name, run in self.state.tasks.items():
-            if name == source or run.phase == "dead":
+            if name == source or run.phase == "dead" or roles[name] == "poststop":
+                continue
+            if spare_sidecars and lifecycle.sidecar(roles[name]):
                 continue
             why = _ev(reason_type, self.now, _reason_text(reason_type, source))
             events = [why] if reason_type else []
@@ -322,7 +336,9 @@ class _Step:
         started = _ev("Started", self.now, "Task started by client")
         running = _set(run, phase="running", handle=handle)
         self.put(name, running, started, state="running", started_at=self.now)
-        if run.kill_after_start or self.state.stopping:
+        roles = self.roles()
+        spared = lifecycle.sidecar(roles[name]) and lifecycle.main_live(roles, self.phases())
+        if run.kill_after_start or (self.halting(name) and not spared):
             self.begin_kill(name)
 
     def start_failed(self, event: TaskStartFailed) -> None:
@@ -334,7 +350,7 @@ class _Step:
             "Driver Failure", self.now, event.error, message=event.error, fails_task=fails
         )
         self.put(event.task, run, failure)
-        if run.kill_after_start or self.state.stopping:
+        if run.kill_after_start or self.halting(event.task):
             self.dead(event.task, failed=False, event=_killed(self.now))
             return
         self.after_exit(event.task, event.jitter, start_error=True, recoverable=event.recoverable)
@@ -346,7 +362,7 @@ class _Step:
         res = event.result
         self.put(event.task, _set(run, handle=None), _terminated(res, self.now))
         self.out.append(DestroyTask(task=event.task))
-        if run.phase == "killing" or self.state.stopping:
+        if run.phase == "killing" or self.halting(event.task):
             self.dead(event.task, failed=False, event=_killed(self.now))
             return
         self.after_exit(event.task, event.jitter, successful=res.successful)
@@ -355,7 +371,7 @@ class _Step:
         """Ask the restart tracker, then restart later, fail, or finish the task."""
         run = self.state.tasks[name]
         policy = restart_policy(self.state.job, self.state.alloc.task_group, self.state.task(name))
-        job_type = self.state.job.type
+        job_type = lifecycle.success_job_type(self.state.job.type, self.state.task(name))
         d = decide(policy, job_type, run.history, now=self.now, jitter=jitter, **outcome)
         run = _set(run, history=d.history)
         if d.action == "restart":
@@ -383,7 +399,7 @@ class _Step:
         run = self.run(name)
         if run is None or run.phase != "waiting":
             return
-        if self.state.stopping:
+        if self.halting(name):
             self.dead(name, failed=False, event=_killed(self.now))
             return
         self.start(name)
@@ -405,14 +421,44 @@ class _Step:
             return
         msg = f"failed to re-attach to task after agent restart: {error}"
         self.put(name, _set(run, handle=None), _ev("Driver Failure", self.now, msg, message=msg))
-        if run.phase == "killing" or self.state.stopping:
+        if run.phase == "killing" or self.halting(name):
             self.dead(name, failed=False, event=_killed(self.now))
         else:
             self.start(name)
 
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def advance(self) -> None:
+        """Stop the sidecars once the main tasks are dead, then start every waiting task
+        whose lifecycle gate is open (only poststop tasks start once stopping)."""
+        if not self.state.tasks:
+            return
+        roles = self.roles()
+        if lifecycle.mains_dead(roles, self.phases()) and self.sidecars_to_kill(roles):
+            reason = "" if self.state.stopping else lifecycle.MAIN_DEAD
+            self.kill_all(reason_type=reason, source="")
+        states = {name: run.state for name, run in self.state.tasks.items()}
+        running = self.state.alloc.desired_status == "run" and not self.state.stopping
+        if not running:
+            for name in lifecycle.skipped(roles, self.phases(), states):
+                self.dead(name, failed=False, event=_killed(self.now))
+        for name in lifecycle.startable(roles, self.phases(), states):
+            if running or roles[name] == "poststop":
+                self.start(name)
+
+    def sidecars_to_kill(self, roles: dict[str, lifecycle.Role]) -> bool:
+        """Some task other than a poststop one lives and is not yet being killed."""
+        return any(
+            roles[name] != "poststop"
+            and run.phase not in ("dead", "killing")
+            and not run.kill_after_start
+            for name, run in self.state.tasks.items()
+        )
+
     # -- status ------------------------------------------------------------------------
 
     def finish(self) -> tuple[AllocRunnerState, list[Instruction]]:
+        self.advance()
         states = {name: run.state for name, run in self.state.tasks.items()}
         if not states:
             return self.state, self.out
@@ -442,4 +488,6 @@ def _reason_text(reason_type: str, source: str) -> str:
         return f"Task's sibling {source!r} failed"
     if reason_type == "Leader Task Dead":
         return "Leader Task in Group dead"
+    if reason_type == lifecycle.MAIN_DEAD:
+        return lifecycle.MAIN_DEAD_TEXT
     return reason_type

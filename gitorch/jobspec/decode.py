@@ -28,6 +28,7 @@ from gitorch.core.model.job import (
     ServiceCheck,
     Task,
     TaskGroup,
+    TaskLifecycle,
     Template,
     default_reschedule,
 )
@@ -42,7 +43,7 @@ _NOT_YET_USED = {
     "group": "affinity spread volume disconnect ephemeral_disk update migrate "
     "scaling shutdown_delay max_run_duration stop_after_client_disconnect "
     "max_client_disconnect consul prevent_reschedule_on_lost vault secret",
-    "task": "lifecycle affinity artifact vault consul dispatch_payload volume_mount csi_plugin "
+    "task": "affinity artifact vault consul dispatch_payload volume_mount csi_plugin "
     "shutdown_delay kind scaling secret identity action schedule",
     "resources": "cores numa secrets iops",
     "network": "hostname dns mbits cidr device ip cni",
@@ -156,8 +157,22 @@ def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) 
         templates=each(r, "template", 0, _template),
         log_config=one(r, "logs", LogConfig(), _logs),
         leader=r.boolean("leader"),
+        lifecycle=one(r, "lifecycle", None, _lifecycle),
         restart_policy=_restart(r, restart),
     )
+
+
+_HOOKS = ("prestart", "poststart", "poststop")
+
+
+def _lifecycle(c: BlockReader, _: str) -> TaskLifecycle | None:
+    """``lifecycle { hook, sidecar }``; Nomad rejects any other hook."""
+    hook, sidecar = c.string("hook"), c.boolean("sidecar")
+    if hook not in _HOOKS:
+        line = c.lines.get(f"{c.path}.hook", c.body.line)
+        c.error(f'lifecycle "hook" must be one of {", ".join(_HOOKS)}; got {hook!r}', line)
+        return None
+    return TaskLifecycle(hook=hook, sidecar=sidecar)  # type: ignore[arg-type]
 
 
 def _restart(r: BlockReader, base: RestartPolicy) -> RestartPolicy:

@@ -36,6 +36,7 @@ from gitorch.core.model.job import (
     ServiceCheck,
     Task,
     TaskGroup,
+    TaskLifecycle,
     Template,
 )
 from gitorch.core.model.node import (
@@ -56,6 +57,7 @@ from gitorch.core.model.plan import AllocStop, Placement, Plan
 
 __all__ = [
     "Affinity",
+    "TaskLifecycle",
     "AllocatedDevice",
     "AllocatedPort",
     "NetworkResource",

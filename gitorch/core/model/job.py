@@ -149,6 +149,18 @@ class LogConfig(Model, frozen=True, kw_only=True):
     max_file_size_mb: int = 10
 
 
+LifecycleHook = Literal["prestart", "poststart", "poststop"]
+
+
+class TaskLifecycle(Model, frozen=True, kw_only=True):
+    """A task's ``lifecycle { hook, sidecar }``: when it runs relative to the group's main
+    tasks (those without one). A sidecar runs beside them and is restarted even after
+    exit 0; a non-sidecar hook runs to completion."""
+
+    hook: LifecycleHook
+    sidecar: bool = False
+
+
 class Task(Model, frozen=True, kw_only=True):
     name: str
     driver: str
@@ -164,6 +176,7 @@ class Task(Model, frozen=True, kw_only=True):
     templates: list[Template] = []
     log_config: LogConfig = LogConfig()
     leader: bool = False
+    lifecycle: TaskLifecycle | None = None
     restart_policy: RestartPolicy | None = None  # the group's, merged with the task's block
 
 
