@@ -24,6 +24,7 @@ from gitorch.api.forward import FORWARDED, Relay
 from gitorch.api.http import endpoint, error_response, json_response, text_response
 from gitorch.api.routes_status import client_health
 from gitorch.core.model import Allocation
+from gitorch.core.pmap import PMap
 from gitorch.core.state import StateView
 from gitorch.server.backend import Backend, ClientBackend
 
@@ -39,7 +40,7 @@ class _LocalAllocs:
     @property
     def state(self) -> StateView:
         view = StateView()
-        view.allocs = dict(self._allocs())
+        view.allocs = PMap(self._allocs())
         return view
 
 

@@ -2,12 +2,16 @@
 ``StateStore.apply(command)``, the one FSM entry point.
 
 Every replica applies the same commands in the same order and so holds the same
-tables. Tables are dicts of frozen values with copy-on-write secondary indexes, so a
-``Snapshot`` is a cheap shallow copy the scheduler can read while the FSM moves on.
+tables. Tables and secondary indexes are persistent maps (``gitorch.core.pmap``) of
+frozen values, so a ``Snapshot`` is a handful of references: it costs the same at ten
+allocations and at a million, and the scheduler reads it while the FSM moves on. The
+live store swaps in a new map on every change, so a reader on another thread always
+sees a whole table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from typing import TypeVar, assert_never
 
 import msgspec
@@ -27,11 +31,13 @@ from gitorch.core.model import (
 from gitorch.core.model.alloc import extend_tracker
 from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.node import compute_class
+from gitorch.core.pmap import PMap, pmap, without
 
 JobKey = tuple[str, str]
 TABLES = ("jobs", "nodes", "allocs", "evals", "gitops", "members")
 MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
 V = TypeVar("V", bound="StateView")
+K = TypeVar("K", bound=Hashable)
 
 
 class ApplyResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,17 +70,17 @@ class StateView:
     def __init__(self) -> None:
         self.index = 0
         self.table_index: dict[str, int] = dict.fromkeys(TABLES, 0)
-        self.jobs: dict[JobKey, Job] = {}
-        self.versions: dict[JobKey, tuple[Job, ...]] = {}
-        self.nodes: dict[str, Node] = {}
-        self.allocs: dict[str, Allocation] = {}
-        self.by_job: dict[JobKey, frozenset[str]] = {}
-        self.by_node: dict[str, frozenset[str]] = {}
-        self.evals: dict[str, Evaluation] = {}
-        self.evals_by_job: dict[JobKey, frozenset[str]] = {}
+        self.jobs: PMap[JobKey, Job] = pmap()
+        self.versions: PMap[JobKey, tuple[Job, ...]] = pmap()
+        self.nodes: PMap[str, Node] = pmap()
+        self.allocs: PMap[str, Allocation] = pmap()
+        self.by_job: PMap[JobKey, frozenset[str]] = pmap()
+        self.by_node: PMap[str, frozenset[str]] = pmap()
+        self.evals: PMap[str, Evaluation] = pmap()
+        self.evals_by_job: PMap[JobKey, frozenset[str]] = pmap()
         self.gitsync = GitSync()
         self.cluster_id = ""  # named once by the first leader (SetClusterID)
-        self.members: dict[str, ServerMember] = {}  # raft address -> server
+        self.members: PMap[str, ServerMember] = pmap()  # raft address -> server
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
@@ -127,19 +133,20 @@ class StateView:
 
 
 def _copy_into(src: StateView, snap: V) -> V:
+    """Point ``snap`` at ``src``'s tables: O(1), since the tables are persistent maps."""
     snap.index = src.index
     snap.table_index = dict(src.table_index)
-    snap.jobs = dict(src.jobs)
-    snap.versions = dict(src.versions)
-    snap.nodes = dict(src.nodes)
-    snap.allocs = dict(src.allocs)
-    snap.by_job = dict(src.by_job)
-    snap.by_node = dict(src.by_node)
-    snap.evals = dict(src.evals)
-    snap.evals_by_job = dict(src.evals_by_job)
+    snap.jobs = src.jobs
+    snap.versions = src.versions
+    snap.nodes = src.nodes
+    snap.allocs = src.allocs
+    snap.by_job = src.by_job
+    snap.by_node = src.by_node
+    snap.evals = src.evals
+    snap.evals_by_job = src.evals_by_job
     snap.gitsync = src.gitsync
     snap.cluster_id = src.cluster_id
-    snap.members = dict(src.members)
+    snap.members = src.members
     return snap
 
 
@@ -217,8 +224,8 @@ class StateStore(StateView):
                 submit_time=cmd.now,
             )
             history = (*self.versions.get(key, ()), job)[-MAX_VERSIONS:]
-            self.versions[key] = history
-        self.jobs[key] = job
+            self.versions = self.versions.set(key, history)
+        self.jobs = self.jobs.set(key, job)
         self._touch(idx, "jobs")
         evals = [replace(cmd.eval, job_modify_index=job.job_modify_index)] if cmd.eval else []
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
@@ -229,8 +236,8 @@ class StateStore(StateView):
         if old is None:
             return ApplyResult(index=idx, error=f"job {cmd.job_id!r} not found")
         if cmd.purge:
-            del self.jobs[key]
-            self.versions.pop(key, None)
+            self.jobs = self.jobs.delete(key)
+            self.versions = without(self.versions, key)
         elif not old.stop:
             stopped = replace(
                 old,
@@ -240,8 +247,9 @@ class StateStore(StateView):
                 job_modify_index=idx,
                 submit_time=cmd.now,
             )
-            self.jobs[key] = stopped
-            self.versions[key] = (*self.versions.get(key, ()), stopped)[-MAX_VERSIONS:]
+            self.jobs = self.jobs.set(key, stopped)
+            history = (*self.versions.get(key, ()), stopped)[-MAX_VERSIONS:]
+            self.versions = self.versions.set(key, history)
         self._touch(idx, "jobs")
         evals = [cmd.eval] if cmd.eval else []
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
@@ -260,7 +268,7 @@ class StateStore(StateView):
                 cmd.node.scheduling_eligibility if old is None else old.scheduling_eligibility
             ),
         )
-        self.nodes[node.id] = node
+        self.nodes = self.nodes.set(node.id, node)
         self._touch(idx, "nodes")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
 
@@ -270,7 +278,7 @@ class StateStore(StateView):
         node = self.nodes.get(node_id)
         if node is None:
             return ApplyResult(index=idx, error=f"node {node_id!r} not found")
-        self.nodes[node_id] = replace(node, modify_index=idx, **changes)
+        self.nodes = self.nodes.set(node_id, replace(node, modify_index=idx, **changes))
         self._touch(idx, "nodes")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, now))
 
@@ -278,8 +286,11 @@ class StateStore(StateView):
 
     def _upsert_evals(self, idx: int, evals: list[Evaluation], now: int) -> list[Evaluation]:
         ready: list[Evaluation] = []
+        if not evals:
+            return ready
+        table, by_job = self.evals.mutate(), self.evals_by_job.mutate()
         for ev in evals:
-            old = self.evals.get(ev.id)
+            old = table.get(ev.id)
             ev = replace(
                 ev,
                 create_index=idx if old is None else old.create_index,
@@ -287,20 +298,21 @@ class StateStore(StateView):
                 modify_index=idx,
                 modify_time=now,
             )
-            self.evals[ev.id] = ev
+            table[ev.id] = ev
             key = (ev.namespace, ev.job_id)
-            self.evals_by_job[key] = self.evals_by_job.get(key, frozenset()) | {ev.id}
+            by_job[key] = by_job.get(key, frozenset()) | {ev.id}
             if ev.status == "pending":
                 ready.append(ev)
-        if evals:
-            self._touch(idx, "evals")
+        self.evals, self.evals_by_job = table.finish(), by_job.finish()
+        self._touch(idx, "evals")
         return ready
 
     # -- allocations ----------------------------------------------------------------
 
     def _apply_plan(self, idx: int, plan: Plan, now: int) -> ApplyResult:
+        allocs = self.allocs.mutate()
         for stop in plan.stops:
-            old = self.allocs.get(stop.id)
+            old = allocs.get(stop.id)
             if old is None:
                 continue
             changes: dict[str, object] = {
@@ -312,13 +324,13 @@ class StateStore(StateView):
             }
             if stop.client_status:
                 changes["client_status"] = stop.client_status
-            self.allocs[stop.id] = replace(old, **changes)
+            allocs[stop.id] = replace(old, **changes)
         job = self.job_version(plan.namespace, plan.job_id, plan.job_version)
         placed_on: dict[str, set[str]] = {}
         for p in plan.placements:
             group = job.group(p.task_group) if job else None
             node = self.nodes.get(p.node_id)
-            prev = self.allocs.get(p.previous_allocation)
+            prev = allocs.get(p.previous_allocation)
             tracker = None  # carried (and extended) by reschedules only, not by updates
             if p.reschedule_delay is not None and prev is not None and job and group:
                 event = RescheduleEvent(
@@ -350,32 +362,31 @@ class StateStore(StateView):
                 create_time=now,
                 modify_time=now,
             )
-            self.allocs[alloc.id] = alloc
+            allocs[alloc.id] = alloc
             placed_on.setdefault(alloc.node_id, set()).add(alloc.id)
             if prev is not None:
-                self.allocs[prev.id] = replace(prev, next_allocation=p.id, modify_index=idx)
+                allocs[prev.id] = replace(prev, next_allocation=p.id, modify_index=idx)
+        self.allocs = allocs.finish()
         if placed_on:
             key = (plan.namespace, plan.job_id)
-            self.by_job[key] = self.by_job.get(key, frozenset()).union(*placed_on.values())
+            ids_of_job = self.by_job.get(key, frozenset()).union(*placed_on.values())
+            self.by_job = self.by_job.set(key, ids_of_job)
+            by_node = self.by_node.mutate()
             for node_id, ids in placed_on.items():
-                self.by_node[node_id] = self.by_node.get(node_id, frozenset()) | ids
+                by_node[node_id] = by_node.get(node_id, frozenset()) | ids
+            self.by_node = by_node.finish()
         if plan.stops or plan.placements:
             self._touch(idx, "allocs")
         evals = ([plan.eval_update] if plan.eval_update else []) + list(plan.new_evals)
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, now))
 
-    def _add_alloc(self, alloc: Allocation) -> None:
-        self.allocs[alloc.id] = alloc
-        key = (alloc.namespace, alloc.job_id)
-        self.by_job[key] = self.by_job.get(key, frozenset()) | {alloc.id}
-        self.by_node[alloc.node_id] = self.by_node.get(alloc.node_id, frozenset()) | {alloc.id}
-
     def _client_update(self, idx: int, cmd: c.UpdateAllocsFromClient) -> ApplyResult:
+        allocs = self.allocs.mutate()
         for up in cmd.updates:
-            old = self.allocs.get(up.id)
+            old = allocs.get(up.id)
             if old is None:
                 continue
-            self.allocs[up.id] = replace(
+            allocs[up.id] = replace(
                 old,
                 client_status=up.client_status,
                 client_description=up.client_description,
@@ -383,6 +394,7 @@ class StateStore(StateView):
                 modify_index=idx,
                 modify_time=cmd.now,
             )
+        self.allocs = allocs.finish()
         self._touch(idx, "allocs")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
 
@@ -396,11 +408,12 @@ class StateStore(StateView):
         elif isinstance(cmd, c.UpsertServerMember):
             old = self.members.get(cmd.member.raft_addr)
             created = idx if old is None else old.create_index
-            self.members[cmd.member.raft_addr] = replace(
-                cmd.member, create_index=created, modify_index=idx
-            )
-        elif self.members.pop(cmd.raft_addr, None) is None:
+            member = replace(cmd.member, create_index=created, modify_index=idx)
+            self.members = self.members.set(cmd.member.raft_addr, member)
+        elif cmd.raft_addr not in self.members:
             return ApplyResult(index=idx, error=f"server {cmd.raft_addr} is not a member")
+        else:
+            self.members = self.members.delete(cmd.raft_addr)
         self._touch(idx, "members")
         return ApplyResult(index=idx)
 
@@ -428,17 +441,23 @@ class StateStore(StateView):
         store = cls()
         store.index = dump.index
         store.table_index = dict.fromkeys(TABLES, 0) | dump.table_index
-        store.jobs = {(j.namespace, j.id): j for j in dump.jobs}
-        store.versions = {(v[0].namespace, v[0].id): tuple(v) for v in dump.versions if v}
-        store.nodes = {n.id: n for n in dump.nodes}
-        for alloc in dump.allocs:
-            store._add_alloc(alloc)
-        store.evals = {}
-        for ev in dump.evals:
-            store.evals[ev.id] = ev
-            key = (ev.namespace, ev.job_id)
-            store.evals_by_job[key] = store.evals_by_job.get(key, frozenset()) | {ev.id}
+        store.jobs = PMap(((j.namespace, j.id), j) for j in dump.jobs)
+        store.versions = PMap(((v[0].namespace, v[0].id), tuple(v)) for v in dump.versions if v)
+        store.nodes = PMap((n.id, n) for n in dump.nodes)
+        store.allocs = PMap((a.id, a) for a in dump.allocs)
+        store.by_job = _index(((a.namespace, a.job_id), a.id) for a in dump.allocs)
+        store.by_node = _index((a.node_id, a.id) for a in dump.allocs)
+        store.evals = PMap((e.id, e) for e in dump.evals)
+        store.evals_by_job = _index(((e.namespace, e.job_id), e.id) for e in dump.evals)
         store.gitsync = dump.gitsync
         store.cluster_id = dump.cluster_id
-        store.members = {m.raft_addr: m for m in dump.members}
+        store.members = PMap((m.raft_addr, m) for m in dump.members)
         return store
+
+
+def _index(pairs: Iterable[tuple[K, str]]) -> PMap[K, frozenset[str]]:
+    """A secondary index (key -> the IDs under it) built in one pass."""
+    groups: dict[K, set[str]] = {}
+    for key, item_id in pairs:
+        groups.setdefault(key, set()).add(item_id)
+    return PMap((key, frozenset(ids)) for key, ids in groups.items())
