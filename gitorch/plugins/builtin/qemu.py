@@ -1,7 +1,7 @@
 """The qemu driver: run a virtual machine image with QEMU (Nomad's qemu driver).
 
 Task config: ``image_path`` (required; relative to the task dir, or absolute),
-``accelerator`` (``kvm`` where /dev/kvm is usable, else ``tcg``), ``drive_interface``,
+``accelerator`` (``kvm`` where KVM works, else ``tcg``), ``drive_interface``,
 ``port_map`` (label -> guest port: user-mode networking forwards TCP and UDP from the
 host port the agent allocated, read from ``NOMAD_HOST_PORT_<label>`` in the task's
 env), ``args`` (extra QEMU arguments) and ``graceful_shutdown``. The VM gets
@@ -17,6 +17,13 @@ then after the kill timeout QMP ``quit``, then SIGKILL. Without it, the kill sig
 (SIGKILL after the timeout): QEMU handles SIGINT/SIGTERM/SIGHUP itself and exits 0 (or
 dies of the signal, 128+N, when it comes before QEMU has set up its handlers).
 
+Whether KVM works is proved, not assumed (``kvm_probe``): the fingerprint starts a probe
+VM with ``-accel kvm``. When it fails (/dev/kvm missing, or present but broken: QEMU
+aborting with ``failed to set MSR 0x10a``), the driver stays healthy, says in its health
+description that tasks run on TCG and why, sets ``driver.qemu.accelerator = "tcg"``,
+runs tasks without ``accelerator`` on TCG, and refuses ``accelerator = "kvm"`` with the
+probe's reason. The probe's answer is kept for ``KVM_PROBE_TTL_S`` between fingerprints.
+
 There is no ``exec`` (nothing runs on the host side of a VM), and no cgroup limits:
 the VM's memory is bounded by ``-m``.
 """
@@ -28,6 +35,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -42,13 +50,14 @@ from gitorch.core.task import (
     TaskStatus,
 )
 from gitorch.errors import DriverError
-from gitorch.plugins.builtin import qmp
+from gitorch.plugins.builtin import kvm_probe, qmp
 from gitorch.plugins.builtin.supervised import SupervisedDriver, user_prefix
 from gitorch.plugins.driver import Field
 
 EMULATOR = "qemu-system-x86_64"
 QMP_SOCKET = "qmp.sock"
 QUIT_WAIT_S = 5.0
+KVM_PROBE_TTL_S = 300.0
 DRIVE_INTERFACES = ("ide", "scsi", "sd", "mtd", "floppy", "pflash", "virtio", "none")
 
 
@@ -65,18 +74,6 @@ def qemu_version(emulator: str) -> str:
     if match is None:
         raise OSError(f"cannot parse {emulator} --version output: {done.stdout.strip()[:200]!r}")
     return match.group(1)
-
-
-def kvm_problem() -> str | None:
-    """Why /dev/kvm cannot be used (None: it can)."""
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return "/dev/kvm does not exist (no hardware virtualization, or kvm not loaded)"
-    except OSError as exc:
-        return f"/dev/kvm cannot be opened: {exc.strerror}"
-    os.close(fd)
-    return None
 
 
 def port_map_problems(value: object) -> list[str]:
@@ -121,6 +118,17 @@ class QemuDriver(SupervisedDriver):
         self._emulator = shutil.which(str(self.plugin_config.get("emulator", EMULATOR)))
         self._setsid = shutil.which("setsid")
         self._setpriv = shutil.which("setpriv")
+        self._kvm: tuple[float, str | None] | None = None
+        """(when probed, why KVM cannot be used or None): the last probe's answer."""
+
+    def kvm_problem(self, refresh: bool = False) -> str | None:
+        """Why VMs cannot run on KVM here (None: they can), from a probe VM; the answer
+        is kept ``KVM_PROBE_TTL_S`` seconds unless ``refresh``."""
+        now = time.monotonic()
+        if refresh or self._kvm is None or now - self._kvm[0] > KVM_PROBE_TTL_S:
+            assert self._emulator is not None
+            self._kvm = (now, kvm_probe.probe_kvm(self._emulator))
+        return self._kvm[1]
 
     def _unready(self) -> tuple[str, str] | None:
         if self._emulator is None:
@@ -140,9 +148,15 @@ class QemuDriver(SupervisedDriver):
             health: DriverHealth = "undetected" if problem[0] == "undetected" else "unhealthy"
             return DriverFingerprint(health=health, health_description=problem[1])
         assert self._emulator is not None
-        attributes = {"driver.qemu": "1", "driver.qemu.version": qemu_version(self._emulator)}
+        kvm = self.kvm_problem(refresh=True)
+        attributes = {
+            "driver.qemu": "1",
+            "driver.qemu.version": qemu_version(self._emulator),
+            "driver.qemu.accelerator": "tcg" if kvm else "kvm",
+        }
+        description = "Healthy" if kvm is None else f"Healthy; KVM unusable, VMs run on TCG: {kvm}"
         return DriverFingerprint(
-            health="healthy", health_description="Healthy", attributes=attributes
+            health="healthy", health_description=description, attributes=attributes
         )
 
     @classmethod
@@ -159,9 +173,13 @@ class QemuDriver(SupervisedDriver):
 
     def _accelerator(self, cfg: TaskConfig) -> str:
         wanted = cfg.config.get("accelerator")
-        problem = kvm_problem()
+        if wanted == "tcg":
+            return "tcg"
+        problem = self.kvm_problem()
         if wanted == "kvm" and problem is not None:
-            raise DriverError(f'task {cfg.id}: config.accelerator = "kvm" but {problem}')
+            raise DriverError(
+                f'task {cfg.id}: config.accelerator = "kvm" but KVM is unusable here: {problem}'
+            )
         return str(wanted or ("tcg" if problem else "kvm"))
 
     def _network(self, cfg: TaskConfig) -> list[str]:

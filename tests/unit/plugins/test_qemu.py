@@ -1,4 +1,8 @@
-"""The qemu driver with real QEMU (KVM where /dev/kvm is usable, TCG in one test).
+"""The qemu driver with real QEMU (KVM where a probe VM proves it works, else TCG).
+
+Whether KVM works is decided by the driver's own probe, never by /dev/kvm existing; a
+fake emulator on PATH that aborts on ``accel=kvm`` as a broken nested KVM does (``failed
+to set MSR 0x10a``) shows the driver falling back to TCG and saying why.
 
 The VM image is an empty qcow2 disk: no OS, so the firmware (SeaBIOS, then iPXE) runs
 and idles. That is enough to prove start, QMP, stop, recover and cleanup; it cannot
@@ -22,9 +26,8 @@ import pytest
 
 from gitorch.core.task import TaskConfig, TaskHandle
 from gitorch.errors import DriverError
-from gitorch.plugins.builtin import process
-from gitorch.plugins.builtin import qemu as qemu_module
-from gitorch.plugins.builtin.qemu import QemuDriver, kvm_problem
+from gitorch.plugins.builtin import kvm_probe, process
+from gitorch.plugins.builtin.qemu import QemuDriver
 from gitorch.plugins.driver import Driver
 from gitorch.plugins.testing import Behaviour, DriverConformance, DriverHarness
 
@@ -32,7 +35,11 @@ QEMU = shutil.which("qemu-system-x86_64") is not None and shutil.which("qemu-img
 if not QEMU:
     print("test_qemu: skipped: qemu-system-x86_64/qemu-img not on PATH")
 pytestmark = pytest.mark.skipif(not QEMU, reason="qemu-system-x86 and qemu-utils not installed")
-KVM = kvm_problem() is None
+EMULATOR = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
+KVM_PROBLEM = kvm_probe.probe_kvm(EMULATOR) if QEMU else "no QEMU"
+if KVM_PROBLEM:
+    print(f"test_qemu: KVM tests skipped, VMs run on TCG: {KVM_PROBLEM}")
+MSR_ERROR = "error: failed to set MSR 0x10a to 0x2000000e1"
 NO_GUEST = "an OS-less guest cannot exit with a chosen code, print chosen output or trap"
 
 
@@ -186,7 +193,7 @@ def _cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
 
-@pytest.mark.skipif(not KVM, reason=f"/dev/kvm not usable: {kvm_problem()}")
+@pytest.mark.skipif(KVM_PROBLEM is not None, reason=f"KVM unusable: {KVM_PROBLEM}")
 def test_kvm_vm_runs_and_graceful_stop_ends_with_qmp_quit(h: QemuHarness) -> None:
     driver = h.driver
     assert isinstance(driver, QemuDriver)
@@ -276,16 +283,61 @@ def test_missing_image_is_a_start_error_naming_the_path(h: QemuHarness) -> None:
     assert str(Path(cfg.task_dir, "images/missing.qcow2")) in str(err.value)
 
 
-def test_explicit_kvm_without_usable_kvm_is_an_error(
-    h: QemuHarness, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def broken_kvm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A qemu-system-x86_64 first on PATH that dies as QEMU does on a host whose KVM
+    rejects an MSR (stderr, then SIGABRT) whenever asked for KVM, and is the real QEMU
+    otherwise."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "qemu-system-x86_64"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *accel=kvm*)\n'
+        f'  echo "qemu-system-x86_64: {MSR_ERROR}" >&2\n'
+        '  echo "qemu-system-x86_64: kvm.c:3241: kvm_buf_set_msrs: Assertion failed." >&2\n'
+        "  kill -ABRT $$ ;;\n"
+        "esac\n"
+        f'exec {EMULATOR} "$@"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return fake
+
+
+def test_probe_reports_a_kvm_that_aborts_in_qemus_words(broken_kvm: Path) -> None:
+    problem = kvm_probe.probe_kvm(str(broken_kvm))
+    if Path("/dev/kvm").exists():
+        assert problem is not None
+        assert "killed by SIGABRT" in problem and MSR_ERROR in problem
+    else:
+        assert problem is not None and "/dev/kvm does not exist" in problem
+
+
+def test_broken_kvm_is_reported_and_vms_run_on_tcg(
+    broken_kvm: Path, tmp_path: Path, image: Path
 ) -> None:
-    monkeypatch.setattr(qemu_module, "kvm_problem", lambda: "/dev/kvm does not exist (test)")
-    cfg = h.task_config({"image_path": "disk.qcow2", "accelerator": "kvm"})
-    with pytest.raises(DriverError, match=r'accelerator = "kvm" but /dev/kvm does not exist'):
-        h.driver.start(cfg)
-    driver = h.driver
-    assert isinstance(driver, QemuDriver)
-    assert driver._accelerator(msgspec.structs.replace(cfg, config={})) == "tcg"
+    harness = QemuHarness(tmp_path / "h")
+    harness.image = image
+    try:
+        driver = harness.driver
+        assert isinstance(driver, QemuDriver)
+        fp = driver.fingerprint()
+        assert fp.healthy and fp.attributes["driver.qemu.accelerator"] == "tcg"
+        assert "KVM unusable, VMs run on TCG" in fp.health_description
+        if Path("/dev/kvm").exists():
+            assert MSR_ERROR in fp.health_description
+        _, handle, pid = _start(harness)  # no accelerator asked: TCG
+        assert "type=pc,accel=tcg" in _cmdline(pid) and "-cpu" not in _cmdline(pid)
+        assert driver.qmp(handle, "query-kvm")["enabled"] is False
+        cfg = harness.task_config({"image_path": "disk.qcow2", "accelerator": "kvm"})
+        with pytest.raises(DriverError, match=r'accelerator = "kvm" but KVM is unusable') as err:
+            driver.start(cfg)
+        assert cfg.id in str(err.value) and fp.health_description.split(": ", 1)[1] in str(
+            err.value
+        )
+    finally:
+        harness.close()
 
 
 def test_fingerprint_reports_the_qemu_version(h: QemuHarness) -> None:
@@ -294,6 +346,8 @@ def test_fingerprint_reports_the_qemu_version(h: QemuHarness) -> None:
         ["qemu-system-x86_64", "--version"], capture_output=True, text=True, check=True
     ).stdout
     assert fp.healthy and fp.attributes["driver.qemu"] == "1"
+    accel = "tcg" if KVM_PROBLEM else "kvm"
+    assert fp.attributes["driver.qemu.accelerator"] == accel
     assert f"version {fp.attributes['driver.qemu.version']}" in out
     missing = QemuDriver({"emulator": "no-such-qemu-system"}).fingerprint()
     assert missing.health == "undetected" and "no-such-qemu-system" in missing.health_description
