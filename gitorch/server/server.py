@@ -78,6 +78,7 @@ class Server:
         ]
         self._leader = False
         self._lead_lock = threading.Lock()
+        self._system_jobs: tuple[int, list[Job]] = (-1, [])  # (jobs table index, jobs)
         fsm.listen(self._on_apply)
 
     @classmethod
@@ -226,9 +227,8 @@ class Server:
     def register_node(self, node: Node) -> NodeRegisterResponse:
         if not node.id:
             raise BadRequestError("node is missing its ID")
-        old = self.fsm.state.nodes.get(node.id)
         ready = replace(node, status="ready")
-        evals = self._node_evals(node.id, "node-update") if old is not None else []
+        evals = self._node_evals(node.id, "node-update")  # a new node: the system jobs
         result = self._submit(c.RegisterNode(now=time.time_ns(), node=ready, evals=evals))
         ttl = self.heartbeats.reset(node.id)
         return NodeRegisterResponse(index=result.index, heartbeat_ttl=int(ttl * NS))
@@ -263,7 +263,8 @@ class Server:
         )
 
     def _node_evals(self, node_id: str, trigger: str) -> list[Evaluation]:
-        """One evaluation per job with live allocations on the node (Nomad's node-update)."""
+        """One evaluation per job with live allocations on the node, and one per system
+        or sysbatch job, which may want the node (Nomad's createNodeEvals)."""
         state = self.fsm.state
         jobs: dict[tuple[str, str], Evaluation] = {}
         for alloc in state.allocs_for_node(node_id):
@@ -271,6 +272,13 @@ class Server:
             key = (alloc.namespace, alloc.job_id)
             if job is not None and not alloc.terminal() and key not in jobs:
                 jobs[key] = replace(self._eval(job, trigger), node_id=node_id)
+        stamp = state.table_index.get("jobs", 0)
+        if self._system_jobs[0] != stamp:  # cached: a node change should not walk every job
+            found = [j for j in state.jobs.values() if j.type in ("system", "sysbatch")]
+            self._system_jobs = (stamp, found)
+        for job in self._system_jobs[1]:
+            if not job.stop and (job.namespace, job.id) not in jobs:
+                jobs[(job.namespace, job.id)] = replace(self._eval(job, trigger), node_id=node_id)
         return list(jobs.values())
 
     def update_allocs(self, updates: list[c.AllocClientUpdate]) -> int:
@@ -291,10 +299,13 @@ class Server:
     def set_node_eligibility(self, node_id: str, eligible: bool) -> int:
         if node_id not in self.fsm.state.nodes:
             raise NotFoundError(f"node {node_id} not found")
+        # a node that becomes eligible may be wanted by system jobs (Nomad)
+        evals = self._node_evals(node_id, "node-update") if eligible else []
         cmd = c.UpdateNodeEligibility(
             now=time.time_ns(),
             node_id=node_id,
             eligibility="eligible" if eligible else "ineligible",
+            evals=evals,
         )
         return self._submit(cmd).index
 

@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 from gitorch.core.model import Evaluation, Plan
 from gitorch.core.scheduler.generic import schedule_generic, unsupported
+from gitorch.core.scheduler.system import schedule_system
 from gitorch.core.state import StateView
 
-SUPPORTED = ("service", "batch")
+SUPPORTED = ("service", "batch", "system", "sysbatch")
 
 __all__ = ["SUPPORTED", "schedule"]
 
@@ -25,6 +26,8 @@ def schedule(
     kind = job.type if job is not None else ev.type
     stopping = job is None or job.stop  # stopping everything works for any job type
     if kind not in SUPPORTED and not stopping:
-        why = f"scheduler for job type {kind!r} is not implemented (supported: service, batch)"
+        why = f"unknown job type {kind!r} (supported: {', '.join(SUPPORTED)})"
         return unsupported(ev, job, why)
+    if job is not None and not stopping and kind in ("system", "sysbatch"):
+        return schedule_system(snap, ev, job, seed=seed, new_id=new_id)
     return schedule_generic(snap, ev, job, now=now, seed=seed, new_id=new_id)

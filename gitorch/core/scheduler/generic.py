@@ -50,7 +50,7 @@ def schedule_generic(
         placements, failed = placer.placements, placer.failed
         stops += placer.stops
         queued.update(placer.queued)
-    eval_update, new_evals = _evals(ev, failed, queued, new_id)
+    eval_update, new_evals = eval_outcome(ev, failed, queued, new_id)
     eval_update = replace(eval_update, status_description=_exhausted(rec))
     new_evals += _follow_up(snap, ev, rec, now, new_id)
     return Plan(
@@ -166,7 +166,7 @@ class _Placer:
         self.queued[name] = self.left[name]
 
 
-def _evals(
+def eval_outcome(
     ev: Evaluation,
     failed: dict[str, AllocMetric],
     queued: dict[str, int],

@@ -113,14 +113,14 @@ def reconcile(
             stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
         else:
             stops.append(Stop(alloc=alloc, description=NOT_NEEDED))
-    changed = _changed(job, versions or {})
+    changed = spec_changed(job, versions or {})
     out = Reconciliation(stops=stops, places=places, ignore=ignore)
     for group in job.task_groups:
         _group(job, group, by_group[group.name], down, changed, out, now)
     return out
 
 
-def _changed(job: Job, versions: Mapping[int, Job]) -> Callable[[Allocation], bool]:
+def spec_changed(job: Job, versions: Mapping[int, Job]) -> Callable[[Allocation], bool]:
     """Does an allocation run a different spec of its group than ``job`` has now?"""
     memo: dict[tuple[int, str], bool] = {}
 

@@ -199,14 +199,14 @@ def test_distinct_hosts_at_job_and_group_level() -> None:
         assert metric.constraint_filtered == {"distinct_hosts": 2}
 
 
-def test_system_jobs_fail_the_eval_but_stopping_them_works() -> None:
+def test_unknown_job_type_fails_the_eval_but_stopping_it_works() -> None:
     c = Cluster(make_node("a"))
-    ev = c.register(make_job(kind="system"))
+    ev = c.register(make_job(kind="cron"))
     plan = c.plan(ev)
     assert plan.is_noop() and plan.eval_update is not None
     assert plan.eval_update.status == "failed"
-    assert "system" in plan.eval_update.status_description
-    stop = c.register(make_job(kind="system", stop=True))
+    assert "cron" in plan.eval_update.status_description
+    stop = c.register(make_job(kind="cron", stop=True))
     assert c.plan(stop).eval_update.status == "complete"  # type: ignore[union-attr]
 
 

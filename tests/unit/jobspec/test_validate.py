@@ -94,9 +94,13 @@ def test_all_problems_are_reported_together() -> None:
 
 
 @pytest.mark.parametrize("job_type", ["system", "sysbatch"])
-def test_system_types_parse_but_are_not_supported_yet(job_type: str) -> None:
-    assert messages(good_job(type=job_type)) == [
-        f'job "web": job type "{job_type}" is not supported yet (service or batch)'
+def test_system_types_are_valid_with_count_one(job_type: str) -> None:
+    assert messages(good_job(type=job_type)) == []
+    job = good_job(type=job_type)
+    groups = [replace(g, count=3) for g in job.task_groups]
+    assert messages(replace(job, task_groups=groups)) == [
+        f'job "web" > group "app": count is 3: the {job_type} scheduler runs one per node '
+        "(count 1)"
     ]
 
 
