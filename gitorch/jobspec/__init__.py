@@ -13,14 +13,17 @@ A jobspec file holds exactly one ``job`` block, plus any ``variable`` and ``loca
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitorch.core.model.base import replace
 from gitorch.core.model.job import Job, JobSource
 from gitorch.errors import JobspecError
-from gitorch.jobspec import hcl
+from gitorch.jobspec import hcl, redact, scan
 from gitorch.jobspec.decode import decode
+from gitorch.jobspec.guard import guarded
+from gitorch.jobspec.limits import DEFAULT_LIMITS, Limits
 from gitorch.jobspec.render import Reader, render
 from gitorch.jobspec.validate import DriverCheck, validate
 from gitorch.jobspec.variables import load_var_file, resolve
@@ -63,6 +66,7 @@ def template_values(
     for file, text in var_files:
         values.update({name: a.value for name, a in load_var_file(file, text).items()})
     values.update(vars_ or {})
+    redact.add_secret(list(values.values()))
     return values
 
 
@@ -76,6 +80,7 @@ def parse_file(
     strict: bool = False,
     read: Reader | None = None,
     driver_check: DriverCheck | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Job:
     """The Job in repository file ``path_in_repo``; any problem raises JobspecError.
 
@@ -83,10 +88,36 @@ def parse_file(
     text) enables ``[% include %]`` of other repository files. ``var_files`` are
     (path, text) pairs, ``vars_`` the ``-var`` style overrides; ``strict`` makes values
     for undeclared variables an error, as Nomad's ``-hcl2-strict``.
+
+    Everything runs under :func:`~gitorch.jobspec.guard.guarded`: whatever goes wrong is
+    this file's located JobspecError, with no secret in it. The size ``limits`` hold
+    here; the time and memory budgets need a worker (:mod:`gitorch.jobspec.isolate`).
     """
+    return guarded(
+        path_in_repo,
+        lambda: _parse_file(
+            path_in_repo, text, vars_, var_files, source, strict, read, driver_check, limits
+        ),
+    )
+
+
+def _parse_file(
+    path_in_repo: str,
+    text: str,
+    vars_: Mapping[str, Any] | None,
+    var_files: Sequence[tuple[str, str]],
+    source: JobSource | None,
+    strict: bool,
+    read: Reader | None,
+    driver_check: DriverCheck | None,
+    limits: Limits,
+) -> Job:
     rendered = text
     if path_in_repo.endswith(".j2"):
-        rendered = render(text, path_in_repo, template_values(var_files, vars_), read=read)
+        scan.check_size(text, path_in_repo, limits.max_file_size, "max_file_size")
+        values = template_values(var_files, vars_)
+        rendered = render(text, path_in_repo, values, read=read, limits=limits)
+        limits = dataclasses.replace(limits, max_file_size=limits.max_rendered_size)
     try:
         return parse_text(
             rendered,
@@ -96,6 +127,7 @@ def parse_file(
             source=source,
             strict=strict,
             driver_check=driver_check,
+            limits=limits,
         )
     except JobspecError as exc:
         if rendered.count("\n") == text.count("\n"):
@@ -115,8 +147,29 @@ def parse_text(
     source: JobSource | None = None,
     strict: bool = False,
     driver_check: DriverCheck | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Job:
-    """The Job in HCL2 ``text`` (no Jinja2 rendering); errors name ``file``."""
+    """The Job in HCL2 ``text`` (no Jinja2 rendering); errors name ``file``.
+
+    Guarded as :func:`parse_file` is.
+    """
+    return guarded(
+        file,
+        lambda: _parse_text(text, file, vars_, var_files, source, strict, driver_check, limits),
+    )
+
+
+def _parse_text(
+    text: str,
+    file: str,
+    vars_: Mapping[str, Any] | None,
+    var_files: Sequence[tuple[str, str]],
+    source: JobSource | None,
+    strict: bool,
+    driver_check: DriverCheck | None,
+    limits: Limits,
+) -> Job:
+    scan.check(text, file, limits)
     body = hcl.parse(text, file)
     jobs = body.blocks_of("job")
     if len(jobs) != 1:
@@ -124,7 +177,14 @@ def parse_text(
         line = jobs[1].line if len(jobs) > 1 else 0
         msg = f"a jobspec file holds exactly one job block; found {found}"
         raise JobspecError(msg, file=file, line=line)
-    resolved = resolve(body, file, overrides=vars_, var_files=var_files, strict=strict)
+    resolved = resolve(
+        body,
+        file,
+        overrides=vars_,
+        var_files=var_files,
+        strict=strict,
+        max_string=limits.max_string_length,
+    )
     lines: dict[str, int] = {}
     job = decode(resolved, file, lines)
     validate(job, file, driver_check, lines=lines)

@@ -22,7 +22,13 @@ import hcl2
 from hcl2.rules.base import AttributeRule, BlockRule, BodyRule
 from hcl2.rules.expressions import ExprTermRule
 from hcl2.rules.strings import HeredocTemplateRule, HeredocTrimTemplateRule
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from gitorch.errors import JobspecError
 
@@ -104,8 +110,11 @@ def parse(text: str, file: str = "") -> Body:
         tree = hcl2.parses(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file) from None
-    except (RuntimeError, ValueError) as exc:
-        raise JobspecError(f"HCL syntax error: {exc}", file=file) from None
+    except VisitError as exc:  # the parser's tree transformer failed on one rule
+        meta = getattr(exc.obj, "meta", None)
+        line = int(getattr(meta, "line", 0) or 0) or 1
+        what = str(exc.orig_exc).strip().split("\n", 1)[0][:200] or type(exc.orig_exc).__name__
+        raise JobspecError(f"HCL syntax error: {what}", file=file, line=line) from None
     return _body(tree.body, file, 1)
 
 

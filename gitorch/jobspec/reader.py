@@ -15,8 +15,12 @@ from typing import Any, TypeVar
 from gitorch.errors import JobspecError
 from gitorch.jobspec.durations import parse_duration
 from gitorch.jobspec.hcl import Attribute, Block, Body
+from gitorch.jobspec.redact import add_secret, excerpt, looks_secret
 
 T = TypeVar("T")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SECRET_MAPS = ("env", "meta", "config")
+"""Maps whose values under a secret-looking key (``DB_PASSWORD``) are never shown."""
 
 
 class BlockReader:
@@ -78,7 +82,17 @@ class BlockReader:
         return self._as(name, [], _to_strings)
 
     def mapping(self, name: str) -> dict[str, Any] | None:
-        """``name = { ... }`` or one ``name { ... }`` block, as a plain dict."""
+        """``name = { ... }`` or one ``name { ... }`` block, as a plain dict.
+
+        In ``env``, ``meta`` and ``config``, values under secret-looking keys are
+        remembered as secrets (see :mod:`gitorch.jobspec.redact`).
+        """
+        found = self._mapping(name)
+        if found is not None and name in SECRET_MAPS:
+            add_secret([v for k, v in found.items() if looks_secret(str(k))])
+        return found
+
+    def _mapping(self, name: str) -> dict[str, Any] | None:
         attr, blocks = self._get(name), self.body.blocks_of(name)
         if attr is not None and not isinstance(attr.value, dict):
             self.error(f'"{name}": expected a map, as in {name} = {{ key = value }}', attr.line)
@@ -96,8 +110,12 @@ class BlockReader:
         for key, value in (self.mapping(name) or {}).items():
             if _scalar(value):
                 out[key] = _text(value)
+            elif looks_secret(key):
+                msg = f'"{name}.{excerpt(key)[1:-1]}": expected a string (the value is not shown)'
+                self.error(msg, self._line(name))
             else:
-                self.error(f'"{name}.{key}": expected a string, got {value!r}', self._line(name))
+                msg = f'"{name}.{excerpt(key)[1:-1]}": expected a string, got {excerpt(value)}'
+                self.error(msg, self._line(name))
         return out
 
     def _line(self, name: str) -> int:
@@ -160,17 +178,23 @@ def _text(value: Any) -> str:
 def _to_str(value: Any) -> str:
     if _scalar(value):
         return _text(value)
-    raise ValueError(f"expected a string, got {value!r}")
+    raise ValueError(f"expected a string, got {excerpt(value)}")
 
 
 def _to_int(value: Any) -> int:
+    """A whole number that fits Nomad's int64 fields."""
+    number: int | None = None
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise ValueError(f"expected a whole number, got {value!r}")
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 40:
+        number = int(value)
+    if number is None:
+        raise ValueError(f"expected a whole number, got {excerpt(value)}")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{excerpt(number)} is out of range (a 64-bit whole number)")
+    return number
 
 
 def _to_bool(value: Any) -> bool:
@@ -178,18 +202,22 @@ def _to_bool(value: Any) -> bool:
         return value
     if value in ("true", "false"):
         return bool(value == "true")
-    raise ValueError(f"expected true or false, got {value!r}")
+    raise ValueError(f"expected true or false, got {excerpt(value)}")
 
 
 def _to_duration(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value  # a number is nanoseconds, as in Nomad
-    if isinstance(value, str):
-        return parse_duration(value)
-    raise ValueError(f'expected a duration such as "30s", got {value!r}')
+        ns = value  # a number is nanoseconds, as in Nomad
+    elif isinstance(value, str) and len(value) <= 64:
+        ns = parse_duration(value)
+    else:
+        raise ValueError(f'expected a duration such as "30s", got {excerpt(value)}')
+    if not INT64_MIN <= ns <= INT64_MAX:
+        raise ValueError(f"the duration {excerpt(value)} is out of range (about 292 years)")
+    return ns
 
 
 def _to_strings(value: Any) -> list[str]:
     if isinstance(value, list) and all(_scalar(v) for v in value):
         return [_text(v) for v in value]
-    raise ValueError(f'expected a list of strings, as in ["a", "b"], got {value!r}')
+    raise ValueError(f'expected a list of strings, as in ["a", "b"], got {excerpt(value)}')

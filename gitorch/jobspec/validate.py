@@ -24,6 +24,7 @@ from gitorch.core.model.job import (
 )
 from gitorch.errors import JobspecError
 from gitorch.jobspec.durations import format_duration
+from gitorch.jobspec.redact import excerpt
 
 DriverCheck = Callable[[str, dict[str, object]], list[str]]
 
@@ -90,7 +91,9 @@ def combine(problems: list[JobspecError], file: str) -> JobspecError:
     if len(problems) == 1:
         return problems[0]
     lines = "\n".join(f"  {p.located()}" for p in problems)
-    return JobspecError(f"{len(problems)} problems:\n{lines}", file=file, problems=problems)
+    line = min((p.line for p in problems if p.line), default=0)
+    msg = f"{len(problems)} problems:\n{lines}"
+    return JobspecError(msg, file=file, line=line, problems=problems)
 
 
 def problems(job: Job, driver_check: DriverCheck | None = None) -> list[tuple[str, str]]:
@@ -103,11 +106,11 @@ def _check(job: Job, driver_check: DriverCheck | None) -> list[tuple[str, str, s
     if not job.id:
         f.add(where, "the job ID is empty")
     elif re.search(r"[\s/\x00]", job.id):
-        f.add(where, f"the job ID {job.id!r} may not contain spaces, tabs or '/'")
+        f.add(where, f"the job ID {excerpt(job.id)} may not contain spaces, tabs or '/'")
     if "\x00" in job.name:
         f.add(where, "the job name contains a null character", f"{where}.name")
     if job.type not in JOB_TYPES:
-        msg = f"unknown job type {job.type!r}; use one of {', '.join(JOB_TYPES)}"
+        msg = f"unknown job type {excerpt(job.type)}; use one of {', '.join(JOB_TYPES)}"
         f.add(where, msg, f"{where}.type")
     if not 1 <= job.priority <= 100:
         msg = f"priority must be between 1 and 100, got {job.priority}"
@@ -176,7 +179,7 @@ def _task(f: _Found, where: str, task: Task, driver_check: DriverCheck | None) -
     if task.kill_timeout < 0:
         f.add(where, "kill_timeout may not be negative", f"{where}.kill_timeout")
     if task.kill_signal not in SIGNALS:
-        msg = f"unknown kill_signal {task.kill_signal!r}, use a name like SIGTERM"
+        msg = f"unknown kill_signal {excerpt(task.kill_signal)}, use a name like SIGTERM"
         f.add(where, msg, f"{where}.kill_signal")
     if task.log_config.max_files < 1 or task.log_config.max_file_size_mb < 1:
         f.add(f"{where} > logs", "max_files and max_file_size must be at least 1")
@@ -190,18 +193,20 @@ def _task(f: _Found, where: str, task: Task, driver_check: DriverCheck | None) -
             f.add(at, "a template needs exactly one of data or source", key)
         if tmpl.change_mode not in CHANGE_MODES:
             modes = ", ".join(CHANGE_MODES)
-            f.add(at, f"unknown change_mode {tmpl.change_mode!r}; use one of {modes}", key)
+            f.add(at, f"unknown change_mode {excerpt(tmpl.change_mode)}; use one of {modes}", key)
         if tmpl.change_mode == "signal" and tmpl.change_signal not in SIGNALS:
             f.add(at, 'change_mode "signal" needs change_signal, as in "SIGHUP"', key)
         if not re.fullmatch(r"0?[0-7]{3}", tmpl.perms):
-            f.add(at, f'perms must be octal like "0644", got {tmpl.perms!r}', key)
+            f.add(at, f'perms must be octal like "0644", got {excerpt(tmpl.perms)}', key)
 
 
 def _restart(f: _Found, where: str, policy: RestartPolicy) -> None:
     """Nomad's RestartPolicy.Validate."""
     if policy.mode not in ("fail", "delay"):
         f.add(
-            where, f'unknown restart mode {policy.mode!r}; use "fail" or "delay"', f"{where}.mode"
+            where,
+            f'unknown restart mode {excerpt(policy.mode)}; use "fail" or "delay"',
+            f"{where}.mode",
         )
     if policy.attempts < 0 or policy.delay < 0:
         f.add(where, "attempts and delay may not be negative")
@@ -225,7 +230,7 @@ def _reschedule(f: _Found, where: str, policy: ReschedulePolicy) -> None:
         return
     if p.delay_function not in DELAY_FUNCTIONS:
         names = ", ".join(DELAY_FUNCTIONS)
-        msg = f"unknown delay_function {p.delay_function!r}; use one of {names}"
+        msg = f"unknown delay_function {excerpt(p.delay_function)}; use one of {names}"
         f.add(where, msg, f"{where}.delay_function")
         return
     if p.attempts > 0 and p.unlimited:
@@ -237,7 +242,7 @@ def _reschedule(f: _Found, where: str, policy: ReschedulePolicy) -> None:
         if p.interval <= 0:
             f.add(where, "attempts need an interval to count them in", f"{where}.interval")
             return
-        needed = sum(_delays(p))
+        needed = total_delay(p, stop_above=p.interval)
         if needed > p.interval:
             msg = (
                 f"{p.attempts} attempts with {p.delay_function} delays need "
@@ -247,18 +252,32 @@ def _reschedule(f: _Found, where: str, policy: ReschedulePolicy) -> None:
             f.add(where, msg, f"{where}.interval")
 
 
-def _delays(p: ReschedulePolicy) -> list[int]:
-    """The delays before each of a limited policy's attempts."""
-    out: list[int] = []
-    for _ in range(p.attempts):
-        if not out or p.delay_function == "constant":
-            d = p.delay
-        elif p.delay_function == "exponential":
-            d = out[-1] * 2
-        else:
-            d = out[-1] + out[-2] if len(out) >= 2 else p.delay
-        out.append(min(d, p.max_delay) if p.delay_function != "constant" and p.max_delay else d)
-    return out
+def total_delay(p: ReschedulePolicy, stop_above: int) -> int:
+    """The delays before a limited policy's attempts, added up by arithmetic.
+
+    ``attempts`` may be 30,000,000 or 10**18: no list of delays is built. The sum stops
+    growing once it passes ``stop_above`` (all a caller compares it with), and once
+    the delay is capped by ``max_delay`` (or stays constant) the rest is one product.
+    """
+    if p.attempts <= 0:
+        return 0
+    if p.delay_function == "constant":
+        return p.attempts * p.delay
+    cap = p.max_delay or None
+    total, prev, cur = 0, 0, p.delay
+    for done in range(p.attempts):
+        d = min(cur, cap) if cap is not None else cur
+        total += d
+        if total > stop_above:
+            return total
+        settled = d == cap or (d == 0 and (prev == 0 or p.delay_function == "exponential"))
+        if settled:
+            return total + d * (p.attempts - done - 1)  # every later delay is d
+        if p.delay_function == "exponential":
+            prev, cur = d, d * 2
+        else:  # fibonacci: delay, delay, then the sum of the two before
+            prev, cur = d, (d + prev if done >= 1 else p.delay)
+    return total
 
 
 def _services(f: _Found, where: str, services: list[Service]) -> None:
@@ -267,12 +286,12 @@ def _services(f: _Found, where: str, services: list[Service]) -> None:
         if not re.fullmatch(r"[A-Za-z0-9$]([A-Za-z0-9${}._-]*[A-Za-z0-9}])?", svc.name):
             f.add(at, "a service name uses letters, digits and dashes only", key)
         if svc.provider not in ("nomad", "consul"):
-            f.add(at, f'unknown provider {svc.provider!r}; use "nomad" or "consul"', key)
+            f.add(at, f'unknown provider {excerpt(svc.provider)}; use "nomad" or "consul"', key)
         for j, check in enumerate(svc.checks):
             c_at, c_key = f"{at} > check", f"{where} > service > check#{j}"
             if check.type not in CHECK_TYPES:
                 kinds = ", ".join(CHECK_TYPES)
-                f.add(c_at, f"unknown check type {check.type!r}; use one of {kinds}", c_key)
+                f.add(c_at, f"unknown check type {excerpt(check.type)}; use one of {kinds}", c_key)
             if check.interval <= 0 or check.timeout <= 0:
                 f.add(c_at, "a check needs a positive interval and timeout", c_key)
             if check.type == "http" and not check.path:
@@ -286,7 +305,9 @@ def _constraints(f: _Found, where: str, constraints: list[Constraint]) -> None:
     for i, c in enumerate(constraints):
         at, key, op = f"{where} > constraint", f"{where} > constraint#{i}", c.operand
         if op not in OPERANDS:
-            f.add(at, f"unknown operator {op!r}; use one of {', '.join(sorted(OPERANDS))}", key)
+            f.add(
+                at, f"unknown operator {excerpt(op)}; use one of {', '.join(sorted(OPERANDS))}", key
+            )
             continue
         if op != "distinct_hosts" and not c.ltarget:
             f.add(at, f'operator "{op}" needs an attribute', key)
@@ -295,12 +316,14 @@ def _constraints(f: _Found, where: str, constraints: list[Constraint]) -> None:
         if op in ("is_set", "is_not_set") and c.rtarget:
             f.add(at, f'operator "{op}" takes no value', key)
         if op == "distinct_property" and c.rtarget and not re.fullmatch(r"[1-9]\d*", c.rtarget):
-            f.add(at, f"distinct_property allows a count of 1 or more, got {c.rtarget!r}", key)
+            f.add(
+                at, f"distinct_property allows a count of 1 or more, got {excerpt(c.rtarget)}", key
+            )
         if op == "regexp":
             try:
                 re.compile(c.rtarget)
             except re.error as exc:
-                f.add(at, f"invalid regular expression {c.rtarget!r}: {exc}", key)
+                f.add(at, f"invalid regular expression {excerpt(c.rtarget)}: {exc}", key)
 
 
 def _networks(f: _Found, where: str, networks: list[NetworkResource]) -> None:
@@ -314,7 +337,9 @@ def _networks(f: _Found, where: str, networks: list[NetworkResource]) -> None:
         if net.mode not in NETWORK_MODES and not re.fullmatch(r"cni/\S+", net.mode):
             modes = ", ".join(f'"{m}"' for m in NETWORK_MODES)
             f.add(
-                at, f'unknown network mode {net.mode!r}; use {modes} or "cni/<name>"', f"{at}#{n}"
+                at,
+                f'unknown network mode {excerpt(net.mode)}; use {modes} or "cni/<name>"',
+                f"{at}#{n}",
             )
         for port in [*net.reserved_ports, *net.dynamic_ports]:
             p_at = f'{at} > port "{port.label}"'
@@ -343,7 +368,8 @@ def _device(f: _Found, where: str, device: RequestedDevice) -> None:
     """Nomad's RequestedDevice.Validate: a name, a count, its constraints and affinities."""
     parts = device.name.split("/", 2)
     if any(re.search(r"\s", part) or not part for part in parts[:2]) or not parts[-1].strip():
-        msg = f'device name {device.name!r} must be "type", "vendor/type" or "vendor/type/model"'
+        name = excerpt(device.name)
+        msg = f'device name {name} must be "type", "vendor/type" or "vendor/type/model"'
         f.add(where, msg)
     if device.count < 1:
         f.add(where, f"device count must be at least 1, got {device.count}", f"{where}.count")
@@ -360,7 +386,7 @@ def _affinities(f: _Found, where: str, affinities: list[Affinity]) -> None:
     for i, a in enumerate(affinities):
         at, key, op = f"{where} > affinity", f"{where} > affinity#{i}", a.operand
         if op not in OPERANDS or op in ("distinct_hosts", "distinct_property"):
-            f.add(at, f"unknown operator {op!r} for an affinity", key)
+            f.add(at, f"unknown operator {excerpt(op)} for an affinity", key)
         elif not a.ltarget or (op in _NEEDS_RTARGET and not a.rtarget):
             f.add(at, f'operator "{op}" needs an attribute and a value', key)
         if a.weight == 0 or not -100 <= a.weight <= 100:

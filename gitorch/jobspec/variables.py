@@ -21,6 +21,8 @@ from typing import Any
 
 from gitorch.errors import JobspecError
 from gitorch.jobspec.hcl import Attribute, Block, Body, parse, parse_value
+from gitorch.jobspec.limits import DEFAULT_LIMITS
+from gitorch.jobspec.redact import add_secret, cut, excerpt
 
 _TRAVERSAL = re.compile(
     r"\s*([A-Za-z_][\w-]*)((?:\s*\.\s*[\w-]+|\s*\[\s*(?:\"(?:[^\"\\]|\\.)*\"|-?\d+)\s*\])*)\s*"
@@ -41,6 +43,7 @@ class Variable:
     has_default: bool = False
     description: str = ""
     line: int = 0
+    sensitive: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class _Scope:
     locals: dict[str, Attribute] = field(default_factory=dict)
     done: dict[str, Any] = field(default_factory=dict)
     busy: list[str] = field(default_factory=list)
+    max_string: int = DEFAULT_LIMITS.max_string_length
 
 
 def declarations(body: Body, file: str) -> dict[str, Variable]:
@@ -78,13 +82,32 @@ def declarations(body: Body, file: str) -> dict[str, Variable]:
             default = evaluate(at.value, _Scope(file), at.line)
             default = convert(default, vtype, f"{where}: default", file, at.line)
         description = attrs["description"].value if "description" in attrs else ""
-        out[name] = Variable(name, vtype, default, has_default, str(description), block.line)
+        sensitive = attrs["sensitive"].value if "sensitive" in attrs else False
+        if sensitive not in (True, False, "true", "false"):
+            msg = f"sensitive: expected true or false, got {excerpt(sensitive)}"
+            raise JobspecError(msg, file=file, line=attrs["sensitive"].line, path=where)
+        secret = sensitive in (True, "true")
+        if secret:
+            add_secret(attrs["default"].value if has_default else None)
+            add_secret(default)
+        out[name] = Variable(
+            name, vtype, default, has_default, str(description), block.line, secret
+        )
     return out
 
 
 def load_var_file(file: str, text: str) -> dict[str, Attribute]:
-    """A var file's assignments, evaluated (no references allowed), with their lines."""
-    body = parse(text, file)
+    """A var file's assignments, evaluated (no references allowed), with their lines.
+
+    Every value in a var file is treated as a secret: no message repeats one, and a
+    syntax error in a var file names the line without quoting the text.
+    """
+    try:
+        body = parse(text, file)
+    except JobspecError as exc:
+        msg = "HCL syntax error in this var file (its text is not repeated here)"
+        raise JobspecError(msg, file=file, line=exc.line or 1) from None
+    add_secret([a.value for a in body.attributes.values()])
     if body.blocks:
         block = body.blocks[0]
         msg = f'a var file holds only "name = value" lines, not a "{block.type}" block'
@@ -103,12 +126,16 @@ def resolve(
     overrides: Mapping[str, Any] | None = None,
     var_files: Sequence[tuple[str, str]] = (),
     strict: bool = False,
+    max_string: int = DEFAULT_LIMITS.max_string_length,
 ) -> Body:
     """``body`` without its ``variable`` / ``locals`` blocks and with every value evaluated.
 
     ``strict`` makes a value for an undeclared variable an error (Nomad's
     ``-hcl2-strict``); by default it is ignored, since one var file may serve many jobs.
+    A string built by interpolation may hold at most ``max_string`` characters. Values of
+    ``sensitive`` variables, var files and overrides never appear in an error message.
     """
+    add_secret(list((overrides or {}).values()))
     declared = declarations(body, file)
     values: dict[str, Any] = {n: v.default for n, v in declared.items() if v.has_default}
     for vfile, text in var_files:
@@ -134,7 +161,10 @@ def resolve(
                 file=file,
                 line=var.line,
             )
-    scope = _Scope(file, values, _locals(body, file))
+    for name, var in declared.items():
+        if var.sensitive:
+            add_secret(values.get(name))
+    scope = _Scope(file, values, _locals(body, file), max_string=max_string)
     for name in scope.locals:
         _local(name, scope, scope.locals[name].line)
     rest = [b for b in body.blocks if b.type not in ("variable", "locals")]
@@ -162,7 +192,7 @@ def convert(value: Any, vtype: str, where: str, file: str = "", line: int = 0) -
         try:
             value = parse_value(value, where)
         except JobspecError:
-            msg = f"{where}: expected a {kind}, got {value!r}"
+            msg = f"{where}: expected a {kind}, got {excerpt(value)}"
             raise JobspecError(msg, file=file, line=line) from None
     if kind in ("list", "set", "tuple") and isinstance(value, list):
         elem = inner if kind != "tuple" else ""
@@ -184,7 +214,8 @@ def convert(value: Any, vtype: str, where: str, file: str = "", line: int = 0) -
             return value
         if value in ("true", "false"):
             return value == "true"
-    raise JobspecError(f"{where}: expected a {vtype}, got {value!r}", file=file, line=line)
+    msg = f"{where}: expected a {cut(vtype, 60)}, got {excerpt(value)}"
+    raise JobspecError(msg, file=file, line=line)
 
 
 def _type_name(value: Any) -> str:
@@ -263,16 +294,22 @@ def _template(text: str, scope: _Scope, line: int) -> Any:
     if len(parts) == 1 and isinstance(parts[0], _Interp):
         return _interpolate(parts[0], scope, line)
     out: list[str] = []
+    size = 0
     for part in parts:
         if isinstance(part, str):
             out.append(part)
+            size += len(part)
             continue
         value = _interpolate(part, scope, line)
         if isinstance(value, (list, dict)) or value is None:
             what = "null" if value is None else type(value).__name__
-            msg = f"cannot insert a {what} into a string: {part.raw}"
+            msg = f"cannot insert a {what} into a string: {excerpt(part.raw)}"
             raise JobspecError(msg, file=scope.file, line=line)
         out.append(_stringify(value))
+        size += len(out[-1])
+        if size > scope.max_string:
+            msg = f"this string grows over {scope.max_string} characters"
+            raise JobspecError(msg + " (gitops.max_string_length)", file=scope.file, line=line)
     return "".join(out)
 
 
@@ -289,7 +326,7 @@ def _scan(text: str, file: str, line: int) -> Iterator[str | _Interp]:
             end = _closing(text, i + 2)
             if end >= 0:
                 if text[i] == "%":
-                    msg = f"template directives are not supported: {text[i : end + 1]}"
+                    msg = f"template directives are not supported: {excerpt(text[i : end + 1])}"
                     raise JobspecError(msg + " (write %%{ for a literal %{)", file=file, line=line)
                 if buf:
                     yield "".join(buf)
@@ -326,7 +363,7 @@ def _interpolate(part: _Interp, scope: _Scope, line: int) -> Any:
     if match is None or match.group(1) not in ("var", "local"):
         if _USES_SCOPE.search(_STRING.sub('""', part.expr)):
             msg = (
-                f"unsupported expression {part.raw}: only plain references such as "
+                f"unsupported expression {excerpt(part.raw)}: only plain references such as "
                 "${var.name} or ${local.name}[0] are evaluated (compute it in a .j2 template)"
             )
             raise JobspecError(msg, file=scope.file, line=line)
@@ -336,17 +373,18 @@ def _interpolate(part: _Interp, scope: _Scope, line: int) -> Any:
         name, index = step.groups()
         steps.append(name if name is not None else _index(index))
     if not steps or not isinstance(steps[0], str):
-        msg = f"{part.raw}: name a {match.group(1)}, as in ${{{match.group(1)}.name}}"
+        msg = f"{excerpt(part.raw)}: name a {match.group(1)}, as in ${{{match.group(1)}.name}}"
         raise JobspecError(msg, file=scope.file, line=line)
     root, first = match.group(1), steps[0]
     if root == "local":
         value = _local(first, scope, line)
     elif scope.vars is None:
-        msg = f"{part.raw}: variables cannot be used here (a default or a var file)"
+        msg = f"{excerpt(part.raw)}: variables cannot be used here (a default or a var file)"
         raise JobspecError(msg, file=scope.file, line=line)
     elif first not in scope.vars:
         hint = _hint(first, list(scope.vars))
-        msg = f'unknown variable "{first}" in {part.raw}{hint} (declare: variable "{first}" {{}})'
+        raw = excerpt(part.raw)
+        msg = f'unknown variable "{first}" in {raw}{hint} (declare: variable "{first}" {{}})'
         raise JobspecError(msg, file=scope.file, line=line)
     else:
         value = scope.vars[first]
@@ -368,7 +406,8 @@ def _step(value: Any, step: str | int, raw: str, file: str, line: int) -> Any:
         index = int(step)
         if 0 <= index < len(value):
             return value[index]
-    raise JobspecError(f"{raw}: no element {step!r} in {value!r}", file=file, line=line)
+    msg = f"{excerpt(raw)}: no element {excerpt(step)} in {excerpt(value)}"
+    raise JobspecError(msg, file=file, line=line)
 
 
 def _stringify(value: Any) -> str:
