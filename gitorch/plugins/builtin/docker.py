@@ -110,9 +110,7 @@ class DockerDriver(Driver):
     @classmethod
     def schema_problems(cls, config: Mapping[str, Any]) -> list[str]:
         # What the agent's plugin config allows (volumes, privileged) is its own business.
-        return dc.task_problems(
-            config, dc.PluginSettings(allow_privileged=True, volumes_enabled=True)
-        )
+        return dc.task_problems(config, dc.PluginSettings.permissive())
 
     def validate_config(self, config: Mapping[str, Any]) -> list[str]:
         return dc.task_problems(config, self.settings)
@@ -185,7 +183,7 @@ class DockerDriver(Driver):
         self.check_config(cfg)
         api = self.client()
         assert self._images is not None
-        spec = dc.build_spec(cfg)
+        spec = dc.build_spec(cfg, self.settings)
         self._images.ensure(cfg, spec)
         offsets = [_size(cfg.stdout_path()), _size(cfg.stderr_path())]
         cid = self._create(cfg, spec)
@@ -209,6 +207,7 @@ class DockerDriver(Driver):
                 "stderr_path": cfg.stderr_path(),
                 "state_dir": state_dir,
                 "log_offsets": offsets,
+                "tty": spec.create.get("tty") is True,
             },
         )
         self._attach(handle)

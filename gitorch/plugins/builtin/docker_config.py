@@ -19,6 +19,8 @@ from typing import Any
 
 from gitorch.core.task import TaskConfig
 from gitorch.errors import DriverError
+from gitorch.plugins.builtin import docker_options as opts
+from gitorch.plugins.builtin.docker_blocks import block, blocks, check_block
 from gitorch.plugins.driver import Field, parse_duration, validate_fields
 
 MIB = 1024 * 1024
@@ -44,6 +46,7 @@ TASK_SCHEMA: dict[str, Field] = {
     "auth": Field("any", doc="registry credentials {username password server_address}"),
     "force_pull": Field("bool", doc="pull the image even when present"),
     "init": Field("bool", doc="run docker-init as PID 1 (forwards signals, reaps)"),
+    **opts.TASK_OPTIONS,
 }
 PLUGIN_SCHEMA: dict[str, Field] = {
     "endpoint": Field("string", doc="docker daemon address (default: DOCKER_HOST or socket)"),
@@ -51,47 +54,11 @@ PLUGIN_SCHEMA: dict[str, Field] = {
     "volumes": Field("any", doc="volumes { enabled = true }: host paths outside the alloc"),
     "auth": Field("any", doc="auth { config = <docker config.json> helper = <cred helper> }"),
     "gc": Field("any", doc='gc { image = true image_delay = "3m" container = true }'),
+    **opts.PLUGIN_OPTIONS,
 }
 _AUTH_KEYS = {"username", "password", "email", "server_address"}
 _MOUNT_KEYS = {"type", "source", "target", "readonly", "tmpfs_options"}
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]")
-
-
-def block(value: object) -> dict[str, Any] | None:
-    """An HCL block or map as one dict (``[{...}, {...}]`` merged); None if not one."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
-        merged: dict[str, Any] = {}
-        for item in value:
-            merged.update(item)
-        return merged
-    return None
-
-
-def blocks(value: object) -> list[dict[str, Any]] | None:
-    """Repeated blocks (a list of dicts, or one dict) as a list; None if not that."""
-    if isinstance(value, Mapping):
-        return [dict(value)]
-    if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
-        return [dict(v) for v in value]
-    return None
-
-
-def _check_block(
-    value: object, where: str, kinds: Mapping[str, type | tuple[type, ...]]
-) -> list[str]:
-    body = block(value)
-    if body is None:
-        return [f"{where}: must be a block of key = value settings"]
-    problems = []
-    for key, item in body.items():
-        kind = kinds.get(key)
-        if kind is None:
-            problems.append(f"{where}.{key}: unknown field (known: {', '.join(sorted(kinds))})")
-        elif not isinstance(item, kind):
-            problems.append(f"{where}.{key}: must be a {getattr(kind, '__name__', 'value')}")
-    return problems
 
 
 @dataclass(frozen=True)
@@ -106,13 +73,41 @@ class PluginSettings:
     gc_image: bool = True
     gc_image_delay_s: float = 180.0
     gc_container: bool = True
+    allow_caps: tuple[str, ...] = opts.NOMAD_DEFAULT_CAPS
+    allow_runtimes: tuple[str, ...] = opts.DEFAULT_RUNTIMES
+    pids_limit: int = 0
+    extra_labels: tuple[str, ...] = ()
+    logging_type: str = ""
+    logging_config: Mapping[str, str] = field(default_factory=dict)
+    pull_activity_timeout_s: float = 120.0
+
+    @classmethod
+    def permissive(cls) -> PluginSettings:
+        """What any agent might allow: for checks made without an agent's config."""
+        return cls(
+            allow_privileged=True,
+            volumes_enabled=True,
+            allow_caps=("all",),
+            allow_runtimes=("*",),
+        )
 
     @classmethod
     def parse(cls, config: Mapping[str, Any]) -> PluginSettings:
         volumes = block(config.get("volumes", {})) or {}
         auth = block(config.get("auth", {})) or {}
         gc = block(config.get("gc", {})) or {}
+        logging = block(config.get("logging", {})) or {}
+        caps = config.get("allow_caps", opts.NOMAD_DEFAULT_CAPS)
         return cls(
+            allow_caps=tuple(opts.cap_name(c) for c in caps),
+            allow_runtimes=tuple(config.get("allow_runtimes", opts.DEFAULT_RUNTIMES)),
+            pids_limit=int(config.get("pids_limit", 0)),
+            extra_labels=tuple(config.get("extra_labels", ())),
+            logging_type=str(logging.get("type") or logging.get("driver") or ""),
+            logging_config={
+                str(k): str(v) for k, v in (block(logging.get("config", {})) or {}).items()
+            },
+            pull_activity_timeout_s=parse_duration(config.get("pull_activity_timeout", "2m")),
             endpoint=str(config.get("endpoint", "")),
             allow_privileged=config.get("allow_privileged") is True,
             volumes_enabled=volumes.get("enabled") is True,
@@ -127,18 +122,18 @@ class PluginSettings:
 def plugin_problems(config: Mapping[str, Any]) -> list[str]:
     """Problems of the nested blocks of the plugin config."""
     where = "plugin.docker.config"
-    problems = []
+    problems = opts.plugin_option_problems(config)
     if "volumes" in config:
-        problems += _check_block(config["volumes"], f"{where}.volumes", {"enabled": bool})
+        problems += check_block(config["volumes"], f"{where}.volumes", {"enabled": bool})
     if "auth" in config:
-        problems += _check_block(config["auth"], f"{where}.auth", {"config": str, "helper": str})
+        problems += check_block(config["auth"], f"{where}.auth", {"config": str, "helper": str})
     if "gc" in config:
         gc_kinds: dict[str, type | tuple[type, ...]] = {
             "image": bool,
             "image_delay": (str, int, float),
             "container": bool,
         }
-        problems += _check_block(config["gc"], f"{where}.gc", gc_kinds)
+        problems += check_block(config["gc"], f"{where}.gc", gc_kinds)
         delay = (block(config["gc"]) or {}).get("image_delay")
         if delay is not None:
             try:
@@ -187,7 +182,7 @@ def _mount_problems(mounts: object, where: str, settings: PluginSettings) -> lis
             problems.append(f"{at}.readonly: must be true or false")
         if "tmpfs_options" in mount:
             kinds = {"size": int, "mode": int}
-            problems += _check_block(mount["tmpfs_options"], f"{at}.tmpfs_options", kinds)
+            problems += check_block(mount["tmpfs_options"], f"{at}.tmpfs_options", kinds)
     return problems
 
 
@@ -224,7 +219,7 @@ def task_problems(config: Mapping[str, Any], settings: PluginSettings) -> list[s
             ]
     if "auth" in config:
         kinds = dict.fromkeys(_AUTH_KEYS, str)
-        problems += _check_block(config["auth"], "config.auth", kinds)
+        problems += check_block(config["auth"], "config.auth", kinds)
     for key in ("mounts", "mount"):
         if key in config:
             problems += _mount_problems(config[key], f"config.{key}", settings)
@@ -242,7 +237,7 @@ def task_problems(config: Mapping[str, Any], settings: PluginSettings) -> list[s
     ports = config.get("ports")
     if isinstance(ports, list) and len(set(ports)) != len(ports):
         problems.append("config.ports: a port label is listed twice")
-    return problems
+    return problems + opts.option_problems(config, settings)
 
 
 @dataclass(frozen=True)
@@ -297,6 +292,10 @@ class ContainerSpec:
     host: dict[str, Any] = field(default_factory=dict)
     auth: dict[str, str] | None = None
     force_pull: bool = False
+    auth_soft_fail: bool = False
+    load: str = ""
+    """An image archive (absolute path) to ``docker load`` before the image is looked up."""
+    pull_timeout_s: float = 300.0
 
 
 def container_name(cfg: TaskConfig) -> str:
@@ -334,10 +333,13 @@ def _mounts(cfg: TaskConfig, config: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def build_spec(cfg: TaskConfig) -> ContainerSpec:
-    """The container for ``cfg`` (whose config is already valid)."""
+def build_spec(cfg: TaskConfig, settings: PluginSettings | None = None) -> ContainerSpec:
+    """The container for ``cfg`` (whose config is already valid) on an agent with
+    ``settings``."""
     config = cfg.config
-    labels = {str(k): str(v) for k, v in (block(config.get("labels", {})) or {}).items()}
+    settings = settings or PluginSettings()
+    labels = opts.extra_labels(cfg, settings.extra_labels)
+    labels.update({str(k): str(v) for k, v in (block(config.get("labels", {})) or {}).items()})
     labels.update({ALLOC_LABEL: cfg.alloc_id, TASK_LABEL: cfg.task_name, JOB_LABEL: cfg.job_name})
     env = {
         **cfg.env,
@@ -357,7 +359,13 @@ def build_spec(cfg: TaskConfig) -> ContainerSpec:
         binds.append(f"{_host_source(cfg, source)}:{container}:{mode[0] if mode else 'rw'}")
     for mount in cfg.device_mounts:  # reserved by device plugins
         binds.append(f"{mount.host_path}:{mount.task_path}:{'ro' if mount.read_only else 'rw'}")
-    ports = port_maps(cfg, list(config.get("ports", [])))
+    overrides = opts.port_overrides(config)
+    labels_wanted = list(config.get("ports", []))
+    labels_wanted += [label for label in sorted(overrides) if label not in labels_wanted]
+    ports = [
+        PortMap(p.label, p.host_ip, p.host_port, overrides.get(p.label, p.to))
+        for p in port_maps(cfg, labels_wanted)
+    ]
     bindings: dict[str, Any] = {}
     for port in ports:
         for proto in ("tcp", "udp"):
@@ -396,6 +404,7 @@ def build_spec(cfg: TaskConfig) -> ContainerSpec:
             host["mem_reservation"] = cfg.memory_mb * MIB
     if cfg.cpu_limit_cores > 0:
         host["nano_cpus"] = int(cfg.cpu_limit_cores * 1e9)
+    opts.apply(cfg, settings, create, host)
     auth = block(config.get("auth", {})) or {}
     return ContainerSpec(
         name=container_name(cfg),
@@ -405,4 +414,7 @@ def build_spec(cfg: TaskConfig) -> ContainerSpec:
         auth={("serveraddress" if k == "server_address" else k): str(v) for k, v in auth.items()}
         or None,
         force_pull=config.get("force_pull") is True,
+        auth_soft_fail=config.get("auth_soft_fail") is True,
+        load=_host_source(cfg, config["load"]) if config.get("load") else "",
+        pull_timeout_s=parse_duration(config.get("image_pull_timeout", "5m")),
     )

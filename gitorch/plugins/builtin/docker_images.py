@@ -36,6 +36,8 @@ class ImageStore:
     def ensure(self, cfg: TaskConfig, spec: ContainerSpec) -> None:
         """Make ``spec.image`` present (pull it when absent or when ``force_pull``)."""
         image = spec.image
+        if spec.load:
+            self._load(cfg, spec)
         if not spec.force_pull:
             if image in self._present:
                 return
@@ -55,19 +57,67 @@ class ImageStore:
         with self._lock:
             self._present.discard(image)
 
-    def _pull(self, cfg: TaskConfig, spec: ContainerSpec) -> None:
-        image = spec.image
-        repo, tag = self.sdk.utils.parse_repository_tag(image)
-        error = ""
+    def _load(self, cfg: TaskConfig, spec: ContainerSpec) -> None:
+        """``docker load`` the task's image archive (config.load)."""
         try:
-            auth = spec.auth or self._plugin_auth(repo)
+            with open(spec.load, "rb") as archive:
+                for message in self.api.load_image(archive):
+                    if isinstance(message, dict) and message.get("error"):
+                        raise DriverError(
+                            f"task {cfg.id}: config.load: docker load {spec.load}: "
+                            f"{message['error']}"
+                        )
+        except OSError as exc:
+            raise DriverError(
+                f"task {cfg.id}: config.load: cannot read image archive {spec.load}: "
+                f"{exc.strerror or exc} (fetch it with an artifact block)"
+            ) from exc
+        except DriverError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - docker API errors
+            why = getattr(exc, "explanation", None) or exc
+            raise DriverError(
+                f"task {cfg.id}: config.load: docker load {spec.load}: {why}"
+            ) from exc
+        self.forget(spec.image)
+
+    def _pull_once(self, spec: ContainerSpec, repo: str, tag: str, auth: Any) -> str:
+        """Pull; the error ("" when none), with the pull and activity timeouts."""
+        began = last = time.monotonic()
+        activity = self.settings.pull_activity_timeout_s
+        try:
             for message in self.api.pull(
                 repo, tag=tag or "latest", stream=True, decode=True, auth_config=auth
             ):
+                now = time.monotonic()
                 if isinstance(message, dict) and message.get("error"):
-                    error = str(message["error"])
+                    return str(message["error"])
+                if now - began > spec.pull_timeout_s:
+                    return (
+                        f"the pull took longer than image_pull_timeout ({spec.pull_timeout_s:g}s)"
+                    )
+                if now - last > activity:
+                    return f"no pull progress for pull_activity_timeout ({activity:g}s)"
+                last = now
         except Exception as exc:  # noqa: BLE001 - any pull failure is reported below
-            error = str(getattr(exc, "explanation", None) or exc)
+            return str(getattr(exc, "explanation", None) or exc)
+        return ""
+
+    def _pull(self, cfg: TaskConfig, spec: ContainerSpec) -> None:
+        image = spec.image
+        repo, tag = self.sdk.utils.parse_repository_tag(image)
+        try:
+            auth = spec.auth or self._plugin_auth(repo)
+        except Exception as exc:  # noqa: BLE001 - unreadable docker config, helper failure
+            if not spec.auth_soft_fail:
+                raise DriverError(f"task {cfg.id}: registry credentials: {exc}") from exc
+            auth = None
+        error = self._pull_once(spec, repo, tag, auth)
+        if error and auth and spec.auth_soft_fail:
+            log.info(
+                "task %s: pull with credentials failed (%s); auth_soft_fail: without", cfg.id, error
+            )
+            error = self._pull_once(spec, repo, tag, None)
         if not error:
             try:
                 self.api.inspect_image(image)

@@ -17,6 +17,10 @@ file size at container start" (kept in the task handle): the daemon replays it a
 
 Once the container is no longer running, a last non-following read drains whatever the
 broken stream may have missed.
+
+A container with a TTY (``config.tty``) has one stream (stderr merges into stdout) and
+the SDK hands its logs over byte by byte instead of message by message; they are cut
+back into messages at each newline (the daemon's log copier ends a message there).
 """
 
 from __future__ import annotations
@@ -35,6 +39,18 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 0.25
 RETRY_MAX_S = 2.0
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """A raw (TTY) log stream cut into messages, each ending at a newline."""
+    pending = bytearray()
+    for chunk in chunks:
+        pending += chunk
+        while (end := pending.find(b"\n")) >= 0:
+            yield bytes(pending[: end + 1])
+            del pending[: end + 1]
+    if pending:
+        yield bytes(pending)
 
 
 class LogsUnsupported(Exception):
@@ -86,8 +102,11 @@ class LogFollower:
         path: str,
         checkpoint_path: str,
         base_size: int,
+        *,
+        tty: bool = False,
     ) -> None:
         self.api = api
+        self.tty = tty
         self.container_id = container_id
         self.stream = stream
         self.path = path
@@ -149,7 +168,7 @@ class LogFollower:
         self._live = frames
         if self.closed:
             frames.close()
-        return iter(frames)
+        return _lines(frames) if self.tty else iter(frames)
 
     def _session(self, follow: bool) -> None:
         """One logs request, copied from the current position."""

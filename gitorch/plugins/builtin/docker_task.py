@@ -71,7 +71,13 @@ class Container:
         os.makedirs(str(handle.state["state_dir"]), exist_ok=True)
         self.followers = [
             LogFollower(
-                api, self.container_id, stream, str(handle.state[f"{stream}_path"]), pos, int(base)
+                api,
+                self.container_id,
+                stream,
+                str(handle.state[f"{stream}_path"]),
+                pos,
+                int(base),
+                tty=handle.state.get("tty") is True,
             )
             for stream, pos, base in zip(STREAMS, checkpoint_paths(handle), offsets, strict=True)
         ]
