@@ -38,12 +38,12 @@ from gitorch.jobspec.reader import BlockReader, each, one
 from gitorch.jobspec.validate import combine
 
 _NOT_YET_USED = {
-    "job": "node_pool affinity update multiregion spread periodic parameterized "
+    "job": "node_pool update multiregion spread periodic parameterized "
     "migrate ui vault secret consul_token vault_token",
-    "group": "affinity spread volume disconnect ephemeral_disk update migrate "
+    "group": "spread volume disconnect ephemeral_disk update migrate "
     "scaling shutdown_delay max_run_duration stop_after_client_disconnect "
     "max_client_disconnect consul prevent_reschedule_on_lost vault secret",
-    "task": "affinity artifact vault consul dispatch_payload volume_mount csi_plugin "
+    "task": "artifact vault consul dispatch_payload volume_mount csi_plugin "
     "shutdown_delay kind scaling secret identity action schedule",
     "resources": "cores numa secrets iops",
     "network": "hostname dns mbits cidr device ip cni",
@@ -117,6 +117,7 @@ def _job(r: BlockReader, job_id: str) -> Job:
         priority=r.integer("priority", 50),
         all_at_once=r.boolean("all_at_once"),
         constraints=_constraints(r),
+        affinities=each(r, "affinity", 0, _affinity),
         task_groups=groups,
         meta=r.string_map("meta"),
         **fields,
@@ -138,6 +139,7 @@ def _group(
         services=_services(r, prefix),
         meta=r.string_map("meta"),
         networks=each(r, "network", 0, _network),
+        affinities=each(r, "affinity", 0, _affinity),
     )
 
 
@@ -158,6 +160,7 @@ def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) 
         log_config=one(r, "logs", LogConfig(), _logs),
         leader=r.boolean("leader"),
         lifecycle=one(r, "lifecycle", None, _lifecycle),
+        affinities=each(r, "affinity", 0, _affinity),
         restart_policy=_restart(r, restart),
     )
 

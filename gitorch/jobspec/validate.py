@@ -121,6 +121,7 @@ def _check(job: Job, driver_check: DriverCheck | None) -> list[tuple[str, str, s
         msg = 'datacenters must be a list of non-empty names (or ["*"])'
         f.add(where, msg, f"{where}.datacenters")
     _constraints(f, where, job.constraints)
+    _affinities(f, where, job.affinities)
     if not job.task_groups:
         f.add(where, 'a job needs at least one group "name" { task "name" { ... } }')
     _duplicates(f, where, "group", [g.name for g in job.task_groups])
@@ -144,6 +145,7 @@ def _group(f: _Found, where: str, group: TaskGroup, driver_check: DriverCheck | 
     if len(leaders) > 1:
         f.add(where, f"only one task may be the leader, got {', '.join(leaders)}")
     _constraints(f, where, group.constraints)
+    _affinities(f, where, group.affinities)
     if group.restart_policy is not None:
         _restart(f, f"{where} > restart", group.restart_policy)
     if group.reschedule_policy is not None:
@@ -184,6 +186,7 @@ def _task(f: _Found, where: str, task: Task, driver_check: DriverCheck | None) -
     if task.log_config.max_files < 1 or task.log_config.max_file_size_mb < 1:
         f.add(f"{where} > logs", "max_files and max_file_size must be at least 1")
     _constraints(f, where, task.constraints)
+    _affinities(f, where, task.affinities)
     _services(f, where, task.services)
     for i, tmpl in enumerate(task.templates):
         at, key = f"{where} > template", f"{where} > template#{i}"

@@ -177,6 +177,7 @@ class Task(Model, frozen=True, kw_only=True):
     log_config: LogConfig = LogConfig()
     leader: bool = False
     lifecycle: TaskLifecycle | None = None
+    affinities: list[Affinity] = []
     restart_policy: RestartPolicy | None = None  # the group's, merged with the task's block
 
 
@@ -190,6 +191,7 @@ class TaskGroup(Model, frozen=True, kw_only=True):
     services: list[Service] = []
     meta: dict[str, str] = {}
     networks: list[NetworkResource] = []
+    affinities: list[Affinity] = []
 
     def resources(self) -> Resources:
         """The sum of the group's task resources: what one allocation asks of a node."""
@@ -218,6 +220,7 @@ class Job(Model, frozen=True, kw_only=True):
     datacenters: list[str] = msgspec.field(default_factory=lambda: ["*"])
     all_at_once: bool = False
     constraints: list[Constraint] = []
+    affinities: list[Affinity] = []
     task_groups: list[TaskGroup] = []
     meta: dict[str, str] = {}
     stop: bool = False
@@ -255,6 +258,7 @@ class Job(Model, frozen=True, kw_only=True):
             datacenters=self.datacenters,
             all_at_once=self.all_at_once,
             constraints=self.constraints,
+            affinities=self.affinities,
             task_groups=self.task_groups,
             meta=self.meta,
             stop=self.stop,

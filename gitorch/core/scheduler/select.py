@@ -24,6 +24,7 @@ from gitorch.core.model import (
     Node,
     TaskGroup,
 )
+from gitorch.core.scheduler.affinity import NodeAffinity, limit_for
 from gitorch.core.scheduler.devices import DeviceOffer
 from gitorch.core.scheduler.feasible import (
     DISTINCT_HOSTS,
@@ -71,6 +72,9 @@ class GroupSelect:
         self.ask = ask(group.resources())
         self.count = group.count
         self.offers = Offers.of(group)
+        self.affinity = NodeAffinity.of(job, group)
+        self.limit = sel.limit if self.affinity is None else limit_for(group, sel.limit)
+        self.affinities: list[float | None] = [None] * sel.n if self.affinity else []
         self.collisions = sel.group_nodes.setdefault(group.name, {})
         self.distinct: dict[str, int] | None = None
         if distinct_hosts(job.constraints):
@@ -151,12 +155,13 @@ class Selector:
         reason = g.feasibility.reason
         ac, am, ad = g.ask
         hits_on, distinct, count, norm = g.collisions.get, g.distinct, max(g.count, 1), _NORM
-        limit, start = self.limit, self.cursor
+        limit, start = g.limit, self.cursor
+        affinity, affinities = g.affinity, g.affinities
         best, best_score, found, i = -1, -10.0, 0, start
         offers, uses, aff = g.offers, self.use, 0.0
         scored = offers is not None and offers.scored
         why_not = offers.reason if offers is not None else None
-        rescore = scored or bool(penalty)  # another scorer than binpack may apply
+        rescore = scored or bool(penalty) or affinity is not None  # more than binpack
         for i in chain(range(start, n), range(start)):
             why = verdicts[i]
             if why is None:
@@ -195,6 +200,13 @@ class Selector:
                 if penalty == node_id:
                     score -= 1.0
                     scorers += 1
+                if affinity is not None:
+                    near = affinities[i]
+                    if near is None:
+                        near = affinities[i] = affinity.score(nodes[i])
+                    if near:
+                        score += near
+                        scorers += 1
                 score /= scorers
             if score > best_score:
                 best, best_score = i, score
