@@ -2,9 +2,13 @@
 
 Triggers: the commit found at start (deployed at once), a ref watcher on local
 repositories, the poll interval, the webhook, and ``gitorch sync``. Each file is
-parsed once per blob SHA (and vars); a file that fails blocks only its own job.
-A repository that cannot be fetched is reported and retried with backoff while the
-running jobs stay as they are.
+parsed once per blob SHA (and vars), in a worker process with a time and memory
+budget (:mod:`gitorch.jobspec.isolate`); a file that fails, whatever the reason, blocks
+only its own job and is listed with its line. The record kept in Raft is bounded (each
+message cut to ``max_message_length``, all of them to ``max_errors_size``, the rest
+counted). Any failure of a sync (a fetch, a missing vars file, anything else) is retried
+with exponential backoff up to a cap, and logged once per change of error, not once per
+attempt; running jobs stay as they are meanwhile.
 """
 
 from __future__ import annotations
@@ -35,10 +39,16 @@ from gitorch.errors import GitorchError, JobspecError
 from gitorch.gitsync.repo import GitSource, GitSourceError
 from gitorch.gitsync.watch import RefWatcher
 from gitorch.gitsync.webhook import verify_signature
-from gitorch.jobspec import is_jobspec_file, parse_file
+from gitorch.jobspec import is_jobspec_file
+from gitorch.jobspec.isolate import parse_isolated
+from gitorch.jobspec.limits import DEFAULT_LIMITS, Limits
+from gitorch.jobspec.redact import cut
 from gitorch.jobspec.validate import DriverCheck
 
 log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 60.0
+"""The longest wait between retries of a failing sync (or the poll interval, if longer)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class GitopsSettings:
     vars_files: tuple[str, ...] = ()
     prune: bool = True
     webhook_secret: str = field(default="", repr=False)
+    limits: Limits = DEFAULT_LIMITS
 
 
 class Sink(Protocol):
@@ -81,6 +92,8 @@ class GitopsLoop:
         self._thread: threading.Thread | None = None
         self._watcher: RefWatcher | None = None
         self._backoff = 0.0
+        self._last_failure = ""
+        self._last_errors: frozenset[str] = frozenset()
 
     # -- lifecycle (leadership) -----------------------------------------------------
 
@@ -130,11 +143,52 @@ class GitopsLoop:
             self._kick.clear()
             if self._stop.is_set():
                 return
+            report: SyncReport | None = None
             try:
-                self.sync(dry_run=False)
-            except Exception:
-                log.exception("GitOps sync failed; retrying")
-                self._backoff = min(max(self._backoff * 2, 1.0), self.settings.poll_interval_s)
+                report = self.sync(dry_run=False)
+                failure = report.fetch_error
+            except Exception as exc:  # noqa: BLE001 - any failure: back off, log once
+                failure = cut(f"{type(exc).__name__}: {exc}", 500)
+                if failure != self._last_failure:
+                    log.warning("GitOps sync failed", exc_info=True)
+            self._after_sync(failure, report)
+
+    def _after_sync(self, failure: str, report: SyncReport | None) -> None:
+        """Back off exponentially while syncs fail; log each change of state once."""
+        if failure:
+            cap = max(self.settings.poll_interval_s, MAX_BACKOFF_S)
+            self._backoff = min(max(self._backoff * 2, 1.0), cap)
+            if failure != self._last_failure:
+                log.warning(
+                    "GitOps sync failed: %s (retrying with backoff up to %gs; "
+                    "logged again only when the error changes)",
+                    failure,
+                    cap,
+                )
+        else:
+            if self._last_failure:
+                log.info("GitOps sync recovered")
+            self._backoff = 0.0
+        self._last_failure = failure
+        if report is not None and not failure:
+            self._log_file_errors(report)
+
+    def _log_file_errors(self, report: SyncReport) -> None:
+        errors = frozenset(f"{e.file}:{e.line}" for e in report.errors)
+        if errors == self._last_errors:
+            return
+        self._last_errors = errors
+        if not errors:
+            log.info("GitOps: every file syncs again")
+            return
+        shown = ", ".join(sorted(errors)[:10]) + (" ..." if len(errors) > 10 else "")
+        more = f" (+{report.errors_omitted} not recorded)" if report.errors_omitted else ""
+        log.warning(
+            "GitOps: %d file(s) cannot be synced%s: %s (details: /v1/gitops/status)",
+            len(errors),
+            more,
+            shown,
+        )
 
     # -- one sync -------------------------------------------------------------------
 
@@ -144,13 +198,13 @@ class GitopsLoop:
                 commit = self._source.fetch()
             except (GitSourceError, GitorchError, OSError) as exc:
                 return self._fetch_failed(str(exc), dry_run)
-            self._backoff = 0.0
             if self._sink.state.gitsync.fetch_error and not dry_run:
                 self._sink.record_git(c.RecordGitFetchError(now=time.time_ns(), message=""))
             try:
                 wanted, errors = self._parse(commit)
-            except (GitSourceError, OSError) as exc:  # a missing path or vars file
+            except (GitSourceError, OSError, UnicodeDecodeError) as exc:  # a path or vars file
                 return self._fetch_failed(str(exc), dry_run)
+            errors, omitted = bounded_errors(errors, self.settings.limits)
             error_files = {e.file for e in errors}
             changes = desired.diff(wanted, self._sink.state, error_files, prune=self.settings.prune)
             report = [
@@ -162,12 +216,17 @@ class GitopsLoop:
             ]
             if not dry_run:
                 self._apply(changes)
-                self._record(commit, wanted, errors)
-            return SyncReport(commit=commit, dry_run=dry_run, changes=report, errors=errors)
+                self._record(commit, wanted, errors, omitted)
+            return SyncReport(
+                commit=commit,
+                dry_run=dry_run,
+                changes=report,
+                errors=errors,
+                errors_omitted=omitted,
+            )
 
     def _fetch_failed(self, message: str, dry_run: bool) -> SyncReport:
-        log.warning("GitOps fetch failed: %s", message)
-        self._backoff = min(max(self._backoff * 2, 1.0), max(self.settings.poll_interval_s, 1.0))
+        message = cut(message, self.settings.limits.max_message_length)
         if not dry_run and self._sink.state.gitsync.fetch_error != message:
             self._sink.record_git(c.RecordGitFetchError(now=time.time_ns(), message=message))
         last = self._sink.state.gitsync
@@ -182,35 +241,45 @@ class GitopsLoop:
         wanted: list[desired.DesiredJob] = []
         errors: list[FileError] = []
         seen: dict[str, str] = {}
+        cache: dict[tuple[str, str], Job | JobspecError] = {}
         for f in files:
             if not is_jobspec_file(f.path) or f.path in self.settings.vars_files:
                 continue
             key = (f.blob_sha, var_key)
-            parsed = self._cache.get(key)
-            if parsed is None:
-                try:
-                    text = self._source.read(f.blob_sha).decode("utf-8")
-                    parsed = parse_file(
-                        f.path, text, var_files=var_files, driver_check=self._driver_check
-                    )
-                except JobspecError as exc:
-                    parsed = exc
-                except UnicodeDecodeError as exc:
-                    parsed = JobspecError(f"not UTF-8 text: {exc}", file=f.path)
-                self._cache[key] = parsed
+            parsed = self._cache.get(key) or self._parse_one(f.path, f.blob_sha, f.size, var_files)
+            cache[key] = parsed
             if isinstance(parsed, JobspecError):
                 errors.append(FileError(file=f.path, line=parsed.line, message=parsed.located()))
                 continue
             if parsed.id in seen:
-                msg = f"{f.path}: job {parsed.id!r} is already declared in {seen[parsed.id]}"
-                errors.append(FileError(file=f.path, line=0, message=msg))
+                msg = f"{f.path}:1: job {cut(repr(parsed.id), 60)} is already declared in "
+                errors.append(FileError(file=f.path, line=1, message=msg + seen[parsed.id]))
                 continue
             seen[parsed.id] = f.path
             job = replace_model(
                 parsed, source=JobSource(file=f.path, commit=commit, blob=f.blob_sha)
             )
             wanted.append(desired.DesiredJob(job=job, file=f.path))
+        self._cache = cache  # only this commit's files: the cache never outgrows the repo
         return wanted, errors
+
+    def _parse_one(
+        self, path: str, blob_sha: str, size: int, var_files: list[tuple[str, str]]
+    ) -> Job | JobspecError:
+        """One file's Job or located error; whatever the file holds, this returns."""
+        limits = self.settings.limits
+        if size > limits.max_file_size:
+            msg = f"the file is {size} bytes, over the limit of {limits.max_file_size}"
+            return JobspecError(msg + " (gitops.max_file_size)", file=path, line=1)
+        data = self._source.read(blob_sha)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            return JobspecError(f"not UTF-8 text (byte {exc.start})", file=path, line=line)
+        return parse_isolated(
+            path, text, var_files=var_files, driver_check=self._driver_check, limits=limits
+        )
 
     def _var_files(self, commit: str) -> list[tuple[str, str]]:
         if not self.settings.vars_files:
@@ -238,7 +307,11 @@ class GitopsLoop:
                 )
 
     def _record(
-        self, commit: str, wanted: list[desired.DesiredJob], errors: list[FileError]
+        self,
+        commit: str,
+        wanted: list[desired.DesiredJob],
+        errors: list[FileError],
+        omitted: int = 0,
     ) -> None:
         state = self._sink.state
         previous = state.gitsync
@@ -260,6 +333,7 @@ class GitopsLoop:
             commit=commit,
             synced_at=time.time_ns(),
             errors=errors,
+            errors_omitted=omitted,
             files=files,
             job_versions=versions,
             job_namespaces=namespaces,
@@ -294,4 +368,19 @@ def gitops_status(state: StateView) -> GitopsStatus:
         jobs=jobs,
         errors=sync.errors,
         fetch_error=sync.fetch_error,
+        errors_omitted=sync.errors_omitted,
     )
+
+
+def bounded_errors(errors: list[FileError], limits: Limits) -> tuple[list[FileError], int]:
+    """``errors`` with each message cut to ``max_message_length`` and, once their total
+    passes ``max_errors_size``, the rest left out: (kept, how many were left out)."""
+    kept: list[FileError] = []
+    total = 0
+    for i, e in enumerate(errors):
+        message = cut(e.message, limits.max_message_length)
+        total += len(message) + len(e.file)
+        if total > limits.max_errors_size:
+            return kept, len(errors) - i
+        kept.append(FileError(file=e.file, line=e.line or 1, message=message))
+    return kept, 0

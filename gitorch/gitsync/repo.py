@@ -35,6 +35,7 @@ class RepoFile:
 
     path: str
     blob_sha: str
+    size: int = -1  # bytes; -1 when not known
 
 
 class GitSource:
@@ -107,7 +108,7 @@ class GitSource:
                 if tree.type != "tree":
                     raise self._error(f"{folder!r} is a file, not a folder", "fix gitops.path")
             found = [
-                RepoFile(path=str(item.path), blob_sha=item.hexsha)
+                RepoFile(path=str(item.path), blob_sha=item.hexsha, size=int(item.size))
                 for item in tree.traverse()
                 if isinstance(item, git.Blob) and item.mode in _REGULAR_FILE_MODES
             ]

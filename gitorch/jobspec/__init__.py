@@ -81,6 +81,7 @@ def parse_file(
     read: Reader | None = None,
     driver_check: DriverCheck | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    lines: dict[str, int] | None = None,
 ) -> Job:
     """The Job in repository file ``path_in_repo``; any problem raises JobspecError.
 
@@ -92,11 +93,12 @@ def parse_file(
     Everything runs under :func:`~gitorch.jobspec.guard.guarded`: whatever goes wrong is
     this file's located JobspecError, with no secret in it. The size ``limits`` hold
     here; the time and memory budgets need a worker (:mod:`gitorch.jobspec.isolate`).
+    ``lines``, when given, is filled with the line of each block path and attribute.
     """
     return guarded(
         path_in_repo,
         lambda: _parse_file(
-            path_in_repo, text, vars_, var_files, source, strict, read, driver_check, limits
+            path_in_repo, text, vars_, var_files, source, strict, read, driver_check, limits, lines
         ),
     )
 
@@ -111,6 +113,7 @@ def _parse_file(
     read: Reader | None,
     driver_check: DriverCheck | None,
     limits: Limits,
+    lines: dict[str, int] | None,
 ) -> Job:
     rendered = text
     if path_in_repo.endswith(".j2"):
@@ -128,6 +131,7 @@ def _parse_file(
             strict=strict,
             driver_check=driver_check,
             limits=limits,
+            lines=lines,
         )
     except JobspecError as exc:
         if rendered.count("\n") == text.count("\n"):
@@ -148,6 +152,7 @@ def parse_text(
     strict: bool = False,
     driver_check: DriverCheck | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    lines: dict[str, int] | None = None,
 ) -> Job:
     """The Job in HCL2 ``text`` (no Jinja2 rendering); errors name ``file``.
 
@@ -155,7 +160,9 @@ def parse_text(
     """
     return guarded(
         file,
-        lambda: _parse_text(text, file, vars_, var_files, source, strict, driver_check, limits),
+        lambda: _parse_text(
+            text, file, vars_, var_files, source, strict, driver_check, limits, lines
+        ),
     )
 
 
@@ -168,6 +175,7 @@ def _parse_text(
     strict: bool,
     driver_check: DriverCheck | None,
     limits: Limits,
+    lines: dict[str, int] | None,
 ) -> Job:
     scan.check(text, file, limits)
     body = hcl.parse(text, file)
@@ -185,7 +193,7 @@ def _parse_text(
         strict=strict,
         max_string=limits.max_string_length,
     )
-    lines: dict[str, int] = {}
-    job = decode(resolved, file, lines)
-    validate(job, file, driver_check, lines=lines)
+    table: dict[str, int] = {} if lines is None else lines
+    job = decode(resolved, file, table)
+    validate(job, file, driver_check, lines=table)
     return replace(job, source=source) if source is not None else job

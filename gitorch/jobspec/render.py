@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
-from jinja2.runtime import Context
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 

@@ -23,6 +23,8 @@ class GitSync(Model, frozen=True, kw_only=True):
     commit: str = ""
     synced_at: int = 0
     errors: list[FileError] = []
+    # how many file errors were left out of ``errors`` to keep the record small
+    errors_omitted: int = 0
     fetch_error: str = ""
     # file path -> job ID for every file that produced a job at ``commit`` (or before,
     # for a file that now fails: its job keeps its last good version)
@@ -50,6 +52,7 @@ class GitopsStatus(Model, frozen=True, kw_only=True):
     jobs: list[GitopsJob]
     errors: list[FileError]
     fetch_error: str = ""
+    errors_omitted: int = 0
 
 
 class SyncChange(Model, frozen=True, kw_only=True):
@@ -68,3 +71,4 @@ class SyncReport(Model, frozen=True, kw_only=True):
     changes: list[SyncChange]
     errors: list[FileError]
     fetch_error: str = ""
+    errors_omitted: int = 0
