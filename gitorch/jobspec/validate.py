@@ -127,10 +127,17 @@ def _check(job: Job, driver_check: DriverCheck | None) -> list[tuple[str, str, s
     _duplicates(f, where, "group", [g.name for g in job.task_groups])
     for group in job.task_groups:
         _group(f, f'{where} > group "{group.name}"', group, driver_check)
+        if job.type in SYSTEM_TYPES and _has_affinity(job, group):
+            msg = f"{job.type} jobs may not have an affinity block (Nomad): every node runs one"
+            f.add(f'{where} > group "{group.name}"', msg)
         if job.type in SYSTEM_TYPES and group.count > 1:
             msg = f"count is {group.count}: the {job.type} scheduler runs one per node (count 1)"
             f.add(f'{where} > group "{group.name}"', msg, f'{where} > group "{group.name}".count')
     return f.items
+
+
+def _has_affinity(job: Job, group: TaskGroup) -> bool:
+    return bool(job.affinities or group.affinities or any(t.affinities for t in group.tasks))
 
 
 def _group(f: _Found, where: str, group: TaskGroup, driver_check: DriverCheck | None) -> None:

@@ -97,3 +97,10 @@ def test_affinity_weight_out_of_range_is_a_located_error() -> None:
     text = 'job "a" {\n  affinity {\n    attribute = "${meta.x}"\n    value = "y"\n    weight = 150\n  }\n  group "g" {\n    task "t" {\n      driver = "exec"\n    }\n  }\n}\n'
     with pytest.raises(JobspecError, match="weight must be between -100 and 100"):
         parse_text(text, file="a.hcl")
+
+
+def test_system_jobs_may_not_have_affinities() -> None:
+    from gitorch.jobspec.validate import problems
+
+    job = make_job(count=1, kind="system", affinities=[SSD])
+    assert any("may not have an affinity" in msg for _, msg in problems(job))
