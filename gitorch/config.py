@@ -26,6 +26,7 @@ from gitorch.config_values import Values, string_map
 from gitorch.errors import ConfigError, JobspecError
 from gitorch.gitsync.loop import GitopsSettings
 from gitorch.jobspec import hcl
+from gitorch.jobspec.limits import Limits
 
 EMBEDDED_REPO = Path(__file__).resolve().parent.parent / "example-repo"
 
@@ -231,7 +232,8 @@ _KNOWN: dict[str, tuple[set[str], set[str]]] = {  # block -> (attributes, sub-bl
     "acl": ({"enabled", "tokens"}, set()),
     "plugin": (set(), {"config"}),
     "gitops": (
-        {"repo", "branch", "path", "poll_interval", "vars_files", "prune", "webhook_secret"},
+        {"repo", "branch", "path", "poll_interval", "vars_files", "prune", "webhook_secret"}
+        | {f.name for f in dataclasses.fields(Limits)},
         set(),
     ),
 }
@@ -271,7 +273,25 @@ def _gitops(values: Values, old: GitopsSettings | None, where: str) -> GitopsSet
         vars_files=values.strings("vars_files", base.vars_files, empty=False),
         prune=values.boolean("prune", base.prune),
         webhook_secret=values.string("webhook_secret", base.webhook_secret),
+        limits=_gitops_limits(values, base.limits),
     )
+
+
+_LIMIT_SETTINGS = {f.name for f in dataclasses.fields(Limits)}
+
+
+def _gitops_limits(values: Values, old: Limits) -> Limits:
+    """The jobspec limits of a ``gitops`` block (docs/jobspec-limits.md): sizes in bytes
+    or characters, ``max_seconds`` a duration; each at least 1 and at most 1 TiB."""
+    found: dict[str, Any] = {}
+    for name in sorted(n for n in _LIMIT_SETTINGS if values.has(n)):
+        if name == "max_seconds":
+            found[name] = values.duration(name, old.max_seconds)
+            if not found[name] > 0:
+                raise values.error(name, "must be a positive duration, as in \"10s\"")
+        else:
+            found[name] = values.integer(name, getattr(old, name), lo=1, hi=2**40)
+    return dataclasses.replace(old, **found)
 
 
 def build(options: dict[str, Any]) -> AgentConfig:
