@@ -1,15 +1,17 @@
 """Real drivers through a real dev agent: a docker job from Git whose group port is
-mapped to the container, reached on the host port the scheduler picked."""
+mapped to the container, reached on the host port the scheduler picked; Nomad's own
+``nomad job init`` example, with an offline image under its name."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from harness import Agent, GitRepo, wait_for
-from images import ensure_busybox_image
+from images import busybox_tar, ensure_busybox_image
 
 from gitorch.plugins.builtin.docker import DockerDriver
 
@@ -43,6 +45,40 @@ AGENT_CONFIG = """
 plugin "docker" {
   config {
     gc { image = false }
+  }
+}
+"""
+
+
+NOMAD_JOB_INIT = """
+job "example" {
+
+  group "cache" {
+    network {
+      port "db" {
+        to = 6379
+      }
+    }
+
+    task "redis" {
+      driver = "docker"
+
+      config {
+        image          = "redis:7"
+        ports          = ["db"]
+        auth_soft_fail = true
+      }
+
+      identity {
+        env  = true
+        file = true
+      }
+
+      resources {
+        cpu    = 500
+        memory = 256
+      }
+    }
   }
 }
 """
@@ -89,3 +125,26 @@ def test_docker_job_with_mapped_port(docker_agent: tuple[Agent, GitRepo]) -> Non
         "httpd answering on the host port",
     )
     assert body.strip() == f"served-by-{alloc['Name']}"
+
+
+def test_nomad_job_init_example_runs(docker_agent: tuple[Agent, GitRepo]) -> None:
+    agent, repo = docker_agent
+    api = DockerDriver({"gc": [{"image": False}]}).client()
+    # An offline "redis:7": busybox serving the group port, as redis would.
+    api.import_image_from_data(
+        busybox_tar(shutil.which("busybox") or "/bin/busybox"),
+        repository="redis",
+        tag="7",
+        changes=["ENV PATH=/bin", 'CMD ["/bin/sh", "-c", "exec nc -lk -p 6379 -e echo PONG"]'],
+    )
+    try:
+        repo.commit("nomad job init", **{"jobs__example.nomad.hcl": NOMAD_JOB_INIT})
+        alloc = wait_for(lambda: agent.running("example"), 90, "the job init example running")[0]
+        detail = agent.get(f"/v1/allocation/{alloc['ID']}")
+        port = {p["Label"]: p for p in detail["AllocatedPorts"]}["db"]
+        assert port["To"] == 6379
+        task = detail["TaskStates"]["redis"]
+        assert task["State"] == "running", task
+    finally:
+        agent.stop_jobs()
+        api.remove_image("redis:7", force=True)
