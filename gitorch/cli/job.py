@@ -11,7 +11,10 @@ from click.decorators import FC
 from gitorch.api.client import Client
 from gitorch.cli.output import Context, emit_json, fields, pass_context, short, table, when
 from gitorch.core.model import Evaluation, Job
+from gitorch.errors import JobspecError
 from gitorch.jobspec import parse_file
+from gitorch.jobspec.isolate import parse_isolated
+from gitorch.jobspec.limits import DEFAULT_LIMITS
 from gitorch.plugins.validation import installed_driver_check
 
 MONITOR_SECONDS = 30.0  # how long `job run` and `job stop` follow their evaluation
@@ -51,9 +54,45 @@ def _with_vars(fn: FC) -> FC:
 @click.argument("file", type=click.Path(dir_okay=False))
 @_with_vars
 def validate(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
-    """Check a jobspec offline; exits 1 with the located problem."""
-    parsed = load_job(file, var, var_file)
+    """Check a jobspec offline; exits 1 with the located problem.
+
+    The file is processed as a sync would, in a worker with the default time and memory
+    budget (docs/jobspec-limits.md): whatever it holds, the answer is a line, never a
+    traceback.
+    """
+    limits = DEFAULT_LIMITS
+    texts = [_read_bounded(f, limits.max_file_size) for f in (file, *var_file)]
+    overrides: dict[str, str] = {}
+    for item in var:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.ClickException(f"-var {item!r} is not NAME=VALUE")
+        overrides[name] = value
+    parsed = parse_isolated(
+        file,
+        texts[0],
+        vars_=overrides,
+        var_files=list(zip(var_file, texts[1:], strict=True)),
+        driver_check=installed_driver_check(),
+        limits=limits,
+    )
+    if isinstance(parsed, JobspecError):
+        raise click.ClickException(parsed.located())
     click.echo(f"Job validation successful: {parsed.id}")
+
+
+def _read_bounded(file: str, most: int) -> str:
+    """The text of ``file``, refused (with the reason) when too big or not UTF-8."""
+    path = Path(file)
+    try:
+        size = path.stat().st_size
+        if size > most:
+            raise click.ClickException(f"{file}:1: the file is {size} bytes, over {most}")
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file}: not UTF-8 text (byte {exc.start})") from exc
 
 
 @job.command()
