@@ -407,3 +407,20 @@ def test_nomad_job_init_example_registers_and_runs(harness: Harness) -> None:
         harness.close()
         harness.started.clear()
         api.remove_image("redis:7")
+
+
+def test_port_map_gives_the_container_port_of_a_group_port(tmp_path: Path) -> None:
+    from gitorch.plugins.builtin import docker_config as dc
+
+    cfg = TaskConfig(
+        alloc_id="a1",
+        task_name="t",
+        driver="docker",
+        config={"image": IMAGE, "port_map": [{"db": 6379}]},
+        env={"NOMAD_HOST_PORT_db": "25000", "NOMAD_PORT_db": "25000"},
+        task_dir=str(tmp_path / "task"),
+        alloc_dir=str(tmp_path / "alloc"),
+        log_dir=str(tmp_path / "alloc" / "logs"),
+    )
+    spec = dc.build_spec(cfg)
+    assert spec.host["port_bindings"] == {"6379/tcp": 25000, "6379/udp": 25000}
