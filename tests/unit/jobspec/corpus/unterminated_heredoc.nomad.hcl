@@ -1,0 +1,4 @@
+job "x" {
+  meta {
+    a = <<EOF
+abc
