@@ -123,7 +123,8 @@ class StateView:
         allocs = self.allocs_for_job(job.namespace, job.id)
         if any(not a.terminal() for a in allocs):
             return "running"
-        if job.stop or (job.type == "batch" and allocs and all(a.terminal() for a in allocs)):
+        finished = allocs and all(a.terminal() for a in allocs)
+        if job.stop or (job.type in ("batch", "sysbatch") and finished):
             return "dead"
         return "pending"
 
@@ -327,6 +328,10 @@ class StateStore(StateView):
             allocs[stop.id] = replace(old, **changes)
         job = self.job_version(plan.namespace, plan.job_id, plan.job_version)
         placed_on: dict[str, set[str]] = {}
+        # Values every allocation of a group shares, made once per plan rather than once
+        # per allocation (a million allocations hold one Resources per group, not each
+        # their own, and name their node with the node's own string).
+        asks = {tg.name: tg.resources() for tg in job.task_groups} if job else {}
         for p in plan.placements:
             group = job.group(p.task_group) if job else None
             node = self.nodes.get(p.node_id)
@@ -346,12 +351,12 @@ class StateStore(StateView):
                 name=f"{plan.job_id}.{p.task_group}[{p.index}]",
                 namespace=plan.namespace,
                 eval_id=plan.eval_id,
-                node_id=p.node_id,
+                node_id=node.id if node else p.node_id,
                 node_name=node.name if node else "",
                 job_id=plan.job_id,
                 job_version=plan.job_version,
-                task_group=p.task_group,
-                resources=group.resources() if group else Resources(),
+                task_group=group.name if group else p.task_group,
+                resources=asks.get(p.task_group) or Resources(),
                 previous_allocation=p.previous_allocation,
                 reschedule_tracker=tracker,
                 allocated_ports=p.ports,
