@@ -32,6 +32,7 @@ from gitorch.server.raft.members import (
     raw_status,
     read_status,
 )
+from gitorch.server.raft.nextindex import monotonic_next_index
 from gitorch.server.raft.wire import Gate, HandshakeTransport
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,16 @@ class _Replica(SyncObj):  # type: ignore[misc]
     @replicated  # type: ignore[untyped-decorator]
     def apply_frame(self, frame: bytes) -> list[object]:
         return self._gitorch_node._apply_frame(frame)
+
+    def _SyncObj__onMessageReceived(self, node: Any, message: Any) -> None:  # noqa: N802
+        """pysyncobj binds its transport to this name in ``SyncObj.__init__``: messages
+        go to its own handler, with Raft's monotonic ``nextIndex`` (see ``nextindex``)."""
+        handler = self.__dict__.get("_gitorch_on_message")
+        if handler is None:
+            original = SyncObj._SyncObj__onMessageReceived.__get__(self)
+            handler = monotonic_next_index(self._SyncObj__raftNextIndex, original)
+            self.__dict__["_gitorch_on_message"] = handler
+        handler(node, message)
 
 
 class RaftNode:
