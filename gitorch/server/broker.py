@@ -28,7 +28,9 @@ class EvalBroker:
         self._ready: list[tuple[int, int, str]] = []  # (-priority, create_index, eval id)
         self._evals: dict[str, Evaluation] = {}
         self._inflight: dict[JobKey, str] = {}
-        self._waiting: dict[JobKey, list[Evaluation]] = {}
+        # Per job, the evaluations waiting behind the one in flight, by ID in arrival
+        # order (a dict: a flood of 10,000 for one job costs O(1) each, not a scan).
+        self._waiting: dict[JobKey, dict[str, Evaluation]] = {}
         self._delayed: list[tuple[int, int, Evaluation]] = []  # (wait_until, seq, eval)
         self._delayed_ids: set[str] = set()
         self._seq = 0
@@ -64,9 +66,8 @@ class EvalBroker:
     def _enqueue(self, ev: Evaluation) -> None:
         key = (ev.namespace, ev.job_id)
         if key in self._inflight:
-            waiting = self._waiting.setdefault(key, [])
-            if all(w.id != ev.id for w in waiting):
-                waiting.append(ev)
+            if self._inflight[key] != ev.id:
+                self._waiting.setdefault(key, {}).setdefault(ev.id, ev)
             return
         self._push(ev)
 
@@ -112,7 +113,7 @@ class EvalBroker:
             key = (ev.namespace, ev.job_id)
             if self._inflight.get(key) == ev.id:
                 del self._inflight[key]
-            waiting = self._waiting.pop(key, [])
+            waiting = list(self._waiting.pop(key, {}).values())
             if waiting:
                 # Coalesce: the newest evaluation sees the latest state anyway.
                 self._push(waiting[-1])

@@ -102,3 +102,28 @@ def test_waiting_evaluations_are_coalesced_and_returned_for_canceling() -> None:
     assert broker.ack(first) == [second]  # folded into the newest waiting one
     assert broker.dequeue(timeout=1) == third
     assert broker.ack(third) == []
+
+
+def test_a_flood_of_evaluations_for_one_job_coalesces_into_one() -> None:
+    broker = EvalBroker()
+    broker.set_enabled(True)
+    first = Evaluation(id="e0", job_id="flood")
+    broker.enqueue(first)
+    assert broker.dequeue(timeout=0.01) == first
+    for i in range(1, 10_001):
+        broker.enqueue(Evaluation(id=f"e{i}", job_id="flood"))
+    broker.enqueue(Evaluation(id="e5", job_id="flood"))  # a repeat is held once
+    assert broker.stats()["TotalWaiting"] == 10_000
+    canceled = broker.ack(first)
+    assert len(canceled) == 9_999  # recorded as canceled by the worker
+    newest = broker.dequeue(timeout=0.01)
+    assert newest is not None and newest.id == "e10000"
+    assert broker.dequeue(timeout=0.01) is None
+    assert broker.stats()["TotalWaiting"] == 0
+
+
+def test_a_follower_dequeue_sleeps_for_its_timeout_instead_of_spinning() -> None:
+    broker = EvalBroker()  # disabled, as on a follower
+    start = time.monotonic()
+    assert broker.dequeue(timeout=0.2) is None
+    assert time.monotonic() - start >= 0.19
