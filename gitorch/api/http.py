@@ -7,7 +7,7 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -34,6 +34,10 @@ T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[Response]]
 
 MAX_WAIT = 300.0  # seconds: Nomad's default and cap for a blocking query
+MAX_BODY_BYTES = 8 << 20  # a request body; a Raft entry is at most 1 MiB anyway
+MAX_DEPTH = 64  # JSON nesting: a Nomad job is ~10 deep, free-form driver config a few more
+INT64: Final = (-(1 << 63), (1 << 63) - 1)
+UINT64_MAX: Final = (1 << 64) - 1
 # Blocking queries park a thread each; give them their own pool so they never starve
 # the threads that writes (Raft commits) run on.
 _WAIT_LIMITER = anyio.CapacityLimiter(1024)
@@ -115,16 +119,23 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
     raise BadRequestError(f"Failed to parse value of {name!r} ({value!r}) as a bool")
 
 
-def query_int(request: Request, name: str, default: int = 0) -> int:
+def query_int(
+    request: Request, name: str, default: int = 0, *, lo: int = INT64[0], hi: int = INT64[1]
+) -> int:
+    """An integer query parameter within ``lo..hi`` (int64 unless told), else 400."""
     value = request.query_params.get(name)
     if value is None or value == "":
         return default
-    try:
-        return int(value)
-    except ValueError:
+    text = value.strip()
+    digits = text.removeprefix("-").removeprefix("+")
+    if not digits.isascii() or not digits.isdigit():
         raise BadRequestError(
-            f"Failed to parse value of {name!r} ({value!r}) as an integer"
-        ) from None
+            f"Failed to parse value of {name!r} ({_excerpt(value)!r}) as an integer"
+        )
+    number = int(text) if len(digits) <= 20 else None  # longer is out of any range
+    if number is None or not lo <= number <= hi:
+        raise BadRequestError(f"{name} must be between {lo} and {hi}, not {_excerpt(text)}")
+    return number
 
 
 def parse_wait(text: str | None) -> float:
@@ -154,7 +165,7 @@ def table_index(backend: Backend, tables: tuple[str, ...]) -> int:
 async def blocking_index(request: Request, backend: Backend, tables: tuple[str, ...]) -> int:
     """Honour ``?index=N&wait=D``: wait (off the event loop) until one of ``tables`` passes
     N or D elapses; return the index to send as ``X-Nomad-Index``."""
-    min_index = query_int(request, "index")
+    min_index = query_int(request, "index", lo=0, hi=UINT64_MAX)
     wait = parse_wait(request.query_params.get("wait"))
     current = table_index(backend, tables)
     if min_index <= 0 or current > min_index:
@@ -168,17 +179,66 @@ async def blocking_index(request: Request, backend: Backend, tables: tuple[str, 
 # -- request bodies -------------------------------------------------------------------
 
 
+async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, refused (400) past ``limit`` bytes before more is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequestError(f"Request body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequestError(f"Request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def read_json(request: Request, *, required: bool = True) -> Any:
-    """Decode the request body; an empty body is ``{}`` unless ``required``."""
-    body = await request.body()
+    """Decode the request body; an empty body is ``{}`` unless ``required``. Bodies are
+    bounded (``MAX_BODY_BYTES``, ``MAX_DEPTH`` levels, integers within int64: Nomad's
+    widest signed type, so nothing decoded here fails to encode into Raft later)."""
+    body = await read_body(request)
     if not body.strip():
         if required:
             raise BadRequestError("Request body is empty; expected JSON")
         return {}
     try:
-        return msgspec.json.decode(body)
+        value = msgspec.json.decode(body)
+    except RecursionError:
+        raise BadRequestError(
+            f"Failed to decode request body: nested deeper than {MAX_DEPTH} levels"
+        ) from None
     except msgspec.DecodeError as exc:
         raise BadRequestError(f"Failed to decode request body: {exc}") from exc
+    check_bounds(value)
+    return value
+
+
+def check_bounds(value: Any) -> None:
+    """Refuse (400) a decoded body nested deeper than ``MAX_DEPTH`` or holding an
+    integer outside int64, naming where (``$.Job.TaskGroups[0].Count``). Iterative: no
+    input can exhaust the stack."""
+    stack: list[tuple[Any, int, _Path]] = [(value, 0, None)]
+    while stack:
+        item, depth, where = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise BadRequestError(
+                    f"Request body is nested deeper than {MAX_DEPTH} levels "
+                    f"(at {_path_text(where)})"
+                )
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend((v, depth + 1, (where, k)) for k, v in pairs)
+        elif (
+            isinstance(item, int)
+            and not isinstance(item, bool)
+            and not INT64[0] <= item <= INT64[1]
+        ):
+            raise BadRequestError(
+                f"{_path_text(where)}: {_excerpt(str(item))} is outside the range of a "
+                "64-bit integer"
+            )
 
 
 async def read_object(request: Request, *, required: bool = True) -> dict[str, Any]:
@@ -186,6 +246,22 @@ async def read_object(request: Request, *, required: bool = True) -> dict[str, A
     if not isinstance(body, dict):
         raise BadRequestError("Request body must be a JSON object")
     return body
+
+
+_Path = tuple["_Path", "str | int"] | None
+
+
+def _path_text(where: _Path) -> str:
+    keys: list[str | int] = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    parts = [f"[{k}]" if isinstance(k, int) else f".{_excerpt(k)}" for k in reversed(keys)]
+    return "$" + "".join(parts)
+
+
+def _excerpt(text: str, size: int = 40) -> str:
+    return text if len(text) <= size else f"{text[:size]}... ({len(text)} characters)"
 
 
 def strip_nulls(value: Any) -> Any:

@@ -11,6 +11,7 @@ from gitorch.api.http import (
     blocking_index,
     endpoint,
     json_response,
+    read_body,
     read_object,
     text_response,
 )
@@ -18,6 +19,7 @@ from gitorch.errors import BadRequestError
 from gitorch.server.backend import Backend
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+WEBHOOK_MAX_BYTES = 25 << 20  # GitHub caps webhook payloads at 25 MB
 
 
 def routes(backend: Backend) -> list[BaseRoute]:
@@ -39,7 +41,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
 
     @endpoint
     async def webhook(request: Request) -> Response:
-        body = await request.body()
+        body = await read_body(request, limit=WEBHOOK_MAX_BYTES)
         accepted = await run_in_threadpool(
             backend.gitops_webhook, body, request.headers.get(SIGNATURE_HEADER)
         )

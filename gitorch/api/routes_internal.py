@@ -41,6 +41,9 @@ def routes(backend: Backend) -> list[BaseRoute]:
     async def update_allocs(request: Request) -> Response:
         body = await read_object(request)
         updates = decode_as(body.get("Allocs") or [], list[AllocClientUpdate], "alloc updates")
+        if not updates:  # nothing to record: no Raft entry
+            index = backend.state.index
+            return json_response(AllocUpdateResponse(index=index), index=index)
         index = await run_in_threadpool(backend.update_allocs, updates)
         return json_response(AllocUpdateResponse(index=index), index=index)
 

@@ -44,9 +44,7 @@ def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
         origin = q.get("origin", "start")
         if origin not in ("start", "end"):
             raise BadRequestError(f"origin must be start or end, not {origin!r}")
-        offset = query_int(request, "offset")
-        if offset < 0:
-            raise BadRequestError("offset must be non-negative")
+        offset = query_int(request, "offset", lo=0)  # a file offset: int64, as in Nomad
         follow, plain = query_bool(request, "follow"), query_bool(request, "plain")
 
         alloc = backend.state.allocs.get(alloc_id)
