@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from gitorch import __version__
 from gitorch.core import commands as c
 from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, replace
+from gitorch.core.model.node import same_registration
 from gitorch.core.state import ApplyResult, StateView
 from gitorch.errors import BadRequestError, NotFoundError, NotLeaderError
 from gitorch.server.backend import (
@@ -228,6 +229,12 @@ class Server:
         if not node.id:
             raise BadRequestError("node is missing its ID")
         ready = replace(node, status="ready")
+        old = self.fsm.state.nodes.get(node.id)
+        if old is not None and old.status == "ready" and same_registration(old, ready):
+            # A client re-registering what is already recorded (a restart, or a client
+            # stuck in a loop) costs a heartbeat, not a Raft write.
+            ttl = self.heartbeats.reset(node.id)
+            return NodeRegisterResponse(index=old.modify_index, heartbeat_ttl=int(ttl * NS))
         evals = self._node_evals(node.id, "node-update")  # a new node: the system jobs
         result = self._submit(c.RegisterNode(now=time.time_ns(), node=ready, evals=evals))
         ttl = self.heartbeats.reset(node.id)

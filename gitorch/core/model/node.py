@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from gitorch.core.model.base import Model
+from gitorch.core.model.base import Model, replace
 
 CLASS_PREFIX = "v1:"  # what compute_class makes; other computed_class values are not trusted
 NodeStatus = Literal["initializing", "ready", "down", "disconnected"]
@@ -87,6 +87,24 @@ class Node(Model, frozen=True, kw_only=True):
 
     def schedulable(self) -> bool:
         return self.status == "ready" and self.scheduling_eligibility == "eligible"
+
+
+def same_registration(recorded: Node, offered: Node) -> bool:
+    """Whether ``offered`` (what a client registers) says nothing ``recorded`` does not:
+    the fields the servers stamp (indexes, computed class, status time) and the
+    operator's eligibility are left out of the comparison."""
+
+    def client_fields(node: Node) -> Node:
+        return replace(
+            node,
+            computed_class="",
+            create_index=0,
+            modify_index=0,
+            status_updated_at=0,
+            scheduling_eligibility="eligible",
+        )
+
+    return client_fields(recorded) == client_fields(offered)
 
 
 class NodeListStub(Model, frozen=True, kw_only=True):
