@@ -14,72 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import psutil
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Agent:
-    def __init__(self, root: Path, name: str, config: str) -> None:
-        self.name = name
-        self.http, self.rpc = free_port(), free_port()
-        self.config = root / f"{name}.hcl"
-        self.config.write_text(config)
-        self.data_dir = root / name
-        self.log = root / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.http}", timeout=2)
-
-    def start(self) -> None:
-        args = ["-config", str(self.config), "--data-dir", str(self.data_dir)]
-        args += ["--http-port", str(self.http), "--rpc-port", str(self.rpc)]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gitorch", "agent", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-    def get(self, path: str) -> Any:
-        try:
-            r = self.client.get(path)
-            return r.json() if r.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            return None
-
-
-def wait(what: str, fn: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise SystemExit(f"timed out after {timeout}s waiting for {what}")
+from agents import Agent, start_servers, wait
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -102,25 +42,14 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="gitorch-idle-") as tmp:
         root = Path(tmp)
-        ports = [(free_port(), free_port()) for _ in range(3)]
-        peers = ", ".join(f'"127.0.0.1:{rpc}"' for _, rpc in ports)
-        server_hcl = (
-            f"server {{\n  enabled = true\n  bootstrap_expect = 3\n"
-            f"  server_join {{ retry_join = [{peers}] }}\n}}\n"
-        )
-        servers = [Agent(root, f"server{i}", server_hcl) for i in range(3)]
-        for s, (http, rpc) in zip(servers, ports, strict=True):
-            s.http, s.rpc = http, rpc
-            s.client = httpx.Client(base_url=f"http://127.0.0.1:{http}", timeout=2)
-        https = ", ".join(f'"127.0.0.1:{s.http}"' for s in servers)
-        client = Agent(
-            root, "client", f"client {{\n  enabled = true\n  servers = [{https}]\n}}\n"
-        )
-        agents = [*servers, client]
+        servers: list[Agent] = []
+        client = Agent(root, "client")
+        agents = [client]
         try:
-            for a in agents:
-                a.start()
-            wait("a leader", lambda: all(s.get("/v1/status/leader") for s in servers), 90)
+            servers = start_servers(root)
+            agents = [*servers, client]
+            https = ", ".join(f'"{s.address}"' for s in servers)
+            client.start(f"client {{\n  enabled = true\n  servers = [{https}]\n}}\n")
             wait(
                 "the client's node",
                 lambda: any(n.get("Status") == "ready" for n in servers[0].get("/v1/nodes") or []),
@@ -139,9 +68,7 @@ def main() -> None:
             for a in agents:
                 a.stop()
         share = {n: round(100 * (after[n] - before[n]) / wall, 2) for n in procs}
-        roles = {
-            s.name: ("leader" if leader == f"127.0.0.1:{s.rpc}" else "follower") for s in servers
-        }
+        roles = {s.name: ("leader" if leader == s.raft else "follower") for s in servers}
         roles["client"] = "client"
         print(
             json.dumps(
