@@ -12,6 +12,7 @@ node or alloc ID) and what to do next.
     ├── BadRequestError       API 400: a malformed body or parameter
     ├── PermissionDeniedError API 403: ACL token missing or insufficient
     ├── NotLeaderError        a write reached a follower (carries the leader address)
+    ├── UnavailableError      API 503: writes refused for now (no disk space); reads work
     └── DriverError           a task driver could not start, stop or find a task
 """
 
@@ -72,6 +73,10 @@ class BadRequestError(GitorchError):
 
 
 class PermissionDeniedError(GitorchError):
+    pass
+
+
+class UnavailableError(GitorchError):
     pass
 
 

@@ -25,6 +25,7 @@ from gitorch.errors import (
     NotFoundError,
     NotLeaderError,
     PermissionDeniedError,
+    UnavailableError,
 )
 from gitorch.server.backend import Backend
 
@@ -79,6 +80,9 @@ def error_response(exc: BaseException) -> Response:
             return text_response(str(exc), 409)
         case NotLeaderError():
             return text_response(str(exc), 500)
+        case UnavailableError():  # e.g. no disk space for the Raft log: retry later
+            log.warning("write refused: %s", exc)
+            return text_response(str(exc), 503)
         case GitorchError():  # our own errors say what went wrong and what to do
             log.warning("request failed: %s", exc)
             return text_response(str(exc), 500)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from gitorch import codec
 from gitorch.core.commands import Command
 from gitorch.core.state import ApplyResult
-from gitorch.errors import GitorchError, NotLeaderError
+from gitorch.errors import GitorchError, NotLeaderError, UnavailableError
 from gitorch.server.fsm import Fsm
 
 
@@ -152,6 +152,8 @@ class RaftLog:
             result = self._raft.submit(codec.encode_command(cmd), timeout=timeout)
         except self._raft_mod.NotLeaderError as exc:
             raise NotLeaderError(exc.leader) from exc
+        except self._raft_mod.StorageFullError as exc:
+            raise UnavailableError(str(exc)) from exc
         except self._raft_mod.RaftError as exc:
             raise GitorchError(f"raft: {exc}") from exc
         if isinstance(result, BaseException):

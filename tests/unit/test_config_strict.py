@@ -59,7 +59,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         ("server {\n  heartbeat_grace = 10\n}\n", 2, "server.heartbeat_grace must be a string"),
         ('server {\n  heartbeat_grace = "ten"\n}\n', 2, "is not a duration"),
         (
-            "server {\n  server_join {\n    retry_join = \"10.0.0.2:4647\"\n  }\n}\n",
+            'server {\n  server_join {\n    retry_join = "10.0.0.2:4647"\n  }\n}\n',
             3,
             "server.server_join.retry_join must be a list",
         ),
@@ -67,7 +67,11 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         ("client {\n  meta {\n    a = [1]\n  }\n}\n", 3, "client.meta.a must be a string"),
         ("data_dir = 5\n", 1, "data_dir must be a string"),
         ('\n\nname = ["n"]\n', 3, "name must be a string"),
-        ('gitops {\n  repo = "r"\n  vars_files = "a.hcl"\n}\n', 3, "gitops.vars_files must be a list"),
+        (
+            'gitops {\n  repo = "r"\n  vars_files = "a.hcl"\n}\n',
+            3,
+            "gitops.vars_files must be a list",
+        ),
         ('gitops {\n  repo = "r"\n  prune = "false"\n}\n', 3, "gitops.prune must be true or false"),
         ('gitops {\n  repo = "r"\n  poll_interval = 15\n}\n', 3, "gitops.poll_interval must be a"),
     ],

@@ -46,7 +46,13 @@ Findings (pysyncobj 0.3.17 source, and runs on a 2-core VM, one process per node
   record (and each frame's CRC) before a server starts.
 """
 
-from gitorch.server.raft.commit import MAX_ENTRY_BYTES, NotLeaderError, RaftError, RaftTimeout
+from gitorch.server.raft.commit import (
+    MAX_ENTRY_BYTES,
+    NotLeaderError,
+    RaftError,
+    RaftTimeout,
+    StorageFullError,
+)
 from gitorch.server.raft.files import DataDirError, check_data_dir, has_state, load_peers
 from gitorch.server.raft.members import PeerStatus, RaftStatus
 from gitorch.server.raft.node import RaftNode
@@ -61,6 +67,7 @@ __all__ = [
     "RaftNode",
     "RaftStatus",
     "RaftTimeout",
+    "StorageFullError",
     "check_data_dir",
     "has_state",
     "load_peers",

@@ -28,6 +28,11 @@ class NotLeaderError(RaftError):
         self.leader = leader
 
 
+class StorageFullError(RaftError):
+    """This server has no disk space for the Raft log: writes are refused until there is
+    (nothing was written; reads keep working)."""
+
+
 class RaftTimeout(RaftError):
     """The entry was not applied in time; it may still commit later."""
 

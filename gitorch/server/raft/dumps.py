@@ -19,7 +19,15 @@ import msgspec
 from pysyncobj.config import SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 
-from gitorch.server.raft.files import DUMP, DUMP_MAGIC, DUMP_VERSION, Dump, read_dump
+from gitorch.server.raft.files import (
+    DUMP,
+    DUMP_MAGIC,
+    DUMP_VERSION,
+    PRIVATE_FILE,
+    Dump,
+    read_dump,
+    write_private,
+)
 
 logger = logging.getLogger(__name__)
 _CHILD_TIMEOUT: Final = 300.0
@@ -75,7 +83,8 @@ class Dumper:
                 self._write(raft_data)
                 code = 0
             except BaseException:
-                self._err.write_text(traceback.format_exc())
+                self._tmp.unlink(missing_ok=True)  # a full disk: give the space back
+                write_private(self._err, traceback.format_exc().encode())
             finally:
                 os._exit(code)
         self._pid = pid
@@ -92,7 +101,9 @@ class Dumper:
             state_crc32=zlib.crc32(state),
             state=state,
         )
-        with open(self._tmp, "wb") as f:
+        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+        with open(fd, "wb") as f:
+            os.fchmod(fd, PRIVATE_FILE)
             f.write(DUMP_MAGIC)
             f.write(msgspec.msgpack.encode(dump))
             f.flush()
@@ -133,6 +144,7 @@ class Dumper:
         """pysyncobj's deserializer, on the Raft thread, at start and when the leader
         installs its dump here."""
         try:
+            os.chmod(file_name, PRIVATE_FILE)  # pysyncobj wrote a leader's dump 0644
             dump = read_dump(Path(file_name))
             self._restore(dump.state)
         except Exception as exc:  # pysyncobj would log and go on with a half-built state

@@ -25,6 +25,8 @@ FRAME_V1: Final = b"\x01"
 FRAME_V2: Final = b"\x02"
 DUMP_MAGIC: Final = b"GTRDUMP\n"
 DUMP_VERSION: Final = 1
+PRIVATE_DIR: Final = 0o700
+PRIVATE_FILE: Final = 0o600
 _FRAME = msgspec.msgpack.Decoder(list[bytes])
 # pysyncobj's journal: name (24) + version (8) + format (4) + last record offset (4),
 # then records of size (4, LE) + index (8) + term (8) + command + size (4).
@@ -89,8 +91,7 @@ def check_data_dir(data_dir: Path) -> None:
     """Refuse (DataDirError) a journal, its metadata or a dump that cannot be read back
     exactly: pysyncobj itself would skip what it cannot parse and serve the rest."""
     journal = data_dir / JOURNAL
-    if journal.exists():
-        _check_journal(journal)
+    last_index = _check_journal(journal) if journal.exists() else -1
     meta = data_dir / (JOURNAL + ".meta")
     if meta.exists():
         try:
@@ -102,16 +103,25 @@ def check_data_dir(data_dir: Path) -> None:
     dump = data_dir / DUMP
     if dump.exists():
         try:
-            read_dump(dump)
+            last_index = max(last_index, read_dump(dump).last[1])
         except Exception as exc:
             raise DataDirError(f"{dump}: unreadable Raft dump ({exc})") from None
+    committed = commit_index(data_dir)
+    if last_index >= 0 and committed > last_index:
+        raise DataDirError(
+            f"{journal}: Raft log ends at index {last_index} but index {committed} was "
+            "committed (term/vote record): acknowledged writes are missing. Restore this "
+            "data dir from a backup, or (in a cluster) move it aside and let this server "
+            "rejoin from the others"
+        )
 
 
-def _check_journal(path: Path) -> None:
+def _check_journal(path: Path) -> int:
+    """The index of the journal's last record (-1 if it has none)."""
     data = path.read_bytes()
     if len(data) < _HEADER:
         if not data.strip(b"\0"):
-            return  # created, never written
+            return -1  # created, never written
         raise DataDirError(f"{path}: corrupted Raft journal: truncated header")
     if data[:24].rstrip(b"\0") != _NAME:
         raise DataDirError(f"{path}: corrupted Raft journal: not a pysyncobj journal")
@@ -128,6 +138,43 @@ def _check_journal(path: Path) -> None:
                 f"{path}: corrupted Raft journal: record {number} at byte {pos}: {exc}"
             ) from None
         pos += struct.unpack("<I", data[pos : pos + 4])[0] + 8
+    _check_end(path, data, last, prev)
+    return prev[0]
+
+
+def _check_end(path: Path, data: bytes, last: int, prev: tuple[int, int]) -> None:
+    """The header's end offset must be the end of the log: records past it that carry
+    on the index sequence (checked like any other, frames' CRCs included) mean the header
+    was moved back, and starting would silently drop those writes. One such record is
+    allowed: a process killed between writing a record and the header (that record was
+    not yet acknowledged). A truncation zeroes the bytes after the new end, and reused
+    space holds records whose index or term does not follow."""
+    hidden: list[int] = []
+    pos, tail = last, prev
+    while pos < len(data) and tail[0] >= 0:
+        try:
+            tail = _check_record(data, pos, len(data), tail)
+        except ValueError:
+            break
+        hidden.append(tail[0])
+        pos += struct.unpack("<I", data[pos : pos + 4])[0] + 8
+    if len(hidden) > 1:
+        raise DataDirError(
+            f"{path}: Raft journal header rolled back: it ends at byte {last} (index "
+            f"{prev[0]}), but {len(hidden)} more valid records follow it (indexes "
+            f"{hidden[0]}..{hidden[-1]}); starting would lose writes that may have been "
+            "acknowledged. Restore this data dir from a backup, or (in a cluster) move it "
+            "aside and let this server rejoin from the others"
+        )
+
+
+def commit_index(data_dir: Path) -> int:
+    """The commit index in the journal's term/vote record (0 if none)."""
+    try:
+        value = sync_pickle.loads((data_dir / (JOURNAL + ".meta")).read_bytes())
+    except Exception:  # noqa: BLE001 - check_data_dir reports a damaged one
+        return 0
+    return int(value.get("raftCommitIndex", 0)) if isinstance(value, dict) else 0
 
 
 def _check_record(data: bytes, pos: int, last: int, prev: tuple[int, int]) -> tuple[int, int]:
@@ -171,5 +218,23 @@ def load_peers(data_dir: Path) -> list[str] | None:
 
 def save_peers(data_dir: Path, peers: list[str]) -> None:
     tmp = data_dir / (PEERS + ".tmp")
-    tmp.write_text(json.dumps(sorted(peers)))
+    write_private(tmp, json.dumps(sorted(peers)).encode())
     os.replace(tmp, data_dir / PEERS)
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700: Raft data is for this server only."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.chmod(path, PRIVATE_DIR)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` as a 0600 file (replacing what was there)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,15 +16,17 @@ from pysyncobj import SyncObj, SyncObjConf, replicated
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.syncobj import SyncObjException
 
+from gitorch.server.raft import journal
 from gitorch.server.raft.commit import (
     Failed,
     GroupCommit,
     NotLeaderError,
     RaftError,
     RaftTimeout,
+    StorageFullError,
 )
 from gitorch.server.raft.dumps import Dumper
-from gitorch.server.raft.files import decode_frame, encode_frame, save_peers
+from gitorch.server.raft.files import decode_frame, encode_frame, private_dir, save_peers
 from gitorch.server.raft.members import (
     FAIL_NAMES,
     LEADER_GONE,
@@ -41,6 +44,9 @@ _BATCH_BYTES: Final = 4 << 20  # appendEntriesBatchSizeBytes: far above one fram
 _COMPACT_ENTRIES: Final = 20_000
 _COMPACT_BYTES: Final = 256 << 20  # also dump after this many applied bytes
 _COMPACT_SECONDS: Final = 600
+MIN_FREE_BYTES: Final = 4 << 20  # besides the journal's reserve: term/vote, peers, dumps
+
+journal.install()
 
 
 class _Replica(SyncObj):  # type: ignore[misc]
@@ -93,13 +99,14 @@ class RaftNode:
         self._fatal: RaftError | None = None
         self._closed = False
         self._waiting = 0  # frames being committed from this node (the lone-node wake)
-        self._group = GroupCommit(self_addr, self._commit, self._check_writable, self.fatal)
+        self._group = GroupCommit(self_addr, self._commit, self._check_accepting, self.fatal)
+        self._storage_problem: str | None = None
         self._wake_fds: tuple[int, int] | None = None
         self._events: queue.Queue[bool | None] = queue.Queue()
         self._identity = identity or dict
         self._data_dir = data_dir
         self._saved_peers: list[str] = []
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         self._gate = Gate(self_addr, cluster_id or str, self._describe, self._set_fatal)
         self._dumper = Dumper(self_addr, data_dir, snapshot, restore, self._set_fatal)
         conf = SyncObjConf(
@@ -133,6 +140,7 @@ class RaftNode:
         except SyncObjException:
             self._obj.destroy_synchronous()
             raise RaftError(f"cannot bind the Raft address {self_addr}") from None
+        self._journal = getattr(self._obj, "_SyncObj__raftLog", None)
         self._obj.addOnTickCallback(self._on_tick)
         self._watcher = threading.Thread(
             target=self._watch, args=(on_leader_change,), name="raft-watch", daemon=True
@@ -183,7 +191,7 @@ class RaftNode:
     def add_peer(self, addr: str, timeout: float = 10.0) -> None:
         """Add a voting member (leader only); it must already run with the current
         members as its partners. Returns once the change is committed."""
-        self._check_writable()
+        self._check_accepting()
         change(self._obj, "add", addr, timeout)
 
     def remove_peer(self, addr: str, timeout: float = 10.0) -> None:
@@ -193,7 +201,7 @@ class RaftNode:
                 f"{addr} is the leader and cannot remove itself: stop it, let the others "
                 "elect a new leader, then remove it there"
             )
-        self._check_writable()
+        self._check_accepting()
         change(self._obj, "remove", addr, timeout)
 
     def applied_index(self) -> int:
@@ -248,6 +256,46 @@ class RaftNode:
         self._dumper.kill()
 
     # -- writes ------------------------------------------------------------------------
+
+    def storage_problem(self) -> str | None:
+        """Why writes are refused for lack of disk space (None while there is space)."""
+        return self._storage_problem
+
+    def _check_accepting(self) -> None:
+        """A new write: the leader, healthy, and room on disk for it."""
+        self._check_writable()
+        problem = self._check_space()
+        if problem != self._storage_problem:
+            if problem is not None:
+                logger.error("%s", problem)
+            else:
+                logger.warning(
+                    "disk space for the Raft log in %s again: writes accepted", self._data_dir
+                )
+            self._storage_problem = problem
+        if problem is not None:
+            raise StorageFullError(problem)
+
+    def _check_space(self) -> str | None:
+        reserved = ""
+        if isinstance(self._journal, journal.ReservedJournal):
+            try:
+                self._journal.reserve()
+            except OSError as exc:
+                reserved = (
+                    f" (reserving {journal.RESERVE_BYTES} bytes in the journal: {exc.strerror})"
+                )
+        try:
+            free = shutil.disk_usage(self._data_dir).free
+        except OSError:
+            free = 0
+        if not reserved and free >= MIN_FREE_BYTES:
+            return None
+        return (
+            f"no disk space for the Raft log in {self._data_dir}: {free} bytes free, "
+            f"{MIN_FREE_BYTES} needed{reserved}; writes are refused until space is freed "
+            "(reads keep working)"
+        )
 
     def _check_writable(self) -> None:
         if self._fatal is not None:
