@@ -348,6 +348,8 @@ def _exposes(obj: Any) -> bool:
 
 
 def _is_field(obj: Any, name: str) -> bool:
+    if isinstance(getattr(type(obj), name, None), property):
+        return True
     if dataclasses.is_dataclass(obj):
         return any(f.name == name for f in dataclasses.fields(obj))
     return name in vars(obj) if hasattr(obj, "__dict__") else False
