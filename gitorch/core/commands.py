@@ -99,6 +99,37 @@ class RemoveServerMember(_Cmd, frozen=True, kw_only=True):
     raft_addr: str
 
 
+class AllocHealth(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name):
+    """An allocation's health in its deployment, judged at ``timestamp``."""
+
+    id: str
+    healthy: bool
+    timestamp: int
+
+
+class UpdateDeployment(_Cmd, frozen=True, kw_only=True):
+    """The deployment watcher's (or a user's) change to one deployment, applied at once:
+    allocation health, promotion, a new status, a reverted job (registered as a new
+    version) and the evaluations that follow. An empty ``status`` leaves it as is."""
+
+    deployment_id: str
+    health: list[AllocHealth] = []
+    promote: list[str] = []  # task groups whose canaries are promoted
+    status: str = ""
+    status_description: str = ""
+    revert: Job | None = None
+    evals: list[Evaluation] = []
+
+
+class SetJobStable(_Cmd, frozen=True, kw_only=True):
+    """Mark one stored version of a job stable, or not (``/v1/job/:id/stable``)."""
+
+    namespace: str
+    job_id: str
+    version: int
+    stable: bool
+
+
 Command = (
     RegisterJob
     | DeregisterJob
@@ -113,10 +144,15 @@ Command = (
     | SetClusterID
     | UpsertServerMember
     | RemoveServerMember
+    | UpdateDeployment
+    | SetJobStable
 )
 
 __all__ = [
     "AllocClientUpdate",
+    "AllocHealth",
+    "SetJobStable",
+    "UpdateDeployment",
     "ApplyPlan",
     "Command",
     "DeregisterJob",

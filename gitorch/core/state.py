@@ -17,8 +17,10 @@ from typing import TypeVar, assert_never
 import msgspec
 
 from gitorch.core import commands as c
+from gitorch.core.deployments import ledger
 from gitorch.core.model import (
     Allocation,
+    Deployment,
     Evaluation,
     GitSync,
     Job,
@@ -34,7 +36,7 @@ from gitorch.core.model.node import compute_class
 from gitorch.core.pmap import PMap, pmap, without
 
 JobKey = tuple[str, str]
-TABLES = ("jobs", "nodes", "allocs", "evals", "gitops", "members")
+TABLES = ("jobs", "nodes", "allocs", "evals", "gitops", "members", "deployments")
 MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
 V = TypeVar("V", bound="StateView")
 K = TypeVar("K", bound=Hashable)
@@ -62,6 +64,7 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
     gitsync: GitSync
     cluster_id: str = ""
     members: list[ServerMember] = []
+    deployments: list[Deployment] = []
 
 
 class StateView:
@@ -81,6 +84,8 @@ class StateView:
         self.gitsync = GitSync()
         self.cluster_id = ""  # named once by the first leader (SetClusterID)
         self.members: PMap[str, ServerMember] = pmap()  # raft address -> server
+        self.deployments: PMap[str, Deployment] = pmap()
+        self.deployments_by_job: PMap[JobKey, frozenset[str]] = pmap()
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
@@ -94,6 +99,11 @@ class StateView:
     def job_versions(self, namespace: str, job_id: str) -> list[Job]:
         """Newest first, as /v1/job/:id/versions lists them."""
         return sorted(self.versions.get((namespace, job_id), ()), key=lambda j: -j.version)
+
+    def deployments_for_job(self, namespace: str, job_id: str) -> list[Deployment]:
+        """Newest first, as /v1/job/:id/deployments lists them."""
+        ids = self.deployments_by_job.get((namespace, job_id), frozenset())
+        return sorted((self.deployments[i] for i in ids), key=lambda d: -d.create_index)
 
     def allocs_for_job(self, namespace: str, job_id: str) -> list[Allocation]:
         ids = self.by_job.get((namespace, job_id), frozenset())
@@ -148,6 +158,8 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.gitsync = src.gitsync
     snap.cluster_id = src.cluster_id
     snap.members = src.members
+    snap.deployments = src.deployments
+    snap.deployments_by_job = src.deployments_by_job
     return snap
 
 
@@ -204,6 +216,10 @@ class StateStore(StateView):
                 return ApplyResult(index=idx)
             case c.SetClusterID() | c.UpsertServerMember() | c.RemoveServerMember():
                 return self._cluster(idx, cmd)
+            case c.UpdateDeployment():
+                return self._update_deployment(idx, cmd)
+            case c.SetJobStable():
+                return self._set_stable(idx, cmd.namespace, cmd.job_id, cmd.version, cmd.stable)
             case _:
                 assert_never(cmd)
 
@@ -332,6 +348,22 @@ class StateStore(StateView):
         # per allocation (a million allocations hold one Resources per group, not each
         # their own, and name their node with the node's own string).
         asks = {tg.name: tg.resources() for tg in job.task_groups} if job else {}
+        deployment_id = plan.deployment.id if plan.deployment is not None else ""
+        placed: list[Allocation] = []
+        moved: list[Allocation] = []
+        for alloc_id in plan.inplace:  # a non-destructive change: the tasks keep running
+            old = allocs.get(alloc_id)
+            if old is not None and not old.terminal():
+                allocs[alloc_id] = new = replace(
+                    old,
+                    job_version=plan.job_version,
+                    deployment_id=deployment_id or old.deployment_id,
+                    deployment_status=None if deployment_id else old.deployment_status,
+                    modify_index=idx,
+                    alloc_modify_index=idx,
+                    modify_time=now,
+                )
+                moved.append(new)
         for p in plan.placements:
             group = job.group(p.task_group) if job else None
             node = self.nodes.get(p.node_id)
@@ -361,6 +393,8 @@ class StateStore(StateView):
                 reschedule_tracker=tracker,
                 allocated_ports=p.ports,
                 allocated_devices=p.devices,
+                deployment_id=deployment_id,
+                deployment_status=ledger.placed_status(plan, p.canary)[1],
                 create_index=idx,
                 modify_index=idx,
                 alloc_modify_index=idx,
@@ -368,6 +402,7 @@ class StateStore(StateView):
                 modify_time=now,
             )
             allocs[alloc.id] = alloc
+            placed.append(alloc)
             placed_on.setdefault(alloc.node_id, set()).add(alloc.id)
             if prev is not None:
                 allocs[prev.id] = replace(prev, next_allocation=p.id, modify_index=idx)
@@ -380,7 +415,12 @@ class StateStore(StateView):
             for node_id, ids in placed_on.items():
                 by_node[node_id] = by_node.get(node_id, frozenset()) | ids
             self.by_node = by_node.finish()
-        if plan.stops or plan.placements:
+        if plan.deployment is not None or plan.deployment_updates:
+            self.deployments, self.deployments_by_job = ledger.record_plan(
+                self.deployments, self.deployments_by_job, plan, placed, moved, idx, now
+            )
+            self._touch(idx, "deployments")
+        if plan.stops or plan.placements or plan.inplace:
             self._touch(idx, "allocs")
         evals = ([plan.eval_update] if plan.eval_update else []) + list(plan.new_evals)
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, now))
@@ -422,6 +462,55 @@ class StateStore(StateView):
         self._touch(idx, "members")
         return ApplyResult(index=idx)
 
+    # -- deployments ----------------------------------------------------------------
+
+    def _update_deployment(self, idx: int, cmd: c.UpdateDeployment) -> ApplyResult:
+        d = self.deployments.get(cmd.deployment_id)
+        if d is None:
+            return ApplyResult(index=idx, error=f"deployment {cmd.deployment_id!r} not found")
+        if cmd.health:
+            mine = {h.id: self.allocs[h.id] for h in cmd.health if h.id in self.allocs}
+            health = [(h.id, h.healthy, h.timestamp) for h in cmd.health]
+            d, changed = ledger.record_health(d, mine, health, idx)
+            if changed:
+                allocs = self.allocs.mutate()
+                for alloc_id, alloc in changed.items():
+                    allocs[alloc_id] = alloc
+                self.allocs = allocs.finish()
+                self._touch(idx, "allocs")
+        if cmd.promote:
+            d = ledger.promote(d, cmd.promote)
+        if cmd.status:
+            d = replace(d, status=cmd.status, status_description=cmd.status_description)
+        elif cmd.status_description:
+            d = replace(d, status_description=cmd.status_description)
+        d = replace(d, modify_index=idx, modify_time=cmd.now)
+        self.deployments = self.deployments.set(d.id, d)
+        self._touch(idx, "deployments")
+        if cmd.status == "successful":  # Nomad marks the deployed version stable
+            self._set_stable(idx, d.namespace, d.job_id, d.job_version, True)
+        evals = list(cmd.evals)
+        if cmd.revert is not None:
+            job = replace(cmd.revert, stable=False)
+            ev = evals[0] if evals else None
+            return self._register_job(idx, c.RegisterJob(now=cmd.now, job=job, eval=ev))
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
+
+    def _set_stable(
+        self, idx: int, namespace: str, job_id: str, version: int, stable: bool
+    ) -> ApplyResult:
+        key = (namespace, job_id)
+        history = self.versions.get(key, ())
+        if not any(j.version == version for j in history):
+            return ApplyResult(index=idx, error=f"job {job_id!r} has no version {version}")
+        marked = tuple(replace(j, stable=stable) if j.version == version else j for j in history)
+        self.versions = self.versions.set(key, marked)
+        current = self.jobs.get(key)
+        if current is not None and current.version == version:
+            self.jobs = self.jobs.set(key, replace(current, stable=stable, modify_index=idx))
+        self._touch(idx, "jobs")
+        return ApplyResult(index=idx)
+
     def _touch(self, idx: int, table: str) -> None:
         self.table_index[table] = idx
 
@@ -439,6 +528,7 @@ class StateStore(StateView):
             gitsync=self.gitsync,
             cluster_id=self.cluster_id,
             members=list(self.members.values()),
+            deployments=list(self.deployments.values()),
         )
 
     @classmethod
@@ -457,6 +547,8 @@ class StateStore(StateView):
         store.gitsync = dump.gitsync
         store.cluster_id = dump.cluster_id
         store.members = PMap((m.raft_addr, m) for m in dump.members)
+        store.deployments = PMap((d.id, d) for d in dump.deployments)
+        store.deployments_by_job = _index(((d.namespace, d.job_id), d.id) for d in dump.deployments)
         return store
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitorch.core.model.base import replace
+from gitorch.core.model.deployment import UpdateStrategy
 from gitorch.core.model.job import (
     BATCH_RESTART,
     SECOND,
@@ -38,9 +39,9 @@ from gitorch.jobspec.reader import BlockReader, each, one
 from gitorch.jobspec.validate import combine
 
 _NOT_YET_USED = {
-    "job": "node_pool update multiregion spread periodic parameterized "
+    "job": "node_pool multiregion spread periodic parameterized "
     "migrate ui vault secret consul_token vault_token",
-    "group": "spread volume disconnect ephemeral_disk update migrate "
+    "group": "spread volume disconnect ephemeral_disk migrate "
     "scaling shutdown_delay max_run_duration stop_after_client_disconnect "
     "max_client_disconnect consul prevent_reschedule_on_lost vault secret",
     "task": "artifact vault consul dispatch_payload volume_mount csi_plugin "
@@ -101,13 +102,18 @@ def _job(r: BlockReader, job_id: str) -> Job:
     job_type = r.string("type", "service")
     base = BATCH_RESTART if job_type in ("batch", "sysbatch") else RestartPolicy()
     resched = _reschedule(r, default_reschedule(job_type))  # the job's block over defaults
+    update = _update(r, None)  # the job's update block, merged into each group's
     # A task outside any group gets a group of its own, as in Nomad.
     alone = each(r, "task", 1, lambda t, x: _task(t, x, f"{name}-{x}-{x}", base))
     groups = [
-        TaskGroup(name=t.name, tasks=[t], restart_policy=base, reschedule_policy=resched)
+        TaskGroup(
+            name=t.name, tasks=[t], restart_policy=base, reschedule_policy=resched, update=update
+        )
         for t in alone
     ]
-    groups += each(r, "group", 1, lambda g, label: _group(g, label, name, base, resched))
+    groups += each(
+        r, "group", 1, lambda g, label: _group(g, label, name, base, resched, update)
+    )
     fields: dict[str, Any] = {"type": job_type, "datacenters": r.strings("datacenters") or ["*"]}
     return Job(
         id=job_id,
@@ -120,12 +126,18 @@ def _job(r: BlockReader, job_id: str) -> Job:
         affinities=each(r, "affinity", 0, _affinity),
         task_groups=groups,
         meta=r.string_map("meta"),
+        update=update,
         **fields,
     )
 
 
 def _group(
-    r: BlockReader, name: str, job_name: str, base: RestartPolicy, resched: ReschedulePolicy
+    r: BlockReader,
+    name: str,
+    job_name: str,
+    base: RestartPolicy,
+    resched: ReschedulePolicy,
+    update: UpdateStrategy | None,
 ) -> TaskGroup:
     restart = _restart(r, base)
     prefix = f"{job_name}-{name}"
@@ -140,6 +152,7 @@ def _group(
         meta=r.string_map("meta"),
         networks=each(r, "network", 0, _network),
         affinities=each(r, "affinity", 0, _affinity),
+        update=_update(r, update),
     )
 
 
@@ -208,6 +221,27 @@ def _reschedule(r: BlockReader, base: ReschedulePolicy) -> ReschedulePolicy:
         )
 
     return one(r, "reschedule", base, merge)
+
+
+def _update(r: BlockReader, base: UpdateStrategy | None) -> UpdateStrategy | None:
+    """``base`` (the job's strategy, else Nomad's defaults) with the fields an ``update``
+    block sets; ``base`` itself when there is none (Nomad's UpdateStrategy.Merge)."""
+
+    def merge(c: BlockReader, _: str) -> UpdateStrategy:
+        b = base or UpdateStrategy()
+        return UpdateStrategy(
+            stagger=c.duration("stagger", b.stagger),
+            max_parallel=c.integer("max_parallel", b.max_parallel),
+            health_check=c.string("health_check", b.health_check),  # type: ignore[arg-type]
+            min_healthy_time=c.duration("min_healthy_time", b.min_healthy_time),
+            healthy_deadline=c.duration("healthy_deadline", b.healthy_deadline),
+            progress_deadline=c.duration("progress_deadline", b.progress_deadline),
+            auto_revert=c.boolean("auto_revert", b.auto_revert),
+            auto_promote=c.boolean("auto_promote", b.auto_promote),
+            canary=c.integer("canary", b.canary),
+        )
+
+    return one(r, "update", base, merge)
 
 
 def _resources(c: BlockReader, _: str) -> Resources:

@@ -29,6 +29,7 @@ from gitorch.server.backend import (
 )
 from gitorch.server.blocked import BlockedEvals
 from gitorch.server.broker import EvalBroker
+from gitorch.server.deployments import DeploymentWatcher
 from gitorch.server.fsm import Fsm
 from gitorch.server.heartbeat import Heartbeats
 from gitorch.server.jobplan import plan_job
@@ -72,6 +73,7 @@ class Server:
         self.planner = PlanApplier(fsm, log_)
         self.heartbeats = Heartbeats(heartbeat_ttl_s, heartbeat_grace_s, self._node_expired)
         self.blocked = BlockedEvals(fsm, self._submit_leading)
+        self.deployments = DeploymentWatcher(fsm, self._submit_leading, new_id)
         self.gitops: GitopsPort | None = None
         self.agent_info: Callable[[], dict[str, Any]] = dict
         self._workers = [
@@ -119,9 +121,11 @@ class Server:
                 ready = [n.id for n in state.nodes.values() if n.status == "ready"]
                 self.heartbeats.start(ready)  # each with the failover grace
                 self.blocked.kick()
+                self.deployments.start()
                 if self.gitops is not None:
                     self.gitops.start()
             else:
+                self.deployments.stop()
                 if self.gitops is not None:
                     self.gitops.stop()
                 self.heartbeats.stop()

@@ -14,6 +14,12 @@ from gitorch.core.model.alloc import (
     alloc_name,
 )
 from gitorch.core.model.base import Model, replace
+from gitorch.core.model.deployment import (
+    AllocDeploymentStatus,
+    Deployment,
+    DeploymentState,
+    UpdateStrategy,
+)
 from gitorch.core.model.evaluation import AllocMetric, EvalStatus, Evaluation
 from gitorch.core.model.gitops import FileError, GitopsJob, GitopsStatus, GitSync, SyncStatus
 from gitorch.core.model.job import (
@@ -56,6 +62,10 @@ from gitorch.core.model.node import (
 from gitorch.core.model.plan import AllocStop, Placement, Plan
 
 __all__ = [
+    "AllocDeploymentStatus",
+    "Deployment",
+    "DeploymentState",
+    "UpdateStrategy",
     "Affinity",
     "TaskLifecycle",
     "AllocatedDevice",

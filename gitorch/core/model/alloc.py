@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gitorch.core.model.base import Model
+from gitorch.core.model.deployment import AllocDeploymentStatus
 from gitorch.core.model.job import ReschedulePolicy, Resources
 
 DesiredStatus = Literal["run", "stop", "evict"]
@@ -101,6 +102,8 @@ class Allocation(Model, frozen=True, kw_only=True):
     previous_allocation: str = ""
     next_allocation: str = ""
     reschedule_tracker: RescheduleTracker | None = None
+    deployment_id: str = ""
+    deployment_status: AllocDeploymentStatus | None = None
     create_index: int = 0
     modify_index: int = 0
     alloc_modify_index: int = 0

@@ -43,6 +43,7 @@ class Evaluation(Model, frozen=True, kw_only=True):
     job_id: str = ""
     job_modify_index: int = 0
     node_id: str = ""
+    deployment_id: str = ""
     status: EvalStatus = "pending"
     status_description: str = ""
     failed_tg_allocs: dict[str, AllocMetric] = {}

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import msgspec
 
 from gitorch.core.model.base import Model
+from gitorch.core.model.deployment import UpdateStrategy
 
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
@@ -192,6 +193,7 @@ class TaskGroup(Model, frozen=True, kw_only=True):
     meta: dict[str, str] = {}
     networks: list[NetworkResource] = []
     affinities: list[Affinity] = []
+    update: UpdateStrategy | None = None  # the job's block merged with the group's
 
     def resources(self) -> Resources:
         """The sum of the group's task resources: what one allocation asks of a node."""
@@ -223,6 +225,7 @@ class Job(Model, frozen=True, kw_only=True):
     affinities: list[Affinity] = []
     task_groups: list[TaskGroup] = []
     meta: dict[str, str] = {}
+    update: UpdateStrategy | None = None
     stop: bool = False
     status: str = "pending"
     status_description: str = ""
@@ -261,5 +264,6 @@ class Job(Model, frozen=True, kw_only=True):
             affinities=self.affinities,
             task_groups=self.task_groups,
             meta=self.meta,
+            update=self.update,
             stop=self.stop,
         )

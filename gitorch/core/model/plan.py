@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gitorch.core.model.alloc import AllocatedDevice, AllocatedPort
 from gitorch.core.model.base import Model
+from gitorch.core.model.deployment import Deployment
 from gitorch.core.model.evaluation import Evaluation
 
 
@@ -20,6 +21,7 @@ class Placement(Model, frozen=True, kw_only=True):
     reschedule_delay: int | None = None  # set when this reschedules a failed allocation
     ports: list[AllocatedPort] = []
     devices: dict[str, list[AllocatedDevice]] = {}
+    canary: bool = False  # placed beside the old version until the deployment is promoted
 
 
 class AllocStop(Model, frozen=True, kw_only=True):
@@ -38,9 +40,23 @@ class Plan(Model, frozen=True, kw_only=True):
     stops: list[AllocStop] = []
     eval_update: Evaluation | None = None
     new_evals: list[Evaluation] = []
+    # the job version's deployment, created (or carried) by this plan: placements and
+    # in-place updates join it
+    deployment: Deployment | None = None
+    deployment_updates: list[DeploymentStatusUpdate] = []
+    inplace: list[str] = []  # allocations moved to ``job_version`` without a restart
 
     def is_noop(self) -> bool:
-        return not self.placements and not self.stops
+        return not self.placements and not self.stops and not self.inplace
+
+
+class DeploymentStatusUpdate(Model, frozen=True, kw_only=True):
+    """Nomad's DeploymentStatusUpdate: a deployment's new status (a newer job version
+    cancels the older one's)."""
+
+    deployment_id: str
+    status: str
+    status_description: str
 
 
 class PlanAnnotations(Model, frozen=True, kw_only=True):

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from gitorch.core.model import (
     AllocMetric,
     AllocStop,
+    Deployment,
     Evaluation,
     Job,
     Placement,
     Plan,
     replace,
 )
+from gitorch.core.model.deployment import DESC_RUNNING, DESC_RUNNING_CANARIES
 from gitorch.core.scheduler.reconcile import Place, Reconciliation, reconcile
 from gitorch.core.scheduler.select import GroupSelect, Selector
 from gitorch.core.state import StateView
@@ -34,7 +36,8 @@ def schedule_generic(
     namespace = job.namespace if job is not None else ev.namespace
     allocs = snap.allocs_for_job(namespace, ev.job_id)
     versions = {j.version: j for j in snap.versions.get((namespace, ev.job_id), ())}
-    rec = reconcile(job, allocs, snap.nodes, versions, now=now)
+    deployments = snap.deployments_for_job(namespace, ev.job_id)
+    rec = reconcile(job, allocs, snap.nodes, versions, now=now, deployments=deployments)
     stops = [
         AllocStop(id=s.alloc.id, description=s.description, client_status=s.client_status)
         for s in rec.stops
@@ -63,7 +66,38 @@ def schedule_generic(
         stops=stops,
         eval_update=eval_update,
         new_evals=new_evals,
+        deployment=_deployment(job, rec, now, new_id),
+        deployment_updates=rec.deployment_updates,
+        inplace=[a.id for a in rec.inplace],
     )
+
+
+def _deployment(
+    job: Job | None, rec: Reconciliation, now: int, new_id: Callable[[], str]
+) -> Deployment | None:
+    """The deployment the plan's placements join: the version's active one, or a new one
+    when the reconciler asked for it (Nomad creates it in the plan, too)."""
+    if rec.deployment is not None or job is None or not rec.new_deployment:
+        return rec.deployment
+    return Deployment(
+        id=new_id(),
+        namespace=job.namespace,
+        job_id=job.id,
+        job_version=job.version,
+        job_modify_index=job.job_modify_index,
+        job_spec_modify_index=job.job_modify_index,
+        job_create_index=job.create_index,
+        task_groups=rec.new_deployment,
+        status_description=_running_description(rec),
+        eval_priority=job.priority,
+        create_time=now,
+        modify_time=now,
+    )
+
+
+def _running_description(rec: Reconciliation) -> str:
+    manual = any(s.desired_canaries and not s.auto_promote for s in rec.new_deployment.values())
+    return DESC_RUNNING_CANARIES if manual else DESC_RUNNING
 
 
 class _Placer:
@@ -153,6 +187,7 @@ class _Placer:
                 reschedule_delay=place.reschedule_delay,
                 ports=ports,
                 devices=devices,
+                canary=place.reason == "canary",
             )
         )
         if prev is not None and place.stop_previous:

@@ -3,8 +3,13 @@
 Pure and node-agnostic: it decides which allocations to stop and which names (indices)
 need a placement; the selector then finds nodes for them. Failed allocations follow
 their group's reschedule policy: replaced when due, delayed (the caller schedules a
-follow-up evaluation), or left failed once the attempts are spent. Deployments, canaries
-and ``max_parallel`` are out of scope: updates happen at once.
+follow-up evaluation), or left failed once the attempts are spent.
+
+A group with a rolling ``update`` strategy (service jobs) changes through its version's
+deployment: destructive updates ``max_parallel`` at a time, each batch once the last is
+healthy (``rollout.limit``); canaries first, beside the old version, until promoted.
+Allocations whose spec did not change in a way that needs a restart move to the new
+version in place.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ from typing import Literal
 
 import msgspec
 
-from gitorch.core.model import Allocation, Job, Node, TaskGroup, replace
+from gitorch.core.model import Allocation, Deployment, Job, Node, TaskGroup, replace
+from gitorch.core.model.deployment import DeploymentState, UpdateStrategy
+from gitorch.core.model.plan import DeploymentStatusUpdate
+from gitorch.core.scheduler import rollout
 from gitorch.core.scheduler.reschedule import reschedule_time
 
 NOT_NEEDED = "alloc not needed due to job update"
@@ -25,7 +33,7 @@ RESCHEDULED = "alloc was rescheduled because it failed"
 DOWN_STATUSES = frozenset({"down", "disconnected"})
 
 Kind = Literal["ignore", "done", "live", "update", "failed", "lost"]
-Reason = Literal["new", "lost", "reschedule", "update"]
+Reason = Literal["new", "lost", "reschedule", "update", "canary"]
 # which allocation keeps a contested index: finished work first, then healthy, then broken
 _KEEP_ORDER: dict[str, int] = {"done": 0, "live": 1, "update": 2, "failed": 3, "lost": 4}
 
@@ -63,9 +71,13 @@ class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
     ignore: list[Allocation] = []
     delayed: list[Delayed] = []  # failed, to be rescheduled later (also in ignore)
     exhausted: list[Allocation] = []  # failed, reschedule attempts spent (also in ignore)
+    inplace: list[Allocation] = []  # moved to the job's version without a restart
+    deployment: Deployment | None = None  # the current version's, if still active
+    new_deployment: dict[str, DeploymentState] = {}  # groups of a deployment to create
+    deployment_updates: list[DeploymentStatusUpdate] = []
 
     def is_noop(self) -> bool:
-        return not self.stops and not self.places
+        return not self.stops and not self.places and not self.inplace
 
 
 def node_down(nodes: Mapping[str, Node]) -> Callable[[str], bool]:
@@ -85,14 +97,17 @@ def reconcile(
     versions: Mapping[int, Job] | None = None,
     *,
     now: int,
+    deployments: Sequence[Deployment] = (),
 ) -> Reconciliation:
     """Compare ``job`` (None when purged) with its allocations; ``versions`` are the
     job's stored versions, used to tell a changed group from an unchanged one; ``now``
-    (ns) decides which failed allocations are due for rescheduling."""
+    (ns) decides which failed allocations are due for rescheduling; ``deployments`` are
+    the job's (an active one of an older version is cancelled)."""
     down = node_down(nodes)
     stops: list[Stop] = []
     places: list[Place] = []
     ignore: list[Allocation] = []
+    cancels = rollout.cancellations(job, deployments)
     if job is None or job.stop:
         for alloc in allocs:
             if alloc.terminal():
@@ -101,7 +116,7 @@ def reconcile(
                 stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
             else:
                 stops.append(Stop(alloc=alloc, description=JOB_STOPPED))
-        return Reconciliation(stops=stops, ignore=ignore)
+        return Reconciliation(stops=stops, ignore=ignore, deployment_updates=cancels)
     by_group: dict[str, list[Allocation]] = {tg.name: [] for tg in job.task_groups}
     for alloc in allocs:
         members = by_group.get(alloc.task_group)
@@ -114,9 +129,14 @@ def reconcile(
         else:
             stops.append(Stop(alloc=alloc, description=NOT_NEEDED))
     changed = spec_changed(job, versions or {})
-    out = Reconciliation(stops=stops, places=places, ignore=ignore)
+    d = rollout.current(job, deployments)
+    out = Reconciliation(stops=stops, places=places, ignore=ignore, deployment_updates=cancels)
     for group in job.task_groups:
-        _group(job, group, by_group[group.name], down, changed, out, now)
+        _group(job, group, by_group[group.name], down, changed, out, now, d)
+    if d is not None and d.active():
+        out = msgspec.structs.replace(out, deployment=d)
+    elif d is None and not (out.places or out.inplace):  # nothing to deploy
+        out = msgspec.structs.replace(out, new_deployment={})
     return out
 
 
@@ -125,7 +145,9 @@ def spec_changed(job: Job, versions: Mapping[int, Job]) -> Callable[[Allocation]
     memo: dict[tuple[int, str], bool] = {}
 
     def spec(j: Job, group: TaskGroup) -> tuple[object, ...]:
-        return (j.constraints, j.meta, replace(group, count=0))
+        # what a restart is needed for (Nomad's tasksUpdated): not the count, the
+        # group's update strategy, nor the job's or group's meta
+        return (j.constraints, replace(group, count=0, update=None, meta={}))
 
     def changed(alloc: Allocation) -> bool:
         if alloc.job_version == job.version:
@@ -178,11 +200,19 @@ def _group(
     changed: Callable[[Allocation], bool],
     out: Reconciliation,
     now: int,
+    d: Deployment | None = None,
 ) -> None:
     stops, places, ignore = out.stops, out.places, out.ignore
     batch = job.type in ("batch", "sysbatch")
+    u = rollout.strategy(job, group)
     occupants: list[tuple[int, Allocation, Kind]] = []
+    canaries: list[Allocation] = []
     for alloc in allocs:
+        if u is not None and rollout.is_canary_of(d, alloc):  # beside the old version
+            ignore.append(alloc)
+            if not alloc.terminal():
+                canaries.append(alloc)
+            continue
         kind = classify(alloc, batch, down, changed)
         if kind == "ignore":
             ignore.append(alloc)
@@ -208,12 +238,20 @@ def _group(
             ignore.append(alloc)
         elif kind == "lost":
             stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
+        elif kind == "update":  # a promoted canary took its index
+            stops.append(Stop(alloc=alloc, description=NOT_NEEDED))
         else:
             stops.append(Stop(alloc=alloc, description=COUNT_REDUCED))
     name = group.name
+    updates = [(index, alloc) for index, alloc, kind in keep if kind == "update"]
+    allowed = _rollout(job, group, u, d, allocs, canaries, updates, out, now)
     for index, alloc, kind in keep:
         if kind in ("done", "live"):
             ignore.append(alloc)
+            if kind == "live" and alloc.job_version != job.version and not alloc.terminal():
+                out.inplace.append(alloc)
+        elif kind == "update" and alloc.id not in allowed:
+            ignore.append(alloc)  # waits for its turn in the deployment
         elif kind == "update":
             places.append(_replace(name, index, "update", alloc, NOT_NEEDED))
         elif kind == "failed":
@@ -236,6 +274,39 @@ def _group(
             places.append(Place(task_group=name, index=index))
             missing -= 1
         index += 1
+
+
+def _rollout(
+    job: Job,
+    group: TaskGroup,
+    u: UpdateStrategy | None,
+    d: Deployment | None,
+    allocs: Sequence[Allocation],
+    canaries: list[Allocation],
+    updates: list[tuple[int, Allocation]],
+    out: Reconciliation,
+    now: int,
+) -> set[str]:
+    """The IDs of the destructive updates that may start now; canaries to place go to
+    ``out.places``, and a new deployment's group state to ``out.new_deployment``."""
+    if u is None:
+        return {alloc.id for _, alloc in updates}
+    wants_canaries = u.canary > 0 and bool(updates or canaries)
+    if d is None:
+        out.new_deployment[group.name] = rollout.group_state(u, group, wants_canaries, now)
+    allowed: set[str] = set()
+    if wants_canaries and not rollout.promoted(d, group.name):
+        if d is None or d.status == "running":
+            taken = {c.index() for c in canaries}
+            want = min(u.canary, group.count) - len(canaries)
+            free = [i for i, _ in updates if i not in taken]
+            for index in free[: max(0, want)]:
+                out.places.append(Place(task_group=group.name, index=index, reason="canary"))
+        return allowed
+    budget = rollout.limit(u, d, allocs)
+    for _, alloc in sorted(updates, key=lambda ua: ua[0])[:budget]:
+        allowed.add(alloc.id)
+    return allowed
 
 
 def _replace(
