@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitorch.api import (
     routes_allocs,
+    routes_deployments,
     routes_gitops,
     routes_internal,
     routes_jobs,
@@ -45,6 +46,7 @@ def make_app(
         *routes_status.routes(backend, client, cluster),
         *routes_logs.routes(backend, client),
         *routes_gitops.routes(backend),
+        *routes_deployments.routes(backend),
         *routes_internal.routes(backend),
         *(routes_operator.routes(cluster) if cluster is not None else []),
     ]

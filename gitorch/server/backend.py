@@ -15,6 +15,7 @@ from gitorch.core.model.gitops import SyncChange as SyncChange
 from gitorch.core.model.gitops import SyncReport as SyncReport
 from gitorch.core.state import StateView
 from gitorch.server.cluster import AgentMembers, RaftConfiguration
+from gitorch.server.deployments import DeploymentWatcher
 
 
 class JobRegisterResponse(Model, frozen=True, kw_only=True):
@@ -82,6 +83,11 @@ class Backend(Protocol):
     def wait_index(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
         """Block until one of ``tables`` passes ``index`` or ``timeout`` elapses; return
         the highest index of those tables (Nomad's blocking query)."""
+        ...
+
+    @property
+    def deployments(self) -> DeploymentWatcher:
+        """Deployment actions (promote, fail, pause) and job revert/stable."""
         ...
 
     def register_job(self, job: Job) -> JobRegisterResponse: ...
