@@ -44,6 +44,7 @@ class TaskRun(_Frozen, frozen=True, kw_only=True):
     handle: TaskHandle | None = None
     timer_at: int = 0
     kill_after_start: bool = False
+    restart_requested: bool = False  # killing to restart (check_restart), not to stop
 
 
 class AllocRunnerState(_Frozen, frozen=True, kw_only=True):
@@ -115,6 +116,15 @@ class TaskRecoverFailed(_Frozen, frozen=True, kw_only=True):
     error: str
 
 
+class RestartTask(_Frozen, frozen=True, kw_only=True):
+    """Restart a running task (its checks failed ``check_restart.limit`` times): kill
+    it, then let the restart policy decide, as for a failure."""
+
+    task: str
+    reason: str
+    jitter: float = 0.0
+
+
 Event = (
     AllocUpdated
     | TaskStarted
@@ -123,6 +133,7 @@ Event = (
     | TimerFired
     | TaskKilled
     | TaskRecoverFailed
+    | RestartTask
 )
 
 
@@ -183,6 +194,8 @@ def handle(
             step.killed(event)
         case TaskRecoverFailed():
             step.recover_failed(event.task, event.error)
+        case RestartTask():
+            step.restart_requested(event)
     return step.finish()
 
 
@@ -362,6 +375,10 @@ class _Step:
         res = event.result
         self.put(event.task, _set(run, handle=None), _terminated(res, self.now))
         self.out.append(DestroyTask(task=event.task))
+        if run.restart_requested and not self.halting(event.task):
+            self.put(event.task, _set(self.state.tasks[event.task], restart_requested=False))
+            self.after_exit(event.task, event.jitter, successful=False)
+            return
         if run.phase == "killing" or self.halting(event.task):
             self.dead(event.task, failed=False, event=_killed(self.now))
             return
@@ -411,9 +428,22 @@ class _Step:
             return
         if event.result is not None:
             self.put(name, run, _terminated(event.result, self.now))
+        if run.restart_requested and not self.halting(name):
+            self.put(name, _set(self.state.tasks[name], restart_requested=False, handle=None))
+            self.out.append(DestroyTask(task=name))
+            self.after_exit(name, 0.5, successful=False)
+            return
         msg = f"failed to kill task: {error}" if error else "Task successfully killed"
         self.dead(name, failed=False, event=_ev("Killed", self.now, msg, message=error))
         self.out.append(DestroyTask(task=name))
+
+    def restart_requested(self, event: RestartTask) -> None:
+        run = self.run(event.task)
+        if run is None or run.phase != "running" or self.halting(event.task):
+            return
+        signaled = _ev("Restart Signaled", self.now, event.reason, restart_reason=event.reason)
+        self.put(event.task, _set(run, restart_requested=True), signaled)
+        self.begin_kill(event.task)
 
     def recover_failed(self, name: str, error: str) -> None:
         run = self.run(name)

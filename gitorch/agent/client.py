@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import shutil
 import socket
@@ -32,8 +33,10 @@ from gitorch.agent import allocrunner as ar
 from gitorch.agent import fingerprint
 from gitorch.agent.conn import AllocsWithJobs, ServerConn, StatusBatcher
 from gitorch.agent.devices import DeviceManager
+from gitorch.agent.hooks.services import ServiceHook
 from gitorch.agent.localstate import LocalState
 from gitorch.agent.taskrunner import TaskRunner, Timers
+from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Allocation, DriverInfo, Node, NodeResources, replace
 from gitorch.errors import GitorchError, NotFoundError
 from gitorch.plugins.device import DevicePlugin
@@ -122,6 +125,9 @@ class Client:
         )
         self.node = self._fingerprint()
         self.heartbeat_ttl_ns = 0
+        self.services = ServiceHook(
+            conn, self._restart_task, retry_max_s=options.retry_max_s, clock=clock
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -132,6 +138,7 @@ class Client:
             self._sent[state.alloc.id] = _key(state.alloc)
             runner.restore()
         self._batcher.start()
+        self.services.start()
         loops = (
             (self._heartbeat_loop, "heartbeat"),
             (self._watch_loop, "watch"),
@@ -160,6 +167,7 @@ class Client:
         for runner in runners:
             runner.shutdown()
         self._batcher.stop(flush_timeout=min(timeout, 5.0))
+        self.services.close()
         self._timers.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
         for thread in self._threads:
@@ -339,6 +347,13 @@ class Client:
                 runner.send(ar.AllocUpdated(alloc=stop, job=runner.state.job))
 
     def _runner(self, state: ar.AllocRunnerState) -> TaskRunner:
+        made: list[TaskRunner] = []
+
+        def report(update: AllocClientUpdate) -> None:
+            self._batcher.add(update)
+            if made:  # the runner's state already holds what the update reports
+                self.services.observe(made[0].state)
+
         runner = TaskRunner(
             state,
             drivers=self._drivers,
@@ -346,16 +361,25 @@ class Client:
             pool=self._pool,
             timers=self._timers,
             save=self.local.save_alloc,
-            report=self._batcher.add,
+            report=report,
             clock=self._clock,
         )
+        made.append(runner)
         with self._lock:
             self._runners[state.alloc.id] = runner
         return runner
 
+    def _restart_task(self, alloc_id: str, task: str, reason: str) -> None:
+        """Restart one task of a running allocation (its checks failed)."""
+        with self._lock:
+            runner = self._runners.get(alloc_id)
+        if runner is not None:
+            runner.send(ar.RestartTask(task=task, reason=reason, jitter=random.random()))
+
     def _forget(self, runner: TaskRunner) -> None:
         """Garbage-collect a finished allocation: its runner, saved state and dirs."""
         runner.shutdown()
+        self.services.forget(runner.alloc_id)
         with self._lock:
             self._runners.pop(runner.alloc_id, None)
         self._sent.pop(runner.alloc_id, None)

@@ -17,11 +17,15 @@ import msgspec
 from gitorch.core.commands import (
     AllocClientUpdate,
     Command,
+    DeleteServices,
     RegisterNode,
     UpdateAllocsFromClient,
     UpdateNodeStatus,
+    UpsertCheckResults,
+    UpsertServices,
 )
 from gitorch.core.model import SECOND, Allocation, Job, Node
+from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.state import ApplyResult, StateStore
 from gitorch.errors import GitorchError, NotFoundError
 from gitorch.server.backend import NodeRegisterResponse
@@ -48,6 +52,12 @@ class ServerConn(Protocol):
         ...
 
     def update_allocs(self, updates: list[AllocClientUpdate]) -> int: ...
+
+    def upsert_services(self, services: list[ServiceRegistration]) -> int: ...
+
+    def delete_services(self, alloc_ids: list[str]) -> int: ...
+
+    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int: ...
 
 
 class _AllocWithJob(Allocation, frozen=True, kw_only=True):
@@ -113,6 +123,21 @@ class HTTPConn:
     def update_allocs(self, updates: list[AllocClientUpdate]) -> int:
         body = _encode({"Allocs": updates})
         resp = self._request("POST", "/v1/internal/allocs/update", content=body)
+        return _index.decode(resp.content).index
+
+    def upsert_services(self, services: list[ServiceRegistration]) -> int:
+        body = _encode({"Services": services})
+        resp = self._request("PUT", "/v1/internal/services/register", content=body)
+        return _index.decode(resp.content).index
+
+    def delete_services(self, alloc_ids: list[str]) -> int:
+        body = _encode({"AllocIDs": alloc_ids})
+        resp = self._request("PUT", "/v1/internal/services/deregister", content=body)
+        return _index.decode(resp.content).index
+
+    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int:
+        body = _encode({"AllocID": alloc_id, "Results": results})
+        resp = self._request("PUT", "/v1/internal/checks/update", content=body)
         return _index.decode(resp.content).index
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -275,6 +300,19 @@ class InMemoryConn:
         self._check()
         self.update_calls += 1
         return self.apply(UpdateAllocsFromClient(now=self._clock(), updates=updates)).index
+
+    def upsert_services(self, services: list[ServiceRegistration]) -> int:
+        self._check()
+        return self.apply(UpsertServices(now=self._clock(), services=services)).index
+
+    def delete_services(self, alloc_ids: list[str]) -> int:
+        self._check()
+        return self.apply(DeleteServices(now=self._clock(), alloc_ids=alloc_ids)).index
+
+    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int:
+        self._check()
+        cmd = UpsertCheckResults(now=self._clock(), alloc_id=alloc_id, results=results)
+        return self.apply(cmd).index
 
     def mark_node(self, node_id: str, status: str) -> None:
         """Set a node's status as the server's heartbeat timer would."""

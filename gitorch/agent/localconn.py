@@ -8,6 +8,7 @@ from __future__ import annotations
 from gitorch.agent.conn import AllocsWithJobs
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Node
+from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.server.backend import Backend, NodeRegisterResponse
 
 
@@ -33,3 +34,12 @@ class LocalConn:
 
     def update_allocs(self, updates: list[AllocClientUpdate]) -> int:
         return self._backend.update_allocs(updates)
+
+    def upsert_services(self, services: list[ServiceRegistration]) -> int:
+        return self._backend.upsert_services(services)
+
+    def delete_services(self, alloc_ids: list[str]) -> int:
+        return self._backend.delete_services([], alloc_ids)
+
+    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int:
+        return self._backend.update_checks(alloc_id, results)

@@ -18,6 +18,7 @@ from gitorch.api import (
     routes_logs,
     routes_nodes,
     routes_operator,
+    routes_services,
     routes_status,
 )
 from gitorch.api.forward import LeaderForwarding
@@ -47,6 +48,7 @@ def make_app(
         *routes_logs.routes(backend, client),
         *routes_gitops.routes(backend),
         *routes_deployments.routes(backend),
+        *routes_services.routes(backend),
         *routes_internal.routes(backend),
         *(routes_operator.routes(cluster) if cluster is not None else []),
     ]

@@ -12,6 +12,7 @@ from gitorch.api.http import decode_as, endpoint, json_response, read_object
 from gitorch.api.wire import AllocUpdateResponse
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Node
+from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.errors import BadRequestError, NotFoundError
 from gitorch.server.backend import Backend
 
@@ -47,7 +48,35 @@ def routes(backend: Backend) -> list[BaseRoute]:
         index = await run_in_threadpool(backend.update_allocs, updates)
         return json_response(AllocUpdateResponse(index=index), index=index)
 
+    @endpoint
+    async def register_services(request: Request) -> Response:
+        body = await read_object(request)
+        regs = decode_as(body.get("Services") or [], list[ServiceRegistration], "services")
+        index = await run_in_threadpool(backend.upsert_services, regs) if regs else 0
+        index = index or backend.state.index
+        return json_response(AllocUpdateResponse(index=index), index=index)
+
+    @endpoint
+    async def deregister_services(request: Request) -> Response:
+        body = await read_object(request)
+        alloc_ids = decode_as(body.get("AllocIDs") or [], list[str], "alloc IDs")
+        index = await run_in_threadpool(backend.delete_services, [], alloc_ids)
+        return json_response(AllocUpdateResponse(index=index), index=index)
+
+    @endpoint
+    async def update_checks(request: Request) -> Response:
+        body = await read_object(request)
+        alloc_id = decode_as(body.get("AllocID") or "", str, "alloc ID")
+        if not alloc_id:
+            raise BadRequestError("missing AllocID")
+        results = decode_as(body.get("Results") or [], list[CheckResult], "check results")
+        index = await run_in_threadpool(backend.update_checks, alloc_id, results)
+        return json_response(AllocUpdateResponse(index=index), index=index)
+
     return [
+        Route("/v1/internal/services/register", register_services, methods=["PUT", "POST"]),
+        Route("/v1/internal/services/deregister", deregister_services, methods=["PUT", "POST"]),
+        Route("/v1/internal/checks/update", update_checks, methods=["PUT", "POST"]),
         Route("/v1/internal/node/register", register_node, methods=["POST", "PUT"]),
         Route("/v1/internal/node/{node_id:str}/heartbeat", heartbeat, methods=["POST", "PUT"]),
         Route("/v1/internal/allocs/update", update_allocs, methods=["POST", "PUT"]),

@@ -20,6 +20,7 @@ from gitorch.core.model import (
     TaskState,
 )
 from gitorch.core.model.cluster import ServerMember
+from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.naming import nomad_name
 
 
@@ -112,6 +113,27 @@ class UpdateDeployment(_Cmd, frozen=True, kw_only=True):
     allocation health, promotion, a new status, a reverted job (registered as a new
     version) and the evaluations that follow. An empty ``status`` leaves it as is."""
 
+class UpsertServices(_Cmd, frozen=True, kw_only=True):
+    """A client's service registrations (Nomad's ServiceRegistration.Upsert)."""
+
+    services: list[ServiceRegistration]
+
+
+class DeleteServices(_Cmd, frozen=True, kw_only=True):
+    """Remove registrations by ID, and every registration (and check result) of
+    ``alloc_ids``."""
+
+    ids: list[str] = []
+    alloc_ids: list[str] = []
+
+
+class UpsertCheckResults(_Cmd, frozen=True, kw_only=True):
+    """The latest results of an allocation's checks, as its client reports them."""
+
+    alloc_id: str
+    results: list[CheckResult]
+
+
     deployment_id: str
     health: list[AllocHealth] = []
     promote: list[str] = []  # task groups whose canaries are promoted
@@ -160,6 +182,9 @@ __all__ = [
     "RecordGitFetchError",
     "RecordGitSync",
     "RegisterJob",
+    | UpsertServices
+    | DeleteServices
+    | UpsertCheckResults
     "RegisterNode",
     "RemoveServerMember",
     "ServerMember",
@@ -169,4 +194,7 @@ __all__ = [
     "UpdateNodeStatus",
     "UpsertEvals",
     "UpsertServerMember",
+    "DeleteServices",
 ]
+    "UpsertCheckResults",
+    "UpsertServices",

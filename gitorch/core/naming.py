@@ -15,6 +15,7 @@ _ACRONYMS = {
     "ip": "IP",
     "ns": "NS",
     "ttl": "TTL",
+    "tls": "TLS",
 }
 _WHOLE = {"cpu": "CPU", "ltarget": "LTarget", "rtarget": "RTarget"}
 

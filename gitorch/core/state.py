@@ -35,8 +35,12 @@ from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.node import compute_class
 from gitorch.core.pmap import PMap, pmap, without
 
+from gitorch.core.model.service import CheckResult, ServiceRegistration
 JobKey = tuple[str, str]
-TABLES = ("jobs", "nodes", "allocs", "evals", "gitops", "members", "deployments")
+from gitorch.core.servicestate import ServiceTables
+TABLES = (
+    "jobs", "nodes", "allocs", "evals", "gitops", "members", "deployments", "services", "checks",
+)  # fmt: skip
 MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
 V = TypeVar("V", bound="StateView")
 K = TypeVar("K", bound=Hashable)
@@ -69,6 +73,8 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
 
 class StateView:
     """Read access shared by the live store and its snapshots."""
+    services: list[ServiceRegistration] = []
+    checks: list[tuple[str, list[CheckResult]]] = []
 
     def __init__(self) -> None:
         self.index = 0
@@ -91,6 +97,7 @@ class StateView:
         return self.jobs.get((namespace, job_id))
 
     def job_version(self, namespace: str, job_id: str, version: int) -> Job | None:
+        self.svc = ServiceTables()  # service registrations and check results
         for job in self.versions.get((namespace, job_id), ()):
             if job.version == version:
                 return job
@@ -174,6 +181,7 @@ class StateStore(StateView):
         return _copy_into(self, Snapshot())
 
     # -- the one entry point -------------------------------------------------------
+    snap.svc = src.svc
 
     def apply(self, cmd: c.Command) -> ApplyResult:
         """Apply one command at the next index; return what it made ready."""
@@ -236,6 +244,8 @@ class StateStore(StateView):
                 job,
                 version=0 if old is None else old.version + 1,
                 create_index=idx if old is None else old.create_index,
+            case c.UpsertServices() | c.DeleteServices() | c.UpsertCheckResults():
+                return self._services(idx, cmd)
                 modify_index=idx,
                 job_modify_index=idx,
                 submit_time=cmd.now,
@@ -330,6 +340,8 @@ class StateStore(StateView):
         allocs = self.allocs.mutate()
         for stop in plan.stops:
             old = allocs.get(stop.id)
+        if changes.get("status") == "down":  # a down node's services are gone (Nomad)
+            self._drop_services(idx, [a.id for a in self.allocs_for_node(node_id)])
             if old is None:
                 continue
             changes: dict[str, object] = {
@@ -440,6 +452,8 @@ class StateStore(StateView):
                 modify_time=cmd.now,
             )
         self.allocs = allocs.finish()
+        lost = [s.id for s in plan.stops if (a := self.allocs.get(s.id)) and a.client_terminal()]
+        self._drop_services(idx, lost)
         self._touch(idx, "allocs")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
 
@@ -474,6 +488,10 @@ class StateStore(StateView):
             d, changed = ledger.record_health(d, mine, health, idx)
             if changed:
                 allocs = self.allocs.mutate()
+        ended = [
+            u.id for u in cmd.updates if u.id in self.allocs and self.allocs[u.id].client_terminal()
+        ]
+        self._drop_services(idx, ended)
                 for alloc_id, alloc in changed.items():
                     allocs[alloc_id] = alloc
                 self.allocs = allocs.finish()
@@ -495,6 +513,41 @@ class StateStore(StateView):
             ev = evals[0] if evals else None
             return self._register_job(idx, c.RegisterJob(now=cmd.now, job=job, eval=ev))
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
+    # -- services -------------------------------------------------------------------
+
+    def _services(
+        self, idx: int, cmd: c.UpsertServices | c.DeleteServices | c.UpsertCheckResults
+    ) -> ApplyResult:
+        if isinstance(cmd, c.DeleteServices):
+            before = self.svc
+            self._drop_services(idx, cmd.alloc_ids, cmd.ids)
+            missing = [i for i in cmd.ids if i not in before.services]
+            error = f"service registration {missing[0]!r} not found" if missing else ""
+            return ApplyResult(index=idx, error=error)
+        alloc_ids = (
+            [cmd.alloc_id]
+            if isinstance(cmd, c.UpsertCheckResults)
+            else [s.alloc_id for s in cmd.services]
+        )
+        gone = [a for a in alloc_ids if (al := self.allocs.get(a)) is None or al.client_terminal()]
+        if gone:  # a late write for an allocation that ended must not bring it back
+            return ApplyResult(index=idx, error=f"allocation {gone[0]} is not live")
+        if isinstance(cmd, c.UpsertCheckResults):
+            self.svc = self.svc.with_checks(cmd.alloc_id, tuple(cmd.results))
+            self._touch(idx, "checks")
+            self._touch(idx, "services")  # answers of /v1/service/:name change with health
+        else:
+            self.svc = self.svc.upsert(cmd.services, idx)
+            self._touch(idx, "services")
+        return ApplyResult(index=idx)
+
+    def _drop_services(self, idx: int, alloc_ids: list[str], ids: list[str] | None = None) -> None:
+        svc = self.svc.delete(ids or [], alloc_ids)
+        if svc is not self.svc:
+            self.svc = svc
+            self._touch(idx, "services")
+            self._touch(idx, "checks")
+
 
     def _set_stable(
         self, idx: int, namespace: str, job_id: str, version: int, stable: bool
@@ -558,3 +611,6 @@ def _index(pairs: Iterable[tuple[K, str]]) -> PMap[K, frozenset[str]]:
     for key, item_id in pairs:
         groups.setdefault(key, set()).add(item_id)
     return PMap((key, frozenset(ids)) for key, ids in groups.items())
+            services=list(self.svc.services.values()),
+            checks=[(a, list(r)) for a, r in self.svc.checks.items()],
+        store.svc = ServiceTables.build(dump.services, dump.checks)

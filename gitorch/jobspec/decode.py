@@ -37,6 +37,14 @@ from gitorch.errors import JobspecError
 from gitorch.jobspec.hcl import Body
 from gitorch.jobspec.reader import BlockReader, each, one
 from gitorch.jobspec.validate import combine
+from gitorch.jobspec.services import (
+    CHECK_UNSUPPORTED,
+    SERVICE_UNSUPPORTED,
+    check_header,
+    check_restart,
+    unsupported,
+)
+from gitorch.jobspec.templates import decode_template
 
 _NOT_YET_USED = {
     "job": "node_pool multiregion spread periodic parameterized "
@@ -51,12 +59,7 @@ _NOT_YET_USED = {
     "port": "ignore_collision",
     "restart": "render_templates",
     "logs": "disabled enabled",
-    "service": "canary_tags enable_tag_override address check_restart connect canary_meta "
-    "tagged_addresses task on_update identity weights cluster kind",
-    "check": "protocol expose address_mode advertise initial_status notes tls_server_name "
-    "tls_skip_verify header method check_restart grpc_service grpc_use_tls task "
-    "success_before_passing failures_before_critical failures_before_warning body on_update",
-    "template": "change_script once splay uid gid vault_grace wait error_on_missing_key",
+    "template": "vault_grace",
 }
 ACCEPTED_NOT_YET_USED: frozenset[str] = frozenset(
     f"{kind}.{name}" for kind, names in _NOT_YET_USED.items() for name in names.split()
@@ -298,18 +301,8 @@ def _logs(c: BlockReader, _: str) -> LogConfig:
     )
 
 
-def _template(c: BlockReader, _: str) -> Template:
-    return Template(
-        source_path=c.string("source"),
-        dest_path=c.string("destination"),
-        embedded_tmpl=c.string("data"),
-        change_mode=c.string("change_mode", "restart"),
-        change_signal=c.string("change_signal"),
-        perms=c.string("perms", "0644"),
-        left_delim=c.string("left_delimiter", "{{"),
-        right_delim=c.string("right_delimiter", "}}"),
-        env=c.boolean("env"),
-    )
+def _template(c: BlockReader, name: str) -> Template:
+    return decode_template(c, name)
 
 
 def _services(r: BlockReader, default_name: str) -> list[Service]:
@@ -320,13 +313,20 @@ def _services(r: BlockReader, default_name: str) -> list[Service]:
             name=name,
             port_label=c.string("port"),
             tags=c.strings("tags"),
+        unsupported(c, SERVICE_UNSUPPORTED)
             address_mode=c.string("address_mode", "auto"),
             checks=each(c, "check", 0, lambda k, _: _check(k, name)),
+            task_name=c.string("task"),
             meta=c.string_map("meta"),
+            address=c.string("address"),
             **fields,
+            canary_tags=c.strings("canary_tags"),
         )
 
+            check_restart=one(c, "check_restart", None, check_restart),
     return each(r, "service", 0, service)
+            canary_meta=c.string_map("canary_meta"),
+            on_update=c.string("on_update", "require_healthy"),
 
 
 def _check(c: BlockReader, service: str) -> ServiceCheck:
@@ -334,11 +334,18 @@ def _check(c: BlockReader, service: str) -> ServiceCheck:
         name=c.string("name", f'service: "{service}" check'),
         type=c.string("type"),
         path=c.string("path"),
+    unsupported(c, CHECK_UNSUPPORTED)
         port_label=c.string("port"),
         interval=c.duration("interval", 0),
         timeout=c.duration("timeout", 0),
         command=c.string("command"),
+        protocol=c.string("protocol"),
+        method=c.string("method"),
+        header=check_header(c),
+        body=c.string("body"),
+        tls_skip_verify=c.boolean("tls_skip_verify"),
         args=c.strings("args"),
+        address_mode=c.string("address_mode"),
     )
 
 

@@ -26,6 +26,8 @@ from gitorch.errors import JobspecError
 from gitorch.jobspec.durations import format_duration
 from gitorch.jobspec.redact import excerpt
 from gitorch.jobspec.validate_update import update_problems
+from gitorch.jobspec.services import port_problems
+from gitorch.jobspec.services import problems as service_problems
 
 DriverCheck = Callable[[str, dict[str, object]], list[str]]
 
@@ -48,7 +50,6 @@ SIGNALS = frozenset(
     ).split()
 )
 CHANGE_MODES = ("restart", "signal", "noop", "script")
-CHECK_TYPES = ("http", "tcp", "script", "grpc")
 MIN_RESTART_INTERVAL = 5_000_000_000
 DELAY_FUNCTIONS = ("constant", "exponential", "fibonacci")
 NETWORK_MODES = ("host", "bridge", "none")  # and "cni/<name>"
@@ -162,6 +163,7 @@ def _group(f: _Found, where: str, group: TaskGroup, driver_check: DriverCheck | 
     _services(f, where, group.services)
     _networks(f, where, group.networks)
     for task in group.tasks:
+    f.items += port_problems(where, group)
         _task(f, f'{where} > task "{task.name}"', task, driver_check)
         if task.restart_policy not in (None, group.restart_policy):
             _restart(f, f'{where} > task "{task.name}" > restart', task.restart_policy)
@@ -293,23 +295,7 @@ def total_delay(p: ReschedulePolicy, stop_above: int) -> int:
 
 
 def _services(f: _Found, where: str, services: list[Service]) -> None:
-    for i, svc in enumerate(services):
-        at, key = f'{where} > service "{svc.name}"', f"{where} > service#{i}"
-        if not re.fullmatch(r"[A-Za-z0-9$]([A-Za-z0-9${}._-]*[A-Za-z0-9}])?", svc.name):
-            f.add(at, "a service name uses letters, digits and dashes only", key)
-        if svc.provider not in ("nomad", "consul"):
-            f.add(at, f'unknown provider {excerpt(svc.provider)}; use "nomad" or "consul"', key)
-        for j, check in enumerate(svc.checks):
-            c_at, c_key = f"{at} > check", f"{where} > service > check#{j}"
-            if check.type not in CHECK_TYPES:
-                kinds = ", ".join(CHECK_TYPES)
-                f.add(c_at, f"unknown check type {excerpt(check.type)}; use one of {kinds}", c_key)
-            if check.interval <= 0 or check.timeout <= 0:
-                f.add(c_at, "a check needs a positive interval and timeout", c_key)
-            if check.type == "http" and not check.path:
-                f.add(c_at, 'an http check needs a path, as in path = "/health"', c_key)
-            if check.type == "script" and not check.command:
-                f.add(c_at, "a script check needs a command", c_key)
+    f.items += service_problems(where, services)
 
 
 def _constraints(f: _Found, where: str, constraints: list[Constraint]) -> None:

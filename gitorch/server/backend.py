@@ -13,6 +13,7 @@ from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import AllocMetric, GitopsStatus, Job, Model, Node
 from gitorch.core.model.gitops import SyncChange as SyncChange
 from gitorch.core.model.gitops import SyncReport as SyncReport
+from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.state import StateView
 from gitorch.server.cluster import AgentMembers, RaftConfiguration
 from gitorch.server.deployments import DeploymentWatcher
@@ -136,6 +137,17 @@ class ClusterBackend(Protocol):
     def remove_raft_peer(self, address: str) -> int: ...
 
     def agent_members(self) -> AgentMembers: ...
+
+    def upsert_services(self, services: list[ServiceRegistration]) -> int:
+        """A client's registrations; those of an allocation no longer live are dropped."""
+        ...
+
+    def delete_services(self, ids: list[str], alloc_ids: list[str]) -> int:
+        """Remove registrations by ID (NotFoundError when one is unknown) and every
+        registration of ``alloc_ids``."""
+        ...
+
+    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int: ...
 
 
 class ClientBackend(Protocol):

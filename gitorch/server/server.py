@@ -18,6 +18,7 @@ from gitorch import __version__
 from gitorch.core import commands as c
 from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, replace
 from gitorch.core.model.node import same_registration
+from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.state import ApplyResult, StateView
 from gitorch.errors import BadRequestError, NotFoundError, NotLeaderError
 from gitorch.server.backend import (
@@ -339,3 +340,19 @@ class Server:
     def record_git(self, cmd: c.RecordGitSync | c.RecordGitFetchError) -> None:
         """The GitOps loop's record of a sync or a fetch failure (replicated)."""
         self._submit(cmd)
+    # -- Backend: services ----------------------------------------------------------
+
+    def upsert_services(self, services: list[ServiceRegistration]) -> int:
+        return self._submit(c.UpsertServices(now=time.time_ns(), services=services)).index
+
+    def delete_services(self, ids: list[str], alloc_ids: list[str]) -> int:
+        cmd = c.DeleteServices(now=time.time_ns(), ids=ids, alloc_ids=alloc_ids)
+        result = self._submit(cmd)
+        if result.error:
+            raise NotFoundError(result.error)
+        return result.index
+
+    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int:
+        cmd = c.UpsertCheckResults(now=time.time_ns(), alloc_id=alloc_id, results=results)
+        return self._submit(cmd).index
+

@@ -11,6 +11,8 @@ import msgspec
 
 from gitorch.core.model.base import Model
 from gitorch.core.model.deployment import UpdateStrategy
+from gitorch.core.model.service import Service as Service
+from gitorch.core.model.service import ServiceCheck as ServiceCheck
 
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
@@ -110,27 +112,6 @@ class NetworkResource(Model, frozen=True, kw_only=True):
     mode: str = "host"
     reserved_ports: list[Port] = []
     dynamic_ports: list[Port] = []
-
-
-class ServiceCheck(Model, frozen=True, kw_only=True):
-    name: str = ""
-    type: str = ""
-    path: str = ""
-    port_label: str = ""
-    interval: int = 0
-    timeout: int = 0
-    command: str = ""
-    args: list[str] = []
-
-
-class Service(Model, frozen=True, kw_only=True):
-    name: str = ""
-    port_label: str = ""
-    tags: list[str] = []
-    provider: str = "nomad"
-    address_mode: str = "auto"
-    checks: list[ServiceCheck] = []
-    meta: dict[str, str] = {}
 
 
 class Template(Model, frozen=True, kw_only=True):

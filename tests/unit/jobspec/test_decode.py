@@ -336,6 +336,9 @@ def test_maps_as_attributes_and_default_service_names() -> None:
 job "m" {
   group "g" {
     meta = { "team.name" = "core", replicas = 2 }
+    network {
+      port "http" {}
+    }
     service {
       port = "http"
     }

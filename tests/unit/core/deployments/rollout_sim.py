@@ -85,9 +85,7 @@ class Sim:
     def schedule(self) -> None:
         while self.pending:
             ev = self.pending.pop(0)
-            plan = schedule(
-                self.store.snapshot(), ev, now=self.now, seed=1, new_id=self.new_id()
-            )
+            plan = schedule(self.store.snapshot(), ev, now=self.now, seed=1, new_id=self.new_id())
             self._take(self.store.apply(ApplyPlan(now=self.now, plan=plan)).new_evals)
 
     def clients(self) -> None:
@@ -98,15 +96,21 @@ class Sim:
                 job = self.store.job_version(a.namespace, a.job_id, a.job_version)
                 group = job.group(a.task_group) if job else None
                 bad = bool(group and group.tasks[0].config.get("command") == "/bin/false")
-                state = TaskState(state="dead", failed=True) if bad else TaskState(
-                    state="running", started_at=self.now
+                state = (
+                    TaskState(state="dead", failed=True)
+                    if bad
+                    else TaskState(state="running", started_at=self.now)
                 )
                 status = "failed" if bad else "running"
-                ups.append(AllocClientUpdate(id=a.id, client_status=status, task_states={"t": state}))
+                ups.append(
+                    AllocClientUpdate(id=a.id, client_status=status, task_states={"t": state})
+                )
             elif a.desired_status != "run" and a.client_status in ("pending", "running"):
                 ups.append(AllocClientUpdate(id=a.id, client_status="complete"))
         if ups:
-            self._take(self.store.apply(UpdateAllocsFromClient(now=self.now, updates=ups)).new_evals)
+            self._take(
+                self.store.apply(UpdateAllocsFromClient(now=self.now, updates=ups)).new_evals
+            )
 
     def watch(self) -> None:
         for d in list(self.store.deployments.values()):

@@ -1,0 +1,179 @@
+"""The ``service`` and ``check`` blocks: what the decoder reads beyond plain attributes,
+what gitorch does not do yet (a located error, never silently ignored), and the semantic
+checks on decoded services (names, providers, address modes, port labels, checks).
+"""
+
+from __future__ import annotations
+
+import re
+
+from gitorch.core.model.job import TaskGroup
+from gitorch.core.model.service import CheckRestart, Service, ServiceCheck
+from gitorch.jobspec.reader import BlockReader
+from gitorch.jobspec.redact import excerpt
+
+Problem = tuple[str, str, str]  # (block path, message, key of the line)
+
+SERVICE_UNSUPPORTED = {
+    "connect": "Consul Connect needs Consul, which gitorch does not provide",
+    "tagged_addresses": "only Consul keeps tagged addresses",
+    "enable_tag_override": "only Consul overrides tags",
+    "weights": "only Consul keeps DNS weights",
+    "identity": "workload identities for services are not built yet",
+    "cluster": "only Consul Enterprise has clusters",
+    "kind": "only Consul knows service kinds",
+}
+CHECK_UNSUPPORTED = {
+    "expose": "exposed checks need Consul Connect",
+    "grpc_service": "grpc checks are not built yet",
+    "grpc_use_tls": "grpc checks are not built yet",
+    "tls_server_name": "checks verify TLS without a server name override; use tls_skip_verify",
+    "advertise": "only Consul advertises a check address",
+    "notes": "only Consul keeps check notes",
+    "failures_before_warning": "checks are success or failure; there is no warning state",
+    "task": "script checks are not built yet",
+}
+CHECK_TYPES = ("http", "tcp")
+LATER_CHECK_TYPES = {
+    "script": "script checks are not built yet",
+    "grpc": "grpc checks are not built yet",
+}
+ADDRESS_MODES = ("auto", "host", "alloc")
+CHECK_ADDRESS_MODES = ("", "host", "alloc")
+ON_UPDATE = ("require_healthy", "ignore_warnings", "ignore")
+INITIAL_STATUS = ("", "passing", "critical")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+
+def unsupported(c: BlockReader, names: dict[str, str]) -> None:
+    """A located error for each of ``names`` the block sets, saying why."""
+    items = [(a.name, a.line) for a in c.body.attributes.values()]
+    items += [(b.type, b.line) for b in c.body.blocks]
+    for name, line in items:
+        if name in names:
+            c.asked.add(name)
+            c.error(f'"{name}" is not supported by gitorch yet: {names[name]}', line)
+
+
+def check_header(c: BlockReader) -> dict[str, list[str]]:
+    """``header { Name = ["value", ...] }``: each value a list of strings (or one)."""
+    out: dict[str, list[str]] = {}
+    for key, value in (c.mapping("header") or {}).items():
+        values = value if isinstance(value, list) else [value]
+        if all(isinstance(v, str | int | float) for v in values):
+            out[str(key)] = [str(v) for v in values]
+        else:
+            line = c.lines.get(f"{c.path}.header", c.body.line)
+            c.error(f'"header.{key}": expected a list of strings, as in ["value"]', line)
+    return out
+
+
+def check_restart(c: BlockReader, _: str) -> CheckRestart:
+    return CheckRestart(
+        limit=c.integer("limit", 0),
+        grace=c.duration("grace", 1_000_000_000),
+        ignore_warnings=c.boolean("ignore_warnings"),
+    )
+
+
+# -- semantic checks ------------------------------------------------------------------
+
+
+def problems(where: str, services: list[Service]) -> list[Problem]:
+    """Every problem of the ``service`` blocks at ``where`` (a group or a task)."""
+    out: list[Problem] = []
+    for i, svc in enumerate(services):
+        at, key = f'{where} > service "{svc.name}"', f"{where} > service#{i}"
+        if not re.fullmatch(r"[A-Za-z0-9$]([A-Za-z0-9${}._-]*[A-Za-z0-9}])?", svc.name):
+            out.append((at, "a service name uses letters, digits and dashes only", key))
+        if svc.provider == "consul":
+            msg = 'provider "consul" needs a Consul provider, which gitorch does not have yet; '
+            out.append((at, msg + 'use provider = "nomad"', f"{at}.provider"))
+        elif svc.provider != "nomad":
+            msg = f'unknown provider {excerpt(svc.provider)}; use "nomad"'
+            out.append((at, msg, f"{at}.provider"))
+        if svc.address_mode not in ADDRESS_MODES:
+            msg = _mode_message(svc.address_mode, ADDRESS_MODES)
+            out.append((at, msg, f"{at}.address_mode"))
+        if svc.address and svc.address_mode != "auto":
+            msg = 'address may only be set with address_mode = "auto" (Nomad)'
+            out.append((at, msg, f"{at}.address"))
+        if svc.port_label.isdigit() and svc.address_mode == "host":
+            msg = 'address_mode "host" needs a port label from the network block, not a number'
+            out.append((at, msg, f"{at}.port"))
+        if svc.on_update not in ON_UPDATE:
+            out.append((at, f"on_update must be one of {', '.join(ON_UPDATE)}", key))
+        _restart(out, at, key, svc.check_restart)
+        for j, check in enumerate(svc.checks):
+            _check(out, f"{at} > check", f"{where} > service > check#{j}", svc, check)
+    return out
+
+
+def port_problems(where: str, group: TaskGroup) -> list[Problem]:
+    """Services and checks whose port label the group's network does not define."""
+    labels = {p.label for n in group.networks for p in [*n.reserved_ports, *n.dynamic_ports]}
+    out: list[Problem] = []
+    scopes = [(where, group.services)]
+    scopes += [(f'{where} > task "{t.name}"', t.services) for t in group.tasks]
+    for scope, services in scopes:
+        for i, svc in enumerate(services):
+            at, key = f'{scope} > service "{svc.name}"', f"{scope} > service#{i}"
+            for label, what, k in [(svc.port_label, "service", f"{at}.port")] + [
+                (c.port_label, "check", f"{scope} > service > check#{j}")
+                for j, c in enumerate(svc.checks)
+            ]:
+                if label and not label.isdigit() and label not in labels:
+                    known = ", ".join(sorted(labels)) or "none"
+                    msg = (
+                        f"{what} port {excerpt(label)} is not a port label of the group's "
+                        f"network block (labels: {known})"
+                    )
+                    out.append((at, msg, k or key))
+            if svc.checks and not svc.port_label and any(not c.port_label for c in svc.checks):
+                msg = "a check needs a port: set port on the service or on the check"
+                out.append((at, msg, key))
+            if scope == where and svc.task_name not in ("", *[t.name for t in group.tasks]):
+                msg = f"task {excerpt(svc.task_name)} is not a task of the group"
+                out.append((at, msg, f"{at}.task"))
+    return out
+
+
+def _check(out: list[Problem], at: str, key: str, svc: Service, check: ServiceCheck) -> None:
+    if check.type in LATER_CHECK_TYPES:
+        out.append((at, f'check type "{check.type}": {LATER_CHECK_TYPES[check.type]}', key))
+    elif check.type not in CHECK_TYPES:
+        kinds = ", ".join(CHECK_TYPES)
+        out.append((at, f"unknown check type {excerpt(check.type)}; use one of {kinds}", key))
+    if check.interval <= 0 or check.timeout <= 0:
+        out.append((at, "a check needs a positive interval and timeout", key))
+    if check.type == "http":
+        if not check.path:
+            out.append((at, 'an http check needs a path, as in path = "/health"', key))
+        if check.protocol not in ("", "http", "https"):
+            out.append((at, 'protocol must be "http" or "https"', key))
+        if check.method and check.method.upper() not in HTTP_METHODS:
+            out.append((at, f"unknown HTTP method {excerpt(check.method)}", key))
+    if check.address_mode not in CHECK_ADDRESS_MODES:
+        out.append((at, _mode_message(check.address_mode, CHECK_ADDRESS_MODES[1:]), key))
+    if check.initial_status not in INITIAL_STATUS:
+        out.append((at, 'initial_status must be "passing" or "critical"', key))
+    if check.success_before_passing < 0 or check.failures_before_critical < 0:
+        msg = "success_before_passing and failures_before_critical may not be negative"
+        out.append((at, msg, key))
+    if check.on_update not in ON_UPDATE:
+        out.append((at, f"on_update must be one of {', '.join(ON_UPDATE)}", key))
+    _restart(out, at, key, check.check_restart)
+
+
+def _restart(out: list[Problem], at: str, key: str, cr: CheckRestart | None) -> None:
+    if cr is not None and (cr.limit < 0 or cr.grace < 0):
+        out.append((f"{at} > check_restart", "limit and grace may not be negative", key))
+
+
+def _mode_message(mode: str, modes: tuple[str, ...]) -> str:
+    if mode == "driver":
+        return (
+            'address_mode "driver" is not supported yet: no gitorch driver reports a '
+            f"network of its own; use {', '.join(modes)}"
+        )
+    return f"unknown address_mode {excerpt(mode)}; use one of {', '.join(modes)}"
