@@ -100,19 +100,6 @@ class RemoveServerMember(_Cmd, frozen=True, kw_only=True):
     raft_addr: str
 
 
-class AllocHealth(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name):
-    """An allocation's health in its deployment, judged at ``timestamp``."""
-
-    id: str
-    healthy: bool
-    timestamp: int
-
-
-class UpdateDeployment(_Cmd, frozen=True, kw_only=True):
-    """The deployment watcher's (or a user's) change to one deployment, applied at once:
-    allocation health, promotion, a new status, a reverted job (registered as a new
-    version) and the evaluations that follow. An empty ``status`` leaves it as is."""
-
 class UpsertServices(_Cmd, frozen=True, kw_only=True):
     """A client's service registrations (Nomad's ServiceRegistration.Upsert)."""
 
@@ -133,6 +120,19 @@ class UpsertCheckResults(_Cmd, frozen=True, kw_only=True):
     alloc_id: str
     results: list[CheckResult]
 
+
+class AllocHealth(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name):
+    """An allocation's health in its deployment, judged at ``timestamp``."""
+
+    id: str
+    healthy: bool
+    timestamp: int
+
+
+class UpdateDeployment(_Cmd, frozen=True, kw_only=True):
+    """The deployment watcher's (or a user's) change to one deployment, applied at once:
+    allocation health, promotion, a new status, a reverted job (registered as a new
+    version) and the evaluations that follow. An empty ``status`` leaves it as is."""
 
     deployment_id: str
     health: list[AllocHealth] = []
@@ -168,6 +168,9 @@ Command = (
     | RemoveServerMember
     | UpdateDeployment
     | SetJobStable
+    | UpsertServices
+    | DeleteServices
+    | UpsertCheckResults
 )
 
 __all__ = [
@@ -177,14 +180,12 @@ __all__ = [
     "UpdateDeployment",
     "ApplyPlan",
     "Command",
+    "DeleteServices",
     "DeregisterJob",
     "FileError",
     "RecordGitFetchError",
     "RecordGitSync",
     "RegisterJob",
-    | UpsertServices
-    | DeleteServices
-    | UpsertCheckResults
     "RegisterNode",
     "RemoveServerMember",
     "ServerMember",
@@ -192,9 +193,8 @@ __all__ = [
     "UpdateAllocsFromClient",
     "UpdateNodeEligibility",
     "UpdateNodeStatus",
+    "UpsertCheckResults",
     "UpsertEvals",
     "UpsertServerMember",
-    "DeleteServices",
-]
-    "UpsertCheckResults",
     "UpsertServices",
+]

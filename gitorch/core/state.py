@@ -33,11 +33,11 @@ from gitorch.core.model import (
 from gitorch.core.model.alloc import extend_tracker
 from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.node import compute_class
-from gitorch.core.pmap import PMap, pmap, without
-
 from gitorch.core.model.service import CheckResult, ServiceRegistration
-JobKey = tuple[str, str]
+from gitorch.core.pmap import PMap, pmap, without
 from gitorch.core.servicestate import ServiceTables
+
+JobKey = tuple[str, str]
 TABLES = (
     "jobs", "nodes", "allocs", "evals", "gitops", "members", "deployments", "services", "checks",
 )  # fmt: skip
@@ -69,12 +69,12 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
     cluster_id: str = ""
     members: list[ServerMember] = []
     deployments: list[Deployment] = []
+    services: list[ServiceRegistration] = []
+    checks: list[tuple[str, list[CheckResult]]] = []
 
 
 class StateView:
     """Read access shared by the live store and its snapshots."""
-    services: list[ServiceRegistration] = []
-    checks: list[tuple[str, list[CheckResult]]] = []
 
     def __init__(self) -> None:
         self.index = 0
@@ -92,12 +92,12 @@ class StateView:
         self.members: PMap[str, ServerMember] = pmap()  # raft address -> server
         self.deployments: PMap[str, Deployment] = pmap()
         self.deployments_by_job: PMap[JobKey, frozenset[str]] = pmap()
+        self.svc = ServiceTables()  # service registrations and check results
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
 
     def job_version(self, namespace: str, job_id: str, version: int) -> Job | None:
-        self.svc = ServiceTables()  # service registrations and check results
         for job in self.versions.get((namespace, job_id), ()):
             if job.version == version:
                 return job
@@ -167,6 +167,7 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.members = src.members
     snap.deployments = src.deployments
     snap.deployments_by_job = src.deployments_by_job
+    snap.svc = src.svc
     return snap
 
 
@@ -181,7 +182,6 @@ class StateStore(StateView):
         return _copy_into(self, Snapshot())
 
     # -- the one entry point -------------------------------------------------------
-    snap.svc = src.svc
 
     def apply(self, cmd: c.Command) -> ApplyResult:
         """Apply one command at the next index; return what it made ready."""
@@ -228,6 +228,8 @@ class StateStore(StateView):
                 return self._update_deployment(idx, cmd)
             case c.SetJobStable():
                 return self._set_stable(idx, cmd.namespace, cmd.job_id, cmd.version, cmd.stable)
+            case c.UpsertServices() | c.DeleteServices() | c.UpsertCheckResults():
+                return self._services(idx, cmd)
             case _:
                 assert_never(cmd)
 
@@ -244,8 +246,6 @@ class StateStore(StateView):
                 job,
                 version=0 if old is None else old.version + 1,
                 create_index=idx if old is None else old.create_index,
-            case c.UpsertServices() | c.DeleteServices() | c.UpsertCheckResults():
-                return self._services(idx, cmd)
                 modify_index=idx,
                 job_modify_index=idx,
                 submit_time=cmd.now,
@@ -307,6 +307,8 @@ class StateStore(StateView):
             return ApplyResult(index=idx, error=f"node {node_id!r} not found")
         self.nodes = self.nodes.set(node_id, replace(node, modify_index=idx, **changes))
         self._touch(idx, "nodes")
+        if changes.get("status") == "down":  # a down node's services are gone (Nomad)
+            self._drop_services(idx, [a.id for a in self.allocs_for_node(node_id)])
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, now))
 
     # -- evaluations ----------------------------------------------------------------
@@ -340,8 +342,6 @@ class StateStore(StateView):
         allocs = self.allocs.mutate()
         for stop in plan.stops:
             old = allocs.get(stop.id)
-        if changes.get("status") == "down":  # a down node's services are gone (Nomad)
-            self._drop_services(idx, [a.id for a in self.allocs_for_node(node_id)])
             if old is None:
                 continue
             changes: dict[str, object] = {
@@ -419,6 +419,8 @@ class StateStore(StateView):
             if prev is not None:
                 allocs[prev.id] = replace(prev, next_allocation=p.id, modify_index=idx)
         self.allocs = allocs.finish()
+        lost = [s.id for s in plan.stops if (a := self.allocs.get(s.id)) and a.client_terminal()]
+        self._drop_services(idx, lost)
         if placed_on:
             key = (plan.namespace, plan.job_id)
             ids_of_job = self.by_job.get(key, frozenset()).union(*placed_on.values())
@@ -452,9 +454,11 @@ class StateStore(StateView):
                 modify_time=cmd.now,
             )
         self.allocs = allocs.finish()
-        lost = [s.id for s in plan.stops if (a := self.allocs.get(s.id)) and a.client_terminal()]
-        self._drop_services(idx, lost)
         self._touch(idx, "allocs")
+        ended = [
+            u.id for u in cmd.updates if u.id in self.allocs and self.allocs[u.id].client_terminal()
+        ]
+        self._drop_services(idx, ended)
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
 
     def _cluster(
@@ -476,43 +480,6 @@ class StateStore(StateView):
         self._touch(idx, "members")
         return ApplyResult(index=idx)
 
-    # -- deployments ----------------------------------------------------------------
-
-    def _update_deployment(self, idx: int, cmd: c.UpdateDeployment) -> ApplyResult:
-        d = self.deployments.get(cmd.deployment_id)
-        if d is None:
-            return ApplyResult(index=idx, error=f"deployment {cmd.deployment_id!r} not found")
-        if cmd.health:
-            mine = {h.id: self.allocs[h.id] for h in cmd.health if h.id in self.allocs}
-            health = [(h.id, h.healthy, h.timestamp) for h in cmd.health]
-            d, changed = ledger.record_health(d, mine, health, idx)
-            if changed:
-                allocs = self.allocs.mutate()
-        ended = [
-            u.id for u in cmd.updates if u.id in self.allocs and self.allocs[u.id].client_terminal()
-        ]
-        self._drop_services(idx, ended)
-                for alloc_id, alloc in changed.items():
-                    allocs[alloc_id] = alloc
-                self.allocs = allocs.finish()
-                self._touch(idx, "allocs")
-        if cmd.promote:
-            d = ledger.promote(d, cmd.promote)
-        if cmd.status:
-            d = replace(d, status=cmd.status, status_description=cmd.status_description)
-        elif cmd.status_description:
-            d = replace(d, status_description=cmd.status_description)
-        d = replace(d, modify_index=idx, modify_time=cmd.now)
-        self.deployments = self.deployments.set(d.id, d)
-        self._touch(idx, "deployments")
-        if cmd.status == "successful":  # Nomad marks the deployed version stable
-            self._set_stable(idx, d.namespace, d.job_id, d.job_version, True)
-        evals = list(cmd.evals)
-        if cmd.revert is not None:
-            job = replace(cmd.revert, stable=False)
-            ev = evals[0] if evals else None
-            return self._register_job(idx, c.RegisterJob(now=cmd.now, job=job, eval=ev))
-        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
     # -- services -------------------------------------------------------------------
 
     def _services(
@@ -548,6 +515,39 @@ class StateStore(StateView):
             self._touch(idx, "services")
             self._touch(idx, "checks")
 
+    # -- deployments ----------------------------------------------------------------
+
+    def _update_deployment(self, idx: int, cmd: c.UpdateDeployment) -> ApplyResult:
+        d = self.deployments.get(cmd.deployment_id)
+        if d is None:
+            return ApplyResult(index=idx, error=f"deployment {cmd.deployment_id!r} not found")
+        if cmd.health:
+            mine = {h.id: self.allocs[h.id] for h in cmd.health if h.id in self.allocs}
+            health = [(h.id, h.healthy, h.timestamp) for h in cmd.health]
+            d, changed = ledger.record_health(d, mine, health, idx)
+            if changed:
+                allocs = self.allocs.mutate()
+                for alloc_id, alloc in changed.items():
+                    allocs[alloc_id] = alloc
+                self.allocs = allocs.finish()
+                self._touch(idx, "allocs")
+        if cmd.promote:
+            d = ledger.promote(d, cmd.promote)
+        if cmd.status:
+            d = replace(d, status=cmd.status, status_description=cmd.status_description)
+        elif cmd.status_description:
+            d = replace(d, status_description=cmd.status_description)
+        d = replace(d, modify_index=idx, modify_time=cmd.now)
+        self.deployments = self.deployments.set(d.id, d)
+        self._touch(idx, "deployments")
+        if cmd.status == "successful":  # Nomad marks the deployed version stable
+            self._set_stable(idx, d.namespace, d.job_id, d.job_version, True)
+        evals = list(cmd.evals)
+        if cmd.revert is not None:
+            job = replace(cmd.revert, stable=False)
+            ev = evals[0] if evals else None
+            return self._register_job(idx, c.RegisterJob(now=cmd.now, job=job, eval=ev))
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
 
     def _set_stable(
         self, idx: int, namespace: str, job_id: str, version: int, stable: bool
@@ -582,6 +582,8 @@ class StateStore(StateView):
             cluster_id=self.cluster_id,
             members=list(self.members.values()),
             deployments=list(self.deployments.values()),
+            services=list(self.svc.services.values()),
+            checks=[(a, list(r)) for a, r in self.svc.checks.items()],
         )
 
     @classmethod
@@ -602,6 +604,7 @@ class StateStore(StateView):
         store.members = PMap((m.raft_addr, m) for m in dump.members)
         store.deployments = PMap((d.id, d) for d in dump.deployments)
         store.deployments_by_job = _index(((d.namespace, d.job_id), d.id) for d in dump.deployments)
+        store.svc = ServiceTables.build(dump.services, dump.checks)
         return store
 
 
@@ -611,6 +614,3 @@ def _index(pairs: Iterable[tuple[K, str]]) -> PMap[K, frozenset[str]]:
     for key, item_id in pairs:
         groups.setdefault(key, set()).add(item_id)
     return PMap((key, frozenset(ids)) for key, ids in groups.items())
-            services=list(self.svc.services.values()),
-            checks=[(a, list(r)) for a, r in self.svc.checks.items()],
-        store.svc = ServiceTables.build(dump.services, dump.checks)

@@ -36,7 +36,6 @@ from gitorch.core.model.job import (
 from gitorch.errors import JobspecError
 from gitorch.jobspec.hcl import Body
 from gitorch.jobspec.reader import BlockReader, each, one
-from gitorch.jobspec.validate import combine
 from gitorch.jobspec.services import (
     CHECK_UNSUPPORTED,
     SERVICE_UNSUPPORTED,
@@ -45,6 +44,7 @@ from gitorch.jobspec.services import (
     unsupported,
 )
 from gitorch.jobspec.templates import decode_template
+from gitorch.jobspec.validate import combine
 
 _NOT_YET_USED = {
     "job": "node_pool multiregion spread periodic parameterized "
@@ -309,43 +309,43 @@ def _services(r: BlockReader, default_name: str) -> list[Service]:
     def service(c: BlockReader, _: str) -> Service:
         name = c.string("name", default_name)
         fields: dict[str, Any] = {"provider": c.string("provider", "nomad")}
+        unsupported(c, SERVICE_UNSUPPORTED)
         return Service(
             name=name,
+            task_name=c.string("task"),
             port_label=c.string("port"),
+            address=c.string("address"),
             tags=c.strings("tags"),
-        unsupported(c, SERVICE_UNSUPPORTED)
+            canary_tags=c.strings("canary_tags"),
             address_mode=c.string("address_mode", "auto"),
             checks=each(c, "check", 0, lambda k, _: _check(k, name)),
-            task_name=c.string("task"),
-            meta=c.string_map("meta"),
-            address=c.string("address"),
-            **fields,
-            canary_tags=c.strings("canary_tags"),
-        )
-
             check_restart=one(c, "check_restart", None, check_restart),
-    return each(r, "service", 0, service)
+            meta=c.string_map("meta"),
             canary_meta=c.string_map("canary_meta"),
             on_update=c.string("on_update", "require_healthy"),
+            **fields,
+        )
+
+    return each(r, "service", 0, service)
 
 
 def _check(c: BlockReader, service: str) -> ServiceCheck:
+    unsupported(c, CHECK_UNSUPPORTED)
     return ServiceCheck(
         name=c.string("name", f'service: "{service}" check'),
         type=c.string("type"),
         path=c.string("path"),
-    unsupported(c, CHECK_UNSUPPORTED)
-        port_label=c.string("port"),
-        interval=c.duration("interval", 0),
-        timeout=c.duration("timeout", 0),
-        command=c.string("command"),
         protocol=c.string("protocol"),
         method=c.string("method"),
         header=check_header(c),
         body=c.string("body"),
         tls_skip_verify=c.boolean("tls_skip_verify"),
-        args=c.strings("args"),
+        port_label=c.string("port"),
         address_mode=c.string("address_mode"),
+        interval=c.duration("interval", 0),
+        timeout=c.duration("timeout", 0),
+        command=c.string("command"),
+        args=c.strings("args"),
     )
 
 

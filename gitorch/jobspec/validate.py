@@ -25,9 +25,9 @@ from gitorch.core.model.job import (
 from gitorch.errors import JobspecError
 from gitorch.jobspec.durations import format_duration
 from gitorch.jobspec.redact import excerpt
-from gitorch.jobspec.validate_update import update_problems
 from gitorch.jobspec.services import port_problems
 from gitorch.jobspec.services import problems as service_problems
+from gitorch.jobspec.validate_update import update_problems
 
 DriverCheck = Callable[[str, dict[str, object]], list[str]]
 
@@ -161,9 +161,9 @@ def _group(f: _Found, where: str, group: TaskGroup, driver_check: DriverCheck | 
     if group.reschedule_policy is not None:
         _reschedule(f, f"{where} > reschedule", group.reschedule_policy)
     _services(f, where, group.services)
+    f.items += port_problems(where, group)
     _networks(f, where, group.networks)
     for task in group.tasks:
-    f.items += port_problems(where, group)
         _task(f, f'{where} > task "{task.name}"', task, driver_check)
         if task.restart_policy not in (None, group.restart_policy):
             _restart(f, f'{where} > task "{task.name}" > restart', task.restart_policy)

@@ -308,6 +308,22 @@ class Server:
         cmd = c.UpdateAllocsFromClient(now=time.time_ns(), updates=updates, evals=evals)
         return self._submit(cmd).index
 
+    # -- Backend: services ----------------------------------------------------------
+
+    def upsert_services(self, services: list[ServiceRegistration]) -> int:
+        return self._submit(c.UpsertServices(now=time.time_ns(), services=services)).index
+
+    def delete_services(self, ids: list[str], alloc_ids: list[str]) -> int:
+        cmd = c.DeleteServices(now=time.time_ns(), ids=ids, alloc_ids=alloc_ids)
+        result = self._submit(cmd)
+        if result.error:
+            raise NotFoundError(result.error)
+        return result.index
+
+    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int:
+        cmd = c.UpsertCheckResults(now=time.time_ns(), alloc_id=alloc_id, results=results)
+        return self._submit(cmd).index
+
     def set_node_eligibility(self, node_id: str, eligible: bool) -> int:
         if node_id not in self.fsm.state.nodes:
             raise NotFoundError(f"node {node_id} not found")
@@ -340,19 +356,3 @@ class Server:
     def record_git(self, cmd: c.RecordGitSync | c.RecordGitFetchError) -> None:
         """The GitOps loop's record of a sync or a fetch failure (replicated)."""
         self._submit(cmd)
-    # -- Backend: services ----------------------------------------------------------
-
-    def upsert_services(self, services: list[ServiceRegistration]) -> int:
-        return self._submit(c.UpsertServices(now=time.time_ns(), services=services)).index
-
-    def delete_services(self, ids: list[str], alloc_ids: list[str]) -> int:
-        cmd = c.DeleteServices(now=time.time_ns(), ids=ids, alloc_ids=alloc_ids)
-        result = self._submit(cmd)
-        if result.error:
-            raise NotFoundError(result.error)
-        return result.index
-
-    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int:
-        cmd = c.UpsertCheckResults(now=time.time_ns(), alloc_id=alloc_id, results=results)
-        return self._submit(cmd).index
-
