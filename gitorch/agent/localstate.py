@@ -59,7 +59,9 @@ class LocalState:
     def __init__(self, data_dir: Path, *, fsync: bool = False) -> None:
         self.root = Path(data_dir) / "client"
         self.allocs_dir = self.root / "allocs"
-        self.allocs_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.allocs_dir):  # files are 0600 (mkstemp)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(folder, 0o700)
         self.fsync = fsync
 
     def node_id(self) -> str:

@@ -14,6 +14,7 @@ another cluster, an undecodable entry).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import tempfile
@@ -49,7 +50,8 @@ class Agent:
             self.data_dir = Path(tempfile.mkdtemp(prefix="gitorch-dev-"))
         else:
             raise ConfigError("data_dir is required outside --dev: set data_dir or --data-dir")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.data_dir, 0o700)  # Raft log, client state, secrets: this agent's only
         self.server: Server | None = None
         self.membership: Membership | None = None
         self.client: Client | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import logging
 import os
+import pwd
 import random
 import re
 import threading
@@ -78,6 +79,9 @@ class Timers:
                 log.exception("timer callback failed")
 
 
+SECRETS_DIR_MODE = 0o700  # Nomad's secrets/: readable by the task's user only
+
+
 def make_dirs(cfg: TaskConfig) -> None:
     """Nomad's alloc dir: ``alloc/{logs,data,tmp}`` shared by the alloc's tasks, and
     ``<task>/{local,secrets,tmp}`` per task."""
@@ -85,6 +89,14 @@ def make_dirs(cfg: TaskConfig) -> None:
         os.makedirs(os.path.join(cfg.alloc_dir, sub), exist_ok=True)
     for sub in ("local", "secrets", "tmp"):
         os.makedirs(os.path.join(cfg.task_dir, sub), exist_ok=True)
+    secrets = os.path.join(cfg.task_dir, "secrets")
+    os.chmod(secrets, SECRETS_DIR_MODE)
+    if cfg.user:  # the task runs as this user: it owns its secrets (an unknown user is
+        try:  # the driver's error to report)
+            entry = pwd.getpwnam(cfg.user)
+            os.chown(secrets, entry.pw_uid, entry.pw_gid)
+        except KeyError:
+            pass
 
 
 def render_templates(cfg: TaskConfig, templates: list[Template]) -> TaskConfig:

@@ -106,6 +106,7 @@ class RaftNode:
         self._identity = identity or dict
         self._data_dir = data_dir
         self._saved_peers: list[str] = []
+        self._peers_errno: int | None = None
         private_dir(data_dir)
         self._gate = Gate(self_addr, cluster_id or str, self._describe, self._set_fatal)
         self._dumper = Dumper(self_addr, data_dir, snapshot, restore, self._set_fatal)
@@ -398,9 +399,11 @@ class RaftNode:
         if peers != self._saved_peers:
             try:
                 save_peers(self._data_dir, peers)
-                self._saved_peers = peers
-            except OSError as exc:
-                logger.warning("cannot save the Raft membership in %s: %s", self._data_dir, exc)
+                self._saved_peers, self._peers_errno = peers, None
+            except OSError as exc:  # retried every 250 ms; said once per kind of error
+                if exc.errno != self._peers_errno:
+                    logger.warning("cannot save the Raft membership in %s: %s", self._data_dir, exc)
+                self._peers_errno = exc.errno
         if not self._gate.established and (self.is_leader() or self._caught_up()):
             self._gate.established = True
 
