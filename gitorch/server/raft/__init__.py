@@ -1,6 +1,7 @@
 """Raft consensus for gitorch servers: the only package that imports pysyncobj (0.3.17).
 
-``node`` (RaftNode: writes, leadership), ``commit`` (group commit, errors), ``dumps``
+``node`` (RaftNode: writes, leadership), ``commit`` (group commit, errors), ``journal``
+(the log file, written into reserved space), ``dumps``
 (forked full dumps), ``members`` (status, membership changes), ``files`` (frames, dump
 and journal formats, the start-up check), ``wire`` (the cluster-identity handshake and
 the utility requests on the Raft port).
@@ -33,9 +34,13 @@ Findings (pysyncobj 0.3.17 source, and runs on a 2-core VM, one process per node
   the Raft thread, per follower: a 200 KB msgpack plan takes ~2 ms to compress, random
   bytes far more. A 200 KB commit takes ~8 ms; a 200-byte one ~0.4 ms.
 * No ``maxCommandsPerSecond`` in 0.3.17. A lone node commits on the tick after logging
-  and the tick sleeps 50 ms: we wake it. The journal is mmap-ed, never fsync-ed: writes
-  survive a process crash, not a power loss. Wire messages are pickles: we bind
-  ``self_addr`` (not 0.0.0.0); set ``password`` off loopback.
+  and the tick sleeps 50 ms: we wake it. pysyncobj's journal is mmap-ed and grows sparsely:
+  a full disk was a SIGBUS. ``journal`` replaces it (same format) with pwrite into space
+  reserved by posix_fallocate: a full disk is ENOSPC, the leader refuses writes
+  (``StorageFullError``, HTTP 503) until space returns. Never fsync-ed: writes survive a
+  process crash, not a power loss. ``files`` refuses a journal whose header end offset
+  was moved back (valid records past it, or a commit index past the log). Wire messages
+  are pickles: we bind ``self_addr`` (not 0.0.0.0); set ``password`` off loopback.
 * Membership (``dynamicMembershipChange``): a joining server starts with the current
   members as partners, then asks any member (pysyncobj's ``add`` utility request, which
   a follower forwards to the leader). One change at a time; the leader can't remove
