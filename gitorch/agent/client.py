@@ -36,6 +36,7 @@ from gitorch.agent.devices import DeviceManager
 from gitorch.agent.hooks.services import ServiceHook
 from gitorch.agent.localstate import LocalState
 from gitorch.agent.taskrunner import TaskRunner, Timers
+from gitorch.agent.templatesource import ServerTemplateSource
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Allocation, DriverInfo, Node, NodeResources, replace
 from gitorch.errors import GitorchError, NotFoundError
@@ -85,6 +86,8 @@ class ClientOptions:
     """Agent environment variables tasks do not inherit (Nomad's ``env.denylist``)."""
     device_fingerprint_s: float = 30.0
     """How often device plugins fingerprint again (a change re-registers the node)."""
+    template_servers: tuple[str, ...] = ()
+    """HTTP addresses that templates read services and variables from (none: they wait)."""
 
 
 class Client:
@@ -125,6 +128,9 @@ class Client:
         )
         self.node = self._fingerprint()
         self.heartbeat_ttl_ns = 0
+        self.template_source = (
+            ServerTemplateSource(options.template_servers) if options.template_servers else None
+        )
         self.services = ServiceHook(
             conn, self._restart_task, retry_max_s=options.retry_max_s, clock=clock
         )
@@ -363,6 +369,7 @@ class Client:
             save=self.local.save_alloc,
             report=report,
             clock=self._clock,
+            template_source=self.template_source,
         )
         made.append(runner)
         with self._lock:

@@ -83,9 +83,16 @@ class Agent:
                     http_addr=cfg.http_addr,
                     meta=cfg.client.meta,
                     plugin_configs=cfg.plugins,
+                    template_servers=self._template_servers(),
                 ),
             )
             self.client.start()
+
+    def _template_servers(self) -> tuple[str, ...]:
+        """Where templates read services and variables: this agent's own HTTP API when
+        it is a server, then the servers it knows."""
+        own = (self.cfg.http_addr,) if self.server is not None else ()
+        return (*own, *self.cfg.client.servers)
 
     def _clustered(self) -> bool:
         return bool([p for p in self.cfg.server.retry_join if p != self.cfg.rpc_addr])

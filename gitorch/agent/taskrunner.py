@@ -18,23 +18,20 @@ import logging
 import os
 import pwd
 import random
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
-from pathlib import Path
-
-import msgspec
 
 from gitorch.agent import allocrunner as ar
 from gitorch.agent.devices import DeviceManager
+from gitorch.agent.templates import TemplateFailed, TemplateWaiting, render_templates
 from gitorch.core.commands import AllocClientUpdate
-from gitorch.core.model import Template
 from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
 from gitorch.errors import DriverError
 from gitorch.plugins.driver import Driver
+from gitorch.templating.source import DataSource
 
 log = logging.getLogger(__name__)
 WAIT_SLICE_S = 1.0  # how often a waiter thread checks whether the client shuts down
@@ -99,33 +96,6 @@ def make_dirs(cfg: TaskConfig) -> None:
             pass
 
 
-def render_templates(cfg: TaskConfig, templates: list[Template]) -> TaskConfig:
-    """Write each ``template`` block under the task dir. Only embedded data with
-    ``{{ env "X" }}`` is rendered for now; ``env = true`` templates add their
-    ``KEY=value`` lines to the task's environment (returned in the new config)."""
-    env = dict(cfg.env)
-    root = os.path.realpath(cfg.task_dir)
-    for tpl in templates:
-        text = tpl.embedded_tmpl
-        if not text and tpl.source_path:
-            text = Path(cfg.task_dir, tpl.source_path).read_text()
-        left, right = re.escape(tpl.left_delim), re.escape(tpl.right_delim)
-        pattern = re.compile(left + r'-?\s*env\s+"([^"]*)"\s*-?' + right)
-        rendered = pattern.sub(lambda m: cfg.env.get(m.group(1), ""), text)
-        dest = os.path.realpath(os.path.join(cfg.task_dir, tpl.dest_path))
-        if os.path.commonpath([root, dest]) != root:
-            raise DriverError(f"task {cfg.id}: template destination escapes task dir: {dest}")
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        Path(dest).write_text(rendered)
-        os.chmod(dest, int(tpl.perms or "0644", 8))
-        if tpl.env:
-            for line in rendered.splitlines():
-                key, sep, value = line.partition("=")
-                if sep and key.strip() and not key.lstrip().startswith("#"):
-                    env[key.strip()] = value.strip()
-    return msgspec.structs.replace(cfg, env=env)
-
-
 class _Restore:
     """The inbox marker for ``TaskRunner.restore``."""
 
@@ -147,10 +117,12 @@ class TaskRunner:
         save: Callable[[ar.AllocRunnerState], None],
         report: Callable[[AllocClientUpdate], None],
         clock: Callable[[], int] = time.time_ns,
+        template_source: DataSource | None = None,
     ) -> None:
         self.state = state
         self._drivers = drivers
         self._devices = devices or DeviceManager()
+        self._template_source = template_source
         self._pool = pool
         self._timers = timers
         self._save = save
@@ -258,7 +230,14 @@ class TaskRunner:
             )
         try:
             make_dirs(cfg)
-            cfg = render_templates(cfg, self.state.task(cfg.task_name).templates)
+            templates = self.state.task(cfg.task_name).templates
+            cfg = render_templates(cfg, templates, self._template_source)
+        except TemplateFailed as exc:
+            return ar.TaskStartFailed(task=cfg.task_name, error=f"task {cfg.id}: {exc}")
+        except TemplateWaiting as exc:
+            return ar.TaskStartFailed(
+                task=cfg.task_name, error=str(exc), recoverable=True, jitter=random.random()
+            )
         except (OSError, DriverError) as exc:
             error = f"task {cfg.id}: cannot set up task dir: {exc}"
             return ar.TaskStartFailed(

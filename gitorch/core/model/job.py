@@ -124,6 +124,9 @@ class Template(Model, frozen=True, kw_only=True):
     left_delim: str = "{{"
     right_delim: str = "}}"
     env: bool = False
+    error_on_missing_key: bool = False
+    uid: int = -1  # -1: leave the owner as the agent writes it
+    gid: int = -1
 
 
 class LogConfig(Model, frozen=True, kw_only=True):

@@ -1,0 +1,148 @@
+"""The agent's template data source: services and variables read through the servers'
+HTTP API (``/v1/service/:name``, ``/v1/services``, ``/v1/var/:path``, ``/v1/vars``).
+
+A query no server can answer (none reachable, or a route the servers do not have yet)
+is ``None``: the template waits, as Nomad's does. Keys and secrets need a Consul- or
+Vault-style provider plugin; without one they are an error that says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from gitorch.templating.errors import FunctionError
+from gitorch.templating.source import (
+    KeyPair,
+    ServiceInstance,
+    ServiceSummary,
+    VariableMeta,
+)
+
+log = logging.getLogger(__name__)
+_NO_KV = "no Consul-style key/value provider is configured on this agent"
+_NO_SECRETS = "no Vault-style secrets provider is configured on this agent"
+
+
+def _field(item: Mapping[str, Any], *names: str, default: Any = "") -> Any:
+    for name in names:
+        if name in item:
+            return item[name]
+    return default
+
+
+class ServerTemplateSource:
+    """A :class:`~gitorch.templating.source.DataSource` over the servers' HTTP API.
+    Each instance remembers its answers: make one per render (see :meth:`fresh`)."""
+
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        *,
+        namespace: str = "default",
+        timeout: float = 5.0,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._addresses = [a if "://" in a else f"http://{a}" for a in addresses]
+        self._namespace = namespace
+        self._http = client or httpx.Client(timeout=timeout)
+        self._memo: dict[str, Any] = {}
+
+    def fresh(self) -> ServerTemplateSource:
+        """A source sharing this one's connections, with nothing remembered."""
+        return ServerTemplateSource(self._addresses, namespace=self._namespace, client=self._http)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any | None:
+        key = path + "?" + urllib.parse.urlencode(dict(params or {}))
+        if key in self._memo:
+            return self._memo[key]
+        query = {"namespace": self._namespace, **(params or {})}
+        found: Any | None = None
+        for addr in self._addresses:
+            try:
+                resp = self._http.get(addr + path, params=query)
+            except httpx.HTTPError as exc:
+                log.debug("template source: GET %s%s: %s", addr, path, exc)
+                continue
+            if resp.status_code == 200:
+                found = resp.json()
+                break
+            if resp.status_code < 500:
+                break  # 404: not there (or a route these servers do not have)
+        self._memo[key] = found
+        return found
+
+    def services(self, name: str) -> list[ServiceInstance] | None:
+        found = self._get("/v1/service/" + urllib.parse.quote(name, safe=""))
+        if not isinstance(found, list):
+            return None
+        return [
+            ServiceInstance(
+                ID=str(_field(item, "ID", "Id")),
+                ServiceName=str(_field(item, "ServiceName", default=name)),
+                Address=str(_field(item, "Address")),
+                Port=int(_field(item, "Port", default=0)),
+                Namespace=str(_field(item, "Namespace", default="default")),
+                NodeID=str(_field(item, "NodeID", "NodeId")),
+                Datacenter=str(_field(item, "Datacenter")),
+                JobID=str(_field(item, "JobID", "JobId")),
+                AllocID=str(_field(item, "AllocID", "AllocId")),
+                Tags=[str(t) for t in _field(item, "Tags", default=None) or []],
+            )
+            for item in found
+            if isinstance(item, dict)
+        ]
+
+    def service_list(self) -> list[ServiceSummary] | None:
+        found = self._get("/v1/services")
+        if not isinstance(found, list):
+            return None
+        out: list[ServiceSummary] = []
+        for ns in found:
+            for stub in ns.get("Services") or [] if isinstance(ns, dict) else []:
+                tags = [str(t) for t in stub.get("Tags") or []]
+                namespace = str(ns.get("Namespace", "default"))
+                out.append(
+                    ServiceSummary(
+                        Name=str(stub.get("ServiceName", "")), Tags=tags, Namespace=namespace
+                    )
+                )
+        return sorted(out, key=lambda s: s.Name)
+
+    def variable(self, path: str) -> Mapping[str, str] | None:
+        found = self._get("/v1/var/" + urllib.parse.quote(path.strip("/"), safe="/"))
+        if not isinstance(found, dict):
+            return None
+        items = found.get("Items")
+        return {str(k): str(v) for k, v in items.items()} if isinstance(items, dict) else None
+
+    def variable_list(self, prefix: str) -> list[VariableMeta] | None:
+        found = self._get("/v1/vars", {"prefix": prefix})
+        if not isinstance(found, list):
+            return None
+        return [
+            VariableMeta(
+                Path=str(item.get("Path", "")),
+                Namespace=str(item.get("Namespace", "default")),
+                CreateIndex=int(item.get("CreateIndex", 0)),
+                ModifyIndex=int(item.get("ModifyIndex", 0)),
+            )
+            for item in found
+            if isinstance(item, dict)
+        ]
+
+    def key(self, path: str) -> str | None:
+        raise FunctionError(_NO_KV)
+
+    def key_list(self, prefix: str) -> list[KeyPair] | None:
+        raise FunctionError(_NO_KV)
+
+    def secret(self, path: str) -> Mapping[str, Any] | None:
+        raise FunctionError(_NO_SECRETS)
