@@ -43,6 +43,7 @@ from gitorch.jobspec.services import (
     check_restart,
     unsupported,
 )
+from gitorch.jobspec.templates import decode_template
 from gitorch.jobspec.validate import combine
 
 _NOT_YET_USED = {
@@ -58,7 +59,7 @@ _NOT_YET_USED = {
     "port": "ignore_collision",
     "restart": "render_templates",
     "logs": "disabled enabled",
-    "template": "change_script once splay uid gid vault_grace wait error_on_missing_key",
+    "template": "vault_grace",
 }
 ACCEPTED_NOT_YET_USED: frozenset[str] = frozenset(
     f"{kind}.{name}" for kind, names in _NOT_YET_USED.items() for name in names.split()
@@ -300,18 +301,8 @@ def _logs(c: BlockReader, _: str) -> LogConfig:
     )
 
 
-def _template(c: BlockReader, _: str) -> Template:
-    return Template(
-        source_path=c.string("source"),
-        dest_path=c.string("destination"),
-        embedded_tmpl=c.string("data"),
-        change_mode=c.string("change_mode", "restart"),
-        change_signal=c.string("change_signal"),
-        perms=c.string("perms", "0644"),
-        left_delim=c.string("left_delimiter", "{{"),
-        right_delim=c.string("right_delimiter", "}}"),
-        env=c.boolean("env"),
-    )
+def _template(c: BlockReader, name: str) -> Template:
+    return decode_template(c, name)
 
 
 def _services(r: BlockReader, default_name: str) -> list[Service]:
