@@ -70,10 +70,14 @@ def agent(tmp_path: Path) -> Iterator[Agent]:
         "templates",
         **{
             "jobs__good.nomad.hcl": job("good", GOOD),
-            "jobs__waits.nomad.hcl": job("waits", '{{ with nomadVar "nomad/jobs/waits" }}{{ .pw }}{{ end }}'),
+            "jobs__waits.nomad.hcl": job(
+                "waits", '{{ with nomadVar "nomad/jobs/waits" }}{{ .pw }}{{ end }}'
+            ),
             "jobs__broken.nomad.hcl": job("broken", "line one {{ range .x }}unclosed"),
             "jobs__delims.nomad.hcl": job(
-                "delims", '[[ env "NOMAD_TASK_NAME" ]] {{ kept }}', 'left_delimiter = "[["\n right_delimiter = "]]"'
+                "delims",
+                '[[ env "NOMAD_TASK_NAME" ]] {{ kept }}',
+                'left_delimiter = "[["\n right_delimiter = "]]"',
             ),
         },
     )
@@ -108,7 +112,10 @@ def events(agent: Agent, job_id: str) -> list[dict[str, Any]]:
 
 
 def event_text(agent: Agent, job_id: str) -> str:
-    return "\n".join(f"{e.get('Type')}: {e.get('DisplayMessage')} {e.get('Message', '')}" for e in events(agent, job_id))
+    return "\n".join(
+        f"{e.get('Type')}: {e.get('DisplayMessage')} {e.get('Message', '')}"
+        for e in events(agent, job_id)
+    )
 
 
 def test_template_renders_env_and_range_before_the_task_starts(agent: Agent) -> None:
@@ -134,4 +141,6 @@ def test_missing_variable_and_syntax_error_are_task_events(agent: Agent) -> None
         having(lambda: event_text(agent, "broken"), "template:"), 40, "the syntax error event"
     )
     assert "template: local/out.txt:2:1: unexpected EOF" in broken
-    wait_for(lambda: agent.allocs("broken")[0]["ClientStatus"] == "failed" or None, 20, "broken failed")
+    wait_for(
+        lambda: agent.allocs("broken")[0]["ClientStatus"] == "failed" or None, 20, "broken failed"
+    )
