@@ -39,6 +39,7 @@ def decode_template(c: BlockReader, _: str) -> Template:
         gid=c.integer("gid", -1),
     )
     once = c.boolean("once")
+    c.duration("splay", 0)  # read (and type-checked) only to be warned about below
     if not once and "change_mode" in c.body.attributes and tpl.change_mode != "noop":
         _warn(c, "change_mode")
     for name in _NO_RERENDER:
