@@ -36,11 +36,11 @@ from gitorch.core.model import replace as replace_model
 from gitorch.core.model.gitops import SyncChange, SyncReport
 from gitorch.core.state import StateView
 from gitorch.errors import GitorchError, JobspecError
-from gitorch.gitsync.repo import GitSource, GitSourceError
+from gitorch.gitsync.repo import GitSource, GitSourceError, RepoFile
 from gitorch.gitsync.watch import RefWatcher
 from gitorch.gitsync.webhook import verify_signature
 from gitorch.jobspec import is_jobspec_file
-from gitorch.jobspec.isolate import parse_isolated
+from gitorch.jobspec.isolate import parse_many_isolated
 from gitorch.jobspec.limits import DEFAULT_LIMITS, Limits
 from gitorch.jobspec.redact import cut
 from gitorch.jobspec.validate import DriverCheck
@@ -242,11 +242,16 @@ class GitopsLoop:
         errors: list[FileError] = []
         seen: dict[str, str] = {}
         cache: dict[tuple[str, str], Job | JobspecError] = {}
+        files = [
+            f for f in files if is_jobspec_file(f.path) and f.path not in self.settings.vars_files
+        ]
+        # Files not parsed before (at this blob and vars) go to the workers in one batch.
+        new = [f for f in files if (f.blob_sha, var_key) not in self._cache]
+        for f, result in zip(new, self._parse_new(new, var_files), strict=True):
+            cache[(f.blob_sha, var_key)] = result
         for f in files:
-            if not is_jobspec_file(f.path) or f.path in self.settings.vars_files:
-                continue
             key = (f.blob_sha, var_key)
-            parsed = self._cache.get(key) or self._parse_one(f.path, f.blob_sha, f.size, var_files)
+            parsed = cache.get(key) or self._cache[key]
             cache[key] = parsed
             if isinstance(parsed, JobspecError):
                 errors.append(FileError(file=f.path, line=parsed.line, message=parsed.located()))
@@ -263,23 +268,36 @@ class GitopsLoop:
         self._cache = cache  # only this commit's files: the cache never outgrows the repo
         return wanted, errors
 
-    def _parse_one(
-        self, path: str, blob_sha: str, size: int, var_files: list[tuple[str, str]]
-    ) -> Job | JobspecError:
-        """One file's Job or located error; whatever the file holds, this returns."""
+    def _parse_new(
+        self, files: list[RepoFile], var_files: list[tuple[str, str]]
+    ) -> list[Job | JobspecError]:
+        """Each file's Job or located error, in order; whatever the files hold, this
+        returns. Files too big or not UTF-8 are refused here; the rest are parsed in
+        worker processes with a time and memory budget each."""
         limits = self.settings.limits
-        if size > limits.max_file_size:
-            msg = f"the file is {size} bytes, over the limit of {limits.max_file_size}"
-            return JobspecError(msg + " (gitops.max_file_size)", file=path, line=1)
-        data = self._source.read(blob_sha)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            return JobspecError(f"not UTF-8 text (byte {exc.start})", file=path, line=line)
-        return parse_isolated(
-            path, text, var_files=var_files, driver_check=self._driver_check, limits=limits
+        results: dict[int, Job | JobspecError] = {}
+        texts: list[tuple[int, str, str]] = []
+        for i, f in enumerate(files):
+            if f.size > limits.max_file_size:
+                msg = f"the file is {f.size} bytes, over the limit of {limits.max_file_size}"
+                results[i] = JobspecError(msg + " (gitops.max_file_size)", file=f.path, line=1)
+                continue
+            data = self._source.read(f.blob_sha)
+            try:
+                texts.append((i, f.path, data.decode("utf-8")))
+            except UnicodeDecodeError as exc:
+                line = data[: exc.start].count(b"\n") + 1
+                msg = f"not UTF-8 text (byte {exc.start})"
+                results[i] = JobspecError(msg, file=f.path, line=line)
+        parsed = parse_many_isolated(
+            [(path, text) for _, path, text in texts],
+            var_files=var_files,
+            driver_check=self._driver_check,
+            limits=limits,
         )
+        for (i, _, _), result in zip(texts, parsed, strict=True):
+            results[i] = result
+        return [results[i] for i in range(len(files))]
 
     def _var_files(self, commit: str) -> list[tuple[str, str]]:
         if not self.settings.vars_files:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from gitorch.core.model.job import Job
 from gitorch.errors import JobspecError
 from gitorch.jobspec import parse_file
-from gitorch.jobspec.isolate import parse_isolated
+from gitorch.jobspec.isolate import parse_isolated, parse_many_isolated
 from gitorch.jobspec.limits import Limits
 
 pytestmark = pytest.mark.timeout(300)
@@ -189,3 +189,24 @@ def test_fuzz_every_outcome_is_a_job_or_a_located_error(text: str, template: boo
         result = exc
     assert time.monotonic() - started < 2.0
     check_outcome(result, text)
+
+
+def test_a_batch_of_the_whole_corpus_and_good_files_in_workers() -> None:
+    """A sync hands many files to one worker in turn: a file that exhausts its budget
+    (killing the worker) costs only itself; good files before and after it still parse,
+    and every result stays with its own file."""
+    batch = [("good-first.nomad.hcl", GOOD)]
+    for path in CORPUS:
+        batch.append((path.name, path.read_text(encoding="utf-8")))
+        batch.append((f"good-after-{path.name}.nomad.hcl", GOOD))
+    results = parse_many_isolated(batch, limits=LIMITS)
+    assert len(results) == len(batch)
+    for (name, text), result in zip(batch, results, strict=True):
+        check_outcome(result, text)
+        if name.startswith("good-"):
+            assert isinstance(result, Job), result
+        elif isinstance(result, JobspecError):
+            assert result.file == name
+    one_by_one = {p.name: type(parse_isolated(p.name, p.read_text(encoding="utf-8"), limits=LIMITS)) for p in CORPUS[:10]}
+    in_batch = {name: type(r) for (name, _), r in zip(batch, results, strict=True) if name in one_by_one}
+    assert in_batch == one_by_one
