@@ -119,6 +119,8 @@ def nomad_vars(
     }
     if task.resources.memory_max_mb:
         env["NOMAD_MEMORY_MAX_LIMIT"] = str(task.resources.memory_max_mb)
+    if job.parent_id:
+        env["NOMAD_JOB_PARENT_ID"] = job.parent_id
     env.update(port_vars(alloc.allocated_ports))
     meta = {**job.meta, **(group.meta if group else {}), **task.meta}
     for key, value in meta.items():

@@ -26,6 +26,7 @@ from concurrent.futures import Executor
 
 from gitorch.agent import allocrunner as ar
 from gitorch.agent.devices import DeviceManager
+from gitorch.agent.payload import write_payload
 from gitorch.agent.templates import TemplateFailed, TemplateWaiting, render_templates
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
@@ -230,6 +231,7 @@ class TaskRunner:
             )
         try:
             make_dirs(cfg)
+            write_payload(cfg.task_dir, self.state.job, self.state.task(cfg.task_name))
             templates = self.state.task(cfg.task_name).templates
             cfg = render_templates(cfg, templates, self._template_source)
         except TemplateFailed as exc:

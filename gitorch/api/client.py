@@ -4,6 +4,7 @@ gitorch.api and gitorch.cli."""
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
@@ -27,9 +28,11 @@ from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, NodeListStub
 from gitorch.errors import GitorchError
 from gitorch.server.backend import (
     JobDeregisterResponse,
+    JobDispatchResponse,
     JobPlanResponse,
     JobRegisterResponse,
     NodeRegisterResponse,
+    PeriodicForceResponse,
     SyncReport,
 )
 
@@ -161,6 +164,27 @@ class Client:
 
     def job_summary(self, job_id: str) -> JobSummary:
         return self._get(f"/v1/job/{job_id}/summary", JobSummary)
+
+    def dispatch_job(
+        self,
+        job_id: str,
+        payload: bytes = b"",
+        meta: Mapping[str, str] | None = None,
+        *,
+        idempotency_token: str = "",
+        id_prefix_template: str = "",
+    ) -> JobDispatchResponse:
+        body = {
+            "JobID": job_id,
+            "Payload": base64.b64encode(payload).decode() if payload else None,
+            "Meta": dict(meta or {}),
+            "IdPrefixTemplate": id_prefix_template,
+        }
+        params = {"idempotency_token": idempotency_token} if idempotency_token else {}
+        return self._post(f"/v1/job/{job_id}/dispatch", body, JobDispatchResponse, **params)
+
+    def force_periodic(self, job_id: str) -> PeriodicForceResponse:
+        return self._post(f"/v1/job/{job_id}/periodic/force", {}, PeriodicForceResponse)
 
     # -- allocations and evaluations -----------------------------------------------------
 

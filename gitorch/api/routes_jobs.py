@@ -19,6 +19,7 @@ from gitorch.api.http import (
     query_bool,
     read_object,
 )
+from gitorch.api.routes_launch import launch_routes
 from gitorch.api.wire import (
     JobValidateResponse,
     JobVersionsResponse,
@@ -146,14 +147,15 @@ def routes(backend: Backend) -> list[BaseRoute]:
         Route("/v1/jobs", register, methods=["POST", "PUT"]),
         Route("/v1/jobs/parse", parse, methods=["POST", "PUT"]),
         Route("/v1/validate/job", validate_job, methods=["POST", "PUT"]),
-        Route("/v1/job/{job_id:str}", read_job, methods=["GET"]),
-        Route("/v1/job/{job_id:str}", register, methods=["POST", "PUT"]),
-        Route("/v1/job/{job_id:str}", deregister, methods=["DELETE"]),
-        Route("/v1/job/{job_id:str}/allocations", job_allocations, methods=["GET"]),
-        Route("/v1/job/{job_id:str}/evaluations", job_evaluations, methods=["GET"]),
-        Route("/v1/job/{job_id:str}/versions", job_versions, methods=["GET"]),
-        Route("/v1/job/{job_id:str}/summary", summary, methods=["GET"]),
-        Route("/v1/job/{job_id:str}/plan", plan, methods=["POST", "PUT"]),
+        Route("/v1/job/{job_id:jobid}", read_job, methods=["GET"]),
+        Route("/v1/job/{job_id:jobid}", register, methods=["POST", "PUT"]),
+        Route("/v1/job/{job_id:jobid}", deregister, methods=["DELETE"]),
+        Route("/v1/job/{job_id:jobid}/allocations", job_allocations, methods=["GET"]),
+        Route("/v1/job/{job_id:jobid}/evaluations", job_evaluations, methods=["GET"]),
+        Route("/v1/job/{job_id:jobid}/versions", job_versions, methods=["GET"]),
+        Route("/v1/job/{job_id:jobid}/summary", summary, methods=["GET"]),
+        Route("/v1/job/{job_id:jobid}/plan", plan, methods=["POST", "PUT"]),
+        *launch_routes(backend, get_job),
     ]
 
 

@@ -150,19 +150,33 @@ def job_summary(state: StateView, job: Job) -> JobSummary:
             )
             for name, row in counts.items()
         },
+        children=children_summary(state, job),
         create_index=job.create_index,
         modify_index=modify,
+    )
+
+
+def children_summary(state: StateView, job: Job) -> JobChildrenSummary:
+    """A periodic or parameterized job's children by status (Nomad's Children)."""
+    if not job.is_parent():
+        return JobChildrenSummary()
+    counts = Counter(state.job_status(c) for c in state.children(job.namespace, job.id))
+    return JobChildrenSummary(
+        pending=counts["pending"], running=counts["running"], dead=counts["dead"]
     )
 
 
 def job_stub(state: StateView, job: Job) -> JobListStub:
     return JobListStub(
         id=job.id,
+        parent_id=job.parent_id,
         name=job.name,
         namespace=job.namespace,
         datacenters=job.datacenters,
         type=job.type,
         priority=job.priority,
+        periodic=job.is_periodic(),
+        parameterized_job=job.is_parameterized(),
         stop=job.stop,
         status=state.job_status(job),
         status_description=job.status_description,

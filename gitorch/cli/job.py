@@ -9,6 +9,7 @@ import click
 from click.decorators import FC
 
 from gitorch.api.client import Client
+from gitorch.cli import launch
 from gitorch.cli.output import Context, emit_json, fields, pass_context, short, table, when
 from gitorch.core.model import Evaluation, Job
 from gitorch.errors import JobspecError
@@ -110,6 +111,11 @@ def run(
     if ctx.json:
         emit_json(result)
         return
+    if not result.eval_id:  # a periodic or parameterized job: nothing runs until launched
+        click.echo(f'==> Job "{parsed.id}" registered (it runs when launched)')
+        for key, value in launch.status_fields(parsed)[2:]:
+            click.echo(f"    {key}: {value}")
+        return
     click.echo(f'==> Job "{parsed.id}" registered (evaluation {result.eval_id})')
     if not detach and not monitor(client, result.eval_id):
         raise SystemExit(2)
@@ -186,9 +192,13 @@ def status(ctx: Context, job_id: str | None) -> None:
                 ("Version", found.version),
                 ("Source", source),
                 ("Submit Date", when(found.submit_time)),
+                *launch.status_fields(found),
             ]
         )
     )
+    if found.is_parent():  # its children run, it has no allocations of its own
+        launch.print_children(client, found)
+        return
     click.echo("\nSummary")
     group_rows = [
         (g, s.queued, s.starting, s.running, s.failed, s.complete, s.lost)
@@ -247,6 +257,10 @@ def stop(ctx: Context, job_id: str, purge: bool, detach: bool) -> None:
     )
     if not detach:
         monitor(client, result.eval_id)
+
+
+job.add_command(launch.dispatch)
+job.add_command(launch.periodic)
 
 
 def placement_failures(ev: Evaluation) -> list[tuple[str, str]]:

@@ -33,6 +33,19 @@ class RegisterJob(_Cmd, frozen=True, kw_only=True):
     eval: Evaluation | None = None
 
 
+class LaunchPeriodic(_Cmd, frozen=True, kw_only=True):
+    """The leader's launch of a periodic job: ``job`` is the child, ``launch`` its launch
+    time, recorded as the parent's last launch. A scheduled launch (``forced`` false) of
+    a due time at or before the recorded last launch is refused: a second leader, or one
+    that had not yet applied the first's entry, cannot launch the same time twice."""
+
+    job: Job
+    eval: Evaluation | None = None
+    launch: int
+    due: int = 0  # the due time this launch covers (its launch time unless catching up)
+    forced: bool = False
+
+
 class DeregisterJob(_Cmd, frozen=True, kw_only=True):
     namespace: str
     job_id: str
@@ -154,6 +167,7 @@ class SetJobStable(_Cmd, frozen=True, kw_only=True):
 
 Command = (
     RegisterJob
+    | LaunchPeriodic
     | DeregisterJob
     | RegisterNode
     | UpdateNodeStatus
@@ -183,6 +197,7 @@ __all__ = [
     "DeleteServices",
     "DeregisterJob",
     "FileError",
+    "LaunchPeriodic",
     "RecordGitFetchError",
     "RecordGitSync",
     "RegisterJob",

@@ -18,6 +18,7 @@ import msgspec
 
 from gitorch.core import commands as c
 from gitorch.core.deployments import ledger
+from gitorch.core.launchstate import LaunchTables
 from gitorch.core.model import (
     Allocation,
     Deployment,
@@ -32,6 +33,7 @@ from gitorch.core.model import (
 )
 from gitorch.core.model.alloc import extend_tracker
 from gitorch.core.model.cluster import ServerMember
+from gitorch.core.model.launch import PeriodicLaunch
 from gitorch.core.model.node import compute_class
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.pmap import PMap, pmap, without
@@ -68,6 +70,7 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
     gitsync: GitSync
     cluster_id: str = ""
     members: list[ServerMember] = []
+    periodic_launches: list[PeriodicLaunch] = []
     deployments: list[Deployment] = []
     services: list[ServiceRegistration] = []
     checks: list[tuple[str, list[CheckResult]]] = []
@@ -90,6 +93,7 @@ class StateView:
         self.gitsync = GitSync()
         self.cluster_id = ""  # named once by the first leader (SetClusterID)
         self.members: PMap[str, ServerMember] = pmap()  # raft address -> server
+        self.launches = LaunchTables()  # periodic launch records, children by parent
         self.deployments: PMap[str, Deployment] = pmap()
         self.deployments_by_job: PMap[JobKey, frozenset[str]] = pmap()
         self.svc = ServiceTables()  # service registrations and check results
@@ -135,8 +139,16 @@ class StateView:
                 disk += alloc.resources.disk_mb
         return Resources(cpu=cpu, memory_mb=mem, disk_mb=disk)
 
+    def children(self, namespace: str, job_id: str) -> list[Job]:
+        """The jobs a periodic or parameterized job launched, oldest first."""
+        found = [self.jobs.get((namespace, i)) for i in self.launches.child_ids(namespace, job_id)]
+        return sorted((j for j in found if j is not None), key=lambda j: (j.create_index, j.id))
+
     def job_status(self, job: Job) -> str:
-        """Nomad's job status: running while any allocation is live, dead once stopped."""
+        """Nomad's job status: running while any allocation is live, dead once stopped.
+        A periodic or parameterized job is running until stopped (its children run)."""
+        if job.is_parent():
+            return "dead" if job.stop else "running"
         allocs = self.allocs_for_job(job.namespace, job.id)
         if any(not a.terminal() for a in allocs):
             return "running"
@@ -165,6 +177,7 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.gitsync = src.gitsync
     snap.cluster_id = src.cluster_id
     snap.members = src.members
+    snap.launches = src.launches
     snap.deployments = src.deployments
     snap.deployments_by_job = src.deployments_by_job
     snap.svc = src.svc
@@ -190,6 +203,8 @@ class StateStore(StateView):
         match cmd:
             case c.RegisterJob():
                 return self._register_job(idx, cmd)
+            case c.LaunchPeriodic():
+                return self._launch_periodic(idx, cmd)
             case c.DeregisterJob():
                 return self._deregister_job(idx, cmd)
             case c.RegisterNode():
@@ -254,8 +269,24 @@ class StateStore(StateView):
             self.versions = self.versions.set(key, history)
         self.jobs = self.jobs.set(key, job)
         self._touch(idx, "jobs")
+        launches = self.launches.registered(job, idx, cmd.now)
+        if launches is not self.launches:
+            self.launches = launches
+            self._touch(idx, "periodic_launch")
         evals = [replace(cmd.eval, job_modify_index=job.job_modify_index)] if cmd.eval else []
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
+
+    def _launch_periodic(self, idx: int, cmd: c.LaunchPeriodic) -> ApplyResult:
+        """Register a periodic job's child and record the launch (see LaunchTables)."""
+        ns, parent_id = cmd.job.namespace, cmd.job.parent_id
+        parent = self.jobs.get((ns, parent_id))
+        if parent is None or not parent.is_periodic_active():
+            return ApplyResult(index=idx, error=f"job {parent_id!r} is not an active periodic job")
+        if not cmd.forced and (why := self.launches.refuses(ns, parent_id, cmd.due or cmd.launch)):
+            return ApplyResult(index=idx, error=why)
+        self.launches = self.launches.launched(ns, parent_id, cmd.launch, idx)
+        self._touch(idx, "periodic_launch")
+        return self._register_job(idx, c.RegisterJob(now=cmd.now, job=cmd.job, eval=cmd.eval))
 
     def _deregister_job(self, idx: int, cmd: c.DeregisterJob) -> ApplyResult:
         key = (cmd.namespace, cmd.job_id)
@@ -265,6 +296,7 @@ class StateStore(StateView):
         if cmd.purge:
             self.jobs = self.jobs.delete(key)
             self.versions = without(self.versions, key)
+            self.launches = self.launches.purged(old)
         elif not old.stop:
             stopped = replace(
                 old,
@@ -581,6 +613,7 @@ class StateStore(StateView):
             gitsync=self.gitsync,
             cluster_id=self.cluster_id,
             members=list(self.members.values()),
+            periodic_launches=list(self.launches.launches.values()),
             deployments=list(self.deployments.values()),
             services=list(self.svc.services.values()),
             checks=[(a, list(r)) for a, r in self.svc.checks.items()],
@@ -602,6 +635,7 @@ class StateStore(StateView):
         store.gitsync = dump.gitsync
         store.cluster_id = dump.cluster_id
         store.members = PMap((m.raft_addr, m) for m in dump.members)
+        store.launches = LaunchTables.build(dump.jobs, dump.periodic_launches)
         store.deployments = PMap((d.id, d) for d in dump.deployments)
         store.deployments_by_job = _index(((d.namespace, d.job_id), d.id) for d in dump.deployments)
         store.svc = ServiceTables.build(dump.services, dump.checks)

@@ -35,6 +35,7 @@ from gitorch.core.model.job import (
 )
 from gitorch.errors import JobspecError
 from gitorch.jobspec.hcl import Body
+from gitorch.jobspec.launch import decode_dispatch_payload, decode_parameterized, decode_periodic
 from gitorch.jobspec.reader import BlockReader, each, one
 from gitorch.jobspec.services import (
     CHECK_UNSUPPORTED,
@@ -47,12 +48,12 @@ from gitorch.jobspec.templates import decode_template
 from gitorch.jobspec.validate import combine
 
 _NOT_YET_USED = {
-    "job": "node_pool multiregion spread periodic parameterized "
+    "job": "node_pool multiregion spread "
     "migrate ui vault secret consul_token vault_token",
     "group": "spread volume disconnect ephemeral_disk migrate "
     "scaling shutdown_delay max_run_duration stop_after_client_disconnect "
     "max_client_disconnect consul prevent_reschedule_on_lost vault secret",
-    "task": "artifact vault consul dispatch_payload volume_mount csi_plugin "
+    "task": "artifact vault consul volume_mount csi_plugin "
     "shutdown_delay kind scaling secret identity action schedule",
     "resources": "cores numa secrets iops",
     "network": "hostname dns mbits cidr device ip cni",
@@ -130,6 +131,8 @@ def _job(r: BlockReader, job_id: str) -> Job:
         task_groups=groups,
         meta=r.string_map("meta"),
         update=update,
+        periodic=one(r, "periodic", None, decode_periodic),
+        parameterized_job=one(r, "parameterized", None, decode_parameterized),
         **fields,
     )
 
@@ -178,6 +181,7 @@ def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) 
         lifecycle=one(r, "lifecycle", None, _lifecycle),
         affinities=each(r, "affinity", 0, _affinity),
         restart_policy=_restart(r, restart),
+        dispatch_payload=one(r, "dispatch_payload", None, decode_dispatch_payload),
     )
 
 

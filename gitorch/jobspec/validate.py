@@ -24,6 +24,7 @@ from gitorch.core.model.job import (
 )
 from gitorch.errors import JobspecError
 from gitorch.jobspec.durations import format_duration
+from gitorch.jobspec.launch import launch_problems
 from gitorch.jobspec.redact import excerpt
 from gitorch.jobspec.services import port_problems
 from gitorch.jobspec.services import problems as service_problems
@@ -128,6 +129,7 @@ def _check(job: Job, driver_check: DriverCheck | None) -> list[tuple[str, str, s
         f.add(where, 'a job needs at least one group "name" { task "name" { ... } }')
     _duplicates(f, where, "group", [g.name for g in job.task_groups])
     f.items += update_problems(job, where)
+    f.items += launch_problems(job, where)
     for group in job.task_groups:
         _group(f, f'{where} > group "{group.name}"', group, driver_check)
         if job.type in SYSTEM_TYPES and _has_affinity(job, group):

@@ -34,6 +34,24 @@ class JobDeregisterResponse(Model, frozen=True, kw_only=True):
     index: int
 
 
+class JobDispatchResponse(Model, frozen=True, kw_only=True):
+    """Nomad's JobDispatchResponse (``POST /v1/job/:id/dispatch``)."""
+
+    dispatched_job_id: str
+    eval_id: str = ""
+    eval_create_index: int = 0
+    job_create_index: int = 0
+    index: int = 0
+
+
+class PeriodicForceResponse(Model, frozen=True, kw_only=True):
+    """Nomad's PeriodicForceResponse (``POST /v1/job/:id/periodic/force``)."""
+
+    eval_id: str = ""
+    eval_create_index: int = 0
+    index: int = 0
+
+
 class TGUpdates(Model, frozen=True, kw_only=True):
     ignore: int = 0
     place: int = 0
@@ -96,6 +114,23 @@ class Backend(Protocol):
     def deregister_job(self, namespace: str, job_id: str, purge: bool) -> JobDeregisterResponse: ...
 
     def plan_job(self, job: Job, diff: bool) -> JobPlanResponse: ...
+
+    def force_periodic(self, namespace: str, job_id: str) -> PeriodicForceResponse:
+        """Launch a periodic job's child now (the leader's dispatcher does it)."""
+        ...
+
+    def dispatch_job(
+        self,
+        namespace: str,
+        job_id: str,
+        payload: bytes,
+        meta: dict[str, str],
+        *,
+        token: str = "",
+        id_prefix: str = "",
+    ) -> JobDispatchResponse:
+        """Create a child of a parameterized job; a repeated ``token`` returns the first."""
+        ...
 
     def register_node(self, node: Node) -> NodeRegisterResponse: ...
 

@@ -23,18 +23,22 @@ from gitorch.core.state import ApplyResult, StateView
 from gitorch.errors import BadRequestError, NotFoundError, NotLeaderError
 from gitorch.server.backend import (
     JobDeregisterResponse,
+    JobDispatchResponse,
     JobPlanResponse,
     JobRegisterResponse,
     NodeRegisterResponse,
+    PeriodicForceResponse,
     SyncReport,
 )
 from gitorch.server.blocked import BlockedEvals
 from gitorch.server.broker import EvalBroker
 from gitorch.server.deployments import DeploymentWatcher
+from gitorch.server.dispatch import Dispatcher
 from gitorch.server.fsm import Fsm
 from gitorch.server.heartbeat import Heartbeats
 from gitorch.server.jobplan import plan_job
 from gitorch.server.log import LocalLog, ReplicatedLog
+from gitorch.server.periodic import PeriodicDispatcher
 from gitorch.server.planner import PlanApplier
 from gitorch.server.worker import Worker, new_id
 
@@ -75,6 +79,8 @@ class Server:
         self.heartbeats = Heartbeats(heartbeat_ttl_s, heartbeat_grace_s, self._node_expired)
         self.blocked = BlockedEvals(fsm, self._submit_leading)
         self.deployments = DeploymentWatcher(fsm, self._submit_leading, new_id)
+        self.periodic = PeriodicDispatcher(lambda: self.fsm.state, self._submit_leading)
+        self.dispatcher = Dispatcher(lambda: self.fsm.state, self._submit)
         self.gitops: GitopsPort | None = None
         self.agent_info: Callable[[], dict[str, Any]] = dict
         self._workers = [
@@ -122,10 +128,12 @@ class Server:
                 ready = [n.id for n in state.nodes.values() if n.status == "ready"]
                 self.heartbeats.start(ready)  # each with the failover grace
                 self.blocked.kick()
+                self.periodic.start()
                 self.deployments.start()
                 if self.gitops is not None:
                     self.gitops.start()
             else:
+                self.periodic.stop()
                 self.deployments.stop()
                 if self.gitops is not None:
                     self.gitops.stop()
@@ -137,6 +145,10 @@ class Server:
             for ev in result.new_evals:
                 self.broker.enqueue(ev)
             self.blocked.observe(cmd)
+            if isinstance(cmd, c.RegisterJob):
+                self.periodic.job_changed(cmd.job.namespace, cmd.job.id)
+            elif isinstance(cmd, c.DeregisterJob):
+                self.periodic.job_changed(cmd.namespace, cmd.job_id)
 
     def _submit(self, cmd: c.Command) -> ApplyResult:
         return self.log.submit(cmd)
@@ -199,12 +211,13 @@ class Server:
     def register_job(self, job: Job) -> JobRegisterResponse:
         if not job.id:
             raise BadRequestError("job is missing its ID")
-        ev = self._eval(job, "job-register")
+        # A periodic or parameterized job runs nothing itself: no evaluation (Nomad).
+        ev = None if job.is_parent() else self._eval(job, "job-register")
         result = self._submit(c.RegisterJob(now=time.time_ns(), job=job, eval=ev))
         stored = self.fsm.state.job(job.namespace, job.id)
         return JobRegisterResponse(
-            eval_id=ev.id,
-            eval_create_index=result.index,
+            eval_id=ev.id if ev is not None else "",
+            eval_create_index=result.index if ev is not None else 0,
             job_modify_index=stored.job_modify_index if stored else result.index,
             index=result.index,
         )
@@ -213,20 +226,51 @@ class Server:
         job = self.fsm.state.job(namespace, job_id)
         if job is None:
             raise NotFoundError(f"job {job_id!r} not found in namespace {namespace!r}")
-        ev = self._eval(job, "job-deregister")
+        ev = None if job.is_parent() else self._eval(job, "job-deregister")
         cmd = c.DeregisterJob(
             now=time.time_ns(), namespace=namespace, job_id=job_id, purge=purge, eval=ev
         )
         result = self._submit(cmd)
         return JobDeregisterResponse(
-            eval_id=ev.id,
-            eval_create_index=result.index,
+            eval_id=ev.id if ev is not None else "",
+            eval_create_index=result.index if ev is not None else 0,
             job_modify_index=result.index,
             index=result.index,
         )
 
     def plan_job(self, job: Job, diff: bool) -> JobPlanResponse:
         return plan_job(self.fsm.snapshot(), job, diff=diff)
+
+    def force_periodic(self, namespace: str, job_id: str) -> PeriodicForceResponse:
+        job = self.fsm.state.job(namespace, job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id!r} not found in namespace {namespace!r}")
+        if not job.is_periodic_active():
+            raise BadRequestError(f"can't force launch non-periodic job {job_id!r}")
+        if not self._leader:
+            raise NotLeaderError(self.log.leader())
+        _, ev, result = self.periodic.force(job)
+        if result.error:
+            raise BadRequestError(result.error)
+        return PeriodicForceResponse(
+            eval_id=ev.id if ev is not None else "",
+            eval_create_index=result.index if ev is not None else 0,
+            index=result.index,
+        )
+
+    def dispatch_job(
+        self,
+        namespace: str,
+        job_id: str,
+        payload: bytes,
+        meta: dict[str, str],
+        *,
+        token: str = "",
+        id_prefix: str = "",
+    ) -> JobDispatchResponse:
+        return self.dispatcher.dispatch(
+            namespace, job_id, payload, meta, token=token, id_prefix=id_prefix
+        )
 
     # -- Backend: nodes and allocations ---------------------------------------------
 

@@ -11,6 +11,7 @@ import msgspec
 
 from gitorch.core.model.base import Model
 from gitorch.core.model.deployment import UpdateStrategy
+from gitorch.core.model.launch import DispatchPayloadConfig, ParameterizedJobConfig, PeriodicConfig
 from gitorch.core.model.service import Service as Service
 from gitorch.core.model.service import ServiceCheck as ServiceCheck
 
@@ -164,6 +165,7 @@ class Task(Model, frozen=True, kw_only=True):
     lifecycle: TaskLifecycle | None = None
     affinities: list[Affinity] = []
     restart_policy: RestartPolicy | None = None  # the group's, merged with the task's block
+    dispatch_payload: DispatchPayloadConfig | None = None
 
 
 class TaskGroup(Model, frozen=True, kw_only=True):
@@ -220,6 +222,32 @@ class Job(Model, frozen=True, kw_only=True):
     modify_index: int = 0
     job_modify_index: int = 0
     source: JobSource | None = None
+    periodic: PeriodicConfig | None = None
+    parameterized_job: ParameterizedJobConfig | None = None
+    payload: bytes = b""  # a dispatched job's payload (base64 on the wire, as Nomad)
+    parent_id: str = ""
+    dispatched: bool = False
+    dispatch_idempotency_token: str = ""
+
+    def is_periodic(self) -> bool:
+        return self.periodic is not None
+
+    def is_parameterized(self) -> bool:
+        """A parameterized job that is not itself a dispatched child (Nomad's rule)."""
+        return self.parameterized_job is not None and not self.dispatched
+
+    def is_periodic_active(self) -> bool:
+        """Nomad's IsPeriodicActive: the leader launches children of this job."""
+        return (
+            self.periodic is not None
+            and self.periodic.enabled
+            and not self.stop
+            and not self.is_parameterized()
+        )
+
+    def is_parent(self) -> bool:
+        """A periodic or parameterized job: it runs nothing itself, its children do."""
+        return self.is_periodic() or self.is_parameterized()
 
     def group(self, name: str) -> TaskGroup | None:
         for tg in self.task_groups:
@@ -250,4 +278,9 @@ class Job(Model, frozen=True, kw_only=True):
             meta=self.meta,
             update=self.update,
             stop=self.stop,
+            periodic=self.periodic,
+            parameterized_job=self.parameterized_job,
+            payload=self.payload,
+            parent_id=self.parent_id,
+            dispatched=self.dispatched,
         )

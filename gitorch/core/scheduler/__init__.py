@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gitorch.core.model import Evaluation, Plan
+from gitorch.core.model import Evaluation, Plan, replace
 from gitorch.core.scheduler.generic import schedule_generic, unsupported
 from gitorch.core.scheduler.system import schedule_system
 from gitorch.core.state import StateView
@@ -23,6 +23,8 @@ def schedule(
 ) -> Plan:
     """Plan the changes one evaluation calls for, dispatching on the job's type."""
     job = snap.job(ev.namespace, ev.job_id)
+    if job is not None and job.is_parent():  # periodic/parameterized: its children run
+        job = replace(job, stop=True)
     kind = job.type if job is not None else ev.type
     stopping = job is None or job.stop  # stopping everything works for any job type
     if kind not in SUPPORTED and not stopping:
