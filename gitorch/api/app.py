@@ -24,10 +24,15 @@ from gitorch.api import (
 from gitorch.api.forward import LeaderForwarding
 from gitorch.api.http import error_response, text_response
 from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
+from gitorch.ui import routes as ui_routes
 
 # Reachable without a token: load balancers probe health, and Git hosts sign webhooks
 # with their own secret instead.
 OPEN_PATHS = frozenset({"/v1/agent/health", "/v1/gitops/webhook"})
+# The web UI's pages pass through the gate: each one reads the API as the user (the token
+# from the UI's cookie or header), so the API's answer, 403 included, is what they show.
+def _gated(path: str) -> bool:
+    return path not in OPEN_PATHS and path not in ("/", "/ui") and not path.startswith("/ui/")
 
 
 def make_app(
@@ -51,6 +56,7 @@ def make_app(
         *routes_services.routes(backend),
         *routes_internal.routes(backend),
         *(routes_operator.routes(cluster) if cluster is not None else []),
+        *ui_routes(),
     ]
     middleware = [] if acl_tokens is None else [Middleware(TokenGate, tokens=acl_tokens)]
     if cluster is not None:
@@ -80,7 +86,7 @@ class TokenGate:
         self.tokens = frozenset(tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+        if scope["type"] == "http" and _gated(scope["path"]):
             headers = Headers(scope=scope)
             token = headers.get("x-nomad-token", "")
             auth = headers.get("authorization", "")
