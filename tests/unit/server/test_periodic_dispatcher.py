@@ -232,3 +232,48 @@ def test_a_repeated_idempotency_token_returns_the_first_dispatch(server: Server)
     assert len(server.state.children("default", "render")) == 1
     other = server.dispatch_job("default", "render", b"", {"input": "a"}, token="twice")
     assert other.dispatched_job_id != results[0]
+
+
+def test_catch_up_is_one_launch_now_for_all_missed_due_times() -> None:
+    """A leader that starts 10.5 minutes after the last launch of an every-minute job
+    launches once, now, covering the first missed due time; a later leader with that
+    state has nothing to catch up."""
+    from gitorch.core import commands as c
+    from gitorch.core.state import ApplyResult, StateStore
+
+    t0 = 1_699_999_980 * S  # a whole minute
+    store = StateStore()
+    store.apply(
+        c.RegisterJob(now=t0, job=batch("minutely", periodic=PeriodicConfig(spec="* * * * *")))
+    )
+    now = t0 + 630 * S
+    submitted: list[c.Command] = []
+
+    def submit(cmd: c.Command) -> ApplyResult:
+        submitted.append(cmd)
+        return store.apply(cmd)
+
+    first = PeriodicDispatcher(lambda: store, submit, clock=lambda: now)
+    first.start()
+    try:
+        wait_until(lambda: submitted, 3)
+        time.sleep(0.2)
+    finally:
+        first.stop()
+    assert len(submitted) == 1
+    cmd = submitted[0]
+    assert isinstance(cmd, c.LaunchPeriodic)
+    assert (cmd.launch, cmd.due, cmd.forced) == (now, t0 + 60 * S, False)
+    assert [j.id for j in store.children("default", "minutely")] == [
+        f"minutely/periodic-{now // S}"
+    ]
+    assert first.next_launch("default", "minutely") is None  # stopped: forgets everything
+
+    second = PeriodicDispatcher(lambda: store, submit, clock=lambda: now + S)
+    second.start()
+    try:
+        time.sleep(0.3)
+        assert second.next_launch("default", "minutely") == t0 + 660 * S
+    finally:
+        second.stop()
+    assert len(submitted) == 1
