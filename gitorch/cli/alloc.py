@@ -7,7 +7,17 @@ import sys
 import click
 
 from gitorch.api.wire import AllocListStub, AllocWithJob
-from gitorch.cli.output import Context, emit_json, fields, pass_context, resolve, short, table, when
+from gitorch.cli.output import (
+    Context,
+    emit,
+    fields,
+    pass_context,
+    resolve,
+    short,
+    table,
+    template_option,
+    when,
+)
 
 
 @click.group()
@@ -24,20 +34,25 @@ def find_alloc(ctx: Context, prefix: str) -> AllocWithJob:
 
 @alloc.command()
 @click.argument("alloc_id")
+@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs, indexes, every event.")
+@template_option
 @pass_context
-def status(ctx: Context, alloc_id: str) -> None:
-    """Show an allocation, its tasks and their recent events."""
+def status(ctx: Context, alloc_id: str, verbose: bool, template: str | None) -> None:
+    """Show an allocation (by ID or unique prefix), its tasks and their events."""
     found = find_alloc(ctx, alloc_id)
-    if ctx.json:
-        emit_json(found)
+    if emit(ctx, found, template):
         return
+    ident = (lambda s: s) if verbose else short
+    extra: list[tuple[str, object]] = []
+    if verbose:
+        extra = [("Create Index", found.create_index), ("Modify Index", found.modify_index)]
     click.echo(
         fields(
             [
                 ("ID", found.id),
-                ("Eval ID", short(found.eval_id)),
+                ("Eval ID", ident(found.eval_id)),
                 ("Name", found.name),
-                ("Node ID", short(found.node_id)),
+                ("Node ID", ident(found.node_id)),
                 ("Node Name", found.node_name),
                 ("Job ID", found.job_id),
                 ("Job Version", found.job_version),
@@ -47,17 +62,28 @@ def status(ctx: Context, alloc_id: str) -> None:
                 ("Desired Description", found.desired_description or "<none>"),
                 ("Created", when(found.create_time)),
                 ("Modified", when(found.modify_time)),
+                *extra,
             ]
         )
     )
     for name, task in sorted(found.task_states.items()):
         failed = " (failed)" if task.failed else ""
-        click.echo(f'\nTask "{name}" is "{task.state}"{failed}, restarts: {task.restarts}')
-        rows = [
-            (when(e.time), e.type, e.display_message or e.message)
-            for e in reversed(task.events[-10:])
-        ]
+        click.echo(f'\nTask "{name}" is "{task.state}"{failed}')
+        click.echo("Task Events:")
+        click.echo(
+            fields(
+                [
+                    ("Started At", when(task.started_at) if task.started_at else "N/A"),
+                    ("Finished At", when(task.finished_at) if task.finished_at else "N/A"),
+                    ("Total Restarts", task.restarts),
+                    ("Last Restart", when(task.last_restart) if task.last_restart else "N/A"),
+                ]
+            )
+        )
+        events = task.events if verbose else task.events[-10:]
+        rows = [(when(e.time), e.type, e.display_message or e.message) for e in reversed(events)]
         if rows:
+            click.echo("\nRecent Events:")
             click.echo(table(("Time", "Type", "Description"), rows))
 
 

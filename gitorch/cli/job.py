@@ -1,7 +1,9 @@
-"""``gitorch job run|plan|status|stop|validate``."""
+"""``gitorch job run|plan|status|stop|validate`` (``inspect``, ``history``, ``revert`` and
+``deployments`` live in :mod:`gitorch.cli.job_versions`)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -9,10 +11,10 @@ import click
 from click.decorators import FC
 
 from gitorch.api.client import Client
-from gitorch.cli import launch
+from gitorch.cli import job_versions, launch
 from gitorch.cli.output import Context, emit_json, fields, pass_context, short, table, when
 from gitorch.core.model import Evaluation, Job
-from gitorch.errors import JobspecError
+from gitorch.errors import GitorchError, JobspecError
 from gitorch.jobspec import parse_file
 from gitorch.jobspec.isolate import parse_isolated
 from gitorch.jobspec.limits import DEFAULT_LIMITS
@@ -41,7 +43,12 @@ def load_job(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Job:
             raise click.ClickException(f"-var {item!r} is not NAME=VALUE")
         overrides[name] = value
     return parse_file(
-        file, text, vars_=overrides, var_files=var_files, driver_check=installed_driver_check()
+        file,
+        text,
+        vars_=overrides,
+        var_files=var_files,
+        driver_check=installed_driver_check(),
+        env=os.environ,
     )
 
 
@@ -76,6 +83,7 @@ def validate(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None
         var_files=list(zip(var_file, texts[1:], strict=True)),
         driver_check=installed_driver_check(),
         limits=limits,
+        env=os.environ,
     )
     if isinstance(parsed, JobspecError):
         raise click.ClickException(parsed.located())
@@ -100,12 +108,21 @@ def _read_bounded(file: str, most: int) -> str:
 @click.argument("file", type=click.Path(dir_okay=False))
 @_with_vars
 @click.option("-detach", "--detach", is_flag=True, help="Return after submitting.")
+@click.option("-output", "--output", is_flag=True, help='Print {"Job": ...} JSON; submit nothing.')
 @pass_context
 def run(
-    ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...], detach: bool
+    ctx: Context,
+    file: str,
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    detach: bool,
+    output: bool,
 ) -> None:
     """Parse FILE locally and register the job; exits 2 if it cannot be placed."""
     parsed = load_job(file, var, var_file)
+    if output:  # Nomad's -output: the API form of the job, no request
+        emit_json({"Job": parsed})
+        return
     client = ctx.client()
     result = client.register_job(parsed)
     if ctx.json:
@@ -116,8 +133,11 @@ def run(
         for key, value in launch.status_fields(parsed)[2:]:
             click.echo(f"    {key}: {value}")
         return
+    if detach:
+        click.echo(f"Job registration successful\nEvaluation ID: {result.eval_id}")
+        return
     click.echo(f'==> Job "{parsed.id}" registered (evaluation {result.eval_id})')
-    if not detach and not monitor(client, result.eval_id):
+    if not monitor(client, result.eval_id):
         raise SystemExit(2)
 
 
@@ -126,12 +146,24 @@ def run(
 @_with_vars
 @pass_context
 def plan(ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
-    """Show what registering FILE would change, committing nothing."""
-    parsed = load_job(file, var, var_file)
-    result = ctx.client().plan_job(parsed, diff=True)
+    """Show what registering FILE would change, committing nothing.
+
+    Exit code, as Nomad's: 0 no allocations would be created or destroyed, 1 some
+    would, 255 an error.
+    """
+    try:
+        parsed = load_job(file, var, var_file)
+        result = ctx.client().plan_job(parsed, diff=True)
+    except (click.ClickException, GitorchError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(255) from exc
+    changes = any(
+        up.place or up.stop or up.destructive_update or up.migrate or up.canary
+        for up in result.annotations.desired_tg_updates.values()
+    )
     if ctx.json:
         emit_json(result)
-        return
+        raise SystemExit(1 if changes else 0)
     mark = {"Added": "+", "Deleted": "-", "Edited": "+/-", "None": ""}[result.diff.type]
     click.echo(f'{mark} Job: "{parsed.id}"'.strip())
     for name, up in sorted(result.annotations.desired_tg_updates.items()):
@@ -153,6 +185,7 @@ def plan(ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...
         click.echo(f'Warning: task group "{name}" cannot be placed fully: ', nl=False)
         click.echo(f"{metric.nodes_evaluated} nodes evaluated, {metric.nodes_exhausted} exhausted")
     click.echo(f"Job Modify Index: {result.job_modify_index}")
+    raise SystemExit(1 if changes else 0)
 
 
 @job.command()
@@ -161,6 +194,8 @@ def plan(ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...
 def status(ctx: Context, job_id: str | None) -> None:
     """List jobs, or show one job with its allocations."""
     client = ctx.client()
+    if job_id is not None:
+        job_id = job_versions.find_job(ctx, job_id)
     if job_id is None:
         stubs = client.list_jobs()
         if ctx.json:
@@ -261,6 +296,13 @@ def stop(ctx: Context, job_id: str, purge: bool, detach: bool) -> None:
 
 job.add_command(launch.dispatch)
 job.add_command(launch.periodic)
+for _command in (
+    job_versions.inspect,
+    job_versions.history,
+    job_versions.revert,
+    job_versions.deployments,
+):
+    job.add_command(_command)
 
 
 def placement_failures(ev: Evaluation) -> list[tuple[str, str]]:

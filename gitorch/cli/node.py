@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import click
 
-from gitorch.cli.output import Context, emit_json, fields, pass_context, resolve, short, table, when
+from gitorch.cli.output import (
+    Context,
+    emit,
+    emit_json,
+    fields,
+    pass_context,
+    resolve,
+    short,
+    table,
+    template_option,
+    when,
+)
 from gitorch.core.model import NodeListStub
 
 
@@ -20,19 +31,22 @@ def find_node(ctx: Context, prefix: str) -> NodeListStub:
 
 @node.command()
 @click.argument("node_id", required=False)
+@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs, attributes and meta.")
+@template_option
 @pass_context
-def status(ctx: Context, node_id: str | None) -> None:
-    """List nodes, or show one node with its allocations."""
+def status(ctx: Context, node_id: str | None, verbose: bool, template: str | None) -> None:
+    """List nodes, or show one node (by ID or unique prefix) with its allocations."""
     client = ctx.client()
+    ident = (lambda s: s) if verbose else short
     if node_id is None:
         stubs = client.list_nodes()
-        if ctx.json:
-            emit_json(stubs)
-        elif not stubs:
+        if emit(ctx, stubs, template):
+            return
+        if not stubs:
             click.echo("No nodes registered")
         else:
             rows = [
-                (short(n.id), n.name, n.datacenter, n.node_class or "<none>", n.address,
+                (ident(n.id), n.name, n.datacenter, n.node_class or "<none>", n.address,
                  n.scheduling_eligibility, n.drain, n.status)
                 for n in stubs
             ]  # fmt: skip
@@ -41,6 +55,9 @@ def status(ctx: Context, node_id: str | None) -> None:
         return
     found = client.get_node(find_node(ctx, node_id).id)
     allocs, _ = client.node_allocations(found.id)
+    if template:
+        emit(ctx, found, template)
+        return
     if ctx.json:
         emit_json({"Node": found, "Allocations": allocs})
         return
@@ -64,13 +81,17 @@ def status(ctx: Context, node_id: str | None) -> None:
             ]
         )
     )
+    if verbose:
+        for title, values in (("Attributes", found.attributes), ("Meta", found.meta)):
+            click.echo(f"\n{title}")
+            click.echo(fields(sorted(values.items())) if values else "<none>")
     click.echo("\nAllocations")
     live = [a for a in allocs if not a.terminal()]
     if not live:
         click.echo("No running allocations")
         return
     alloc_rows = [
-        (short(a.id), a.job_id, a.task_group, a.desired_status, a.client_status) for a in live
+        (ident(a.id), a.job_id, a.task_group, a.desired_status, a.client_status) for a in live
     ]
     click.echo(table(("ID", "Job ID", "Task Group", "Desired", "Status"), alloc_rows))
 

@@ -1,5 +1,6 @@
-"""What every command shares: the API client from the global options, tables for
-people, JSON for scripts, and short IDs resolved by prefix."""
+"""What every command shares: the API client from the general options, tables for
+people, JSON (``-json``) or a Go template (``-t``) for scripts, and IDs resolved by
+prefix."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import click
 import msgspec
 
 from gitorch.api.client import Client
-from gitorch.codec import to_json
+from gitorch.cli.options import TlsOptions, from_env
+from gitorch.codec import to_builtins, to_json
+from gitorch.templating import Template, TemplateError
 
 T = TypeVar("T")
 SHORT = 8  # characters of an ID shown in tables, as Nomad does
@@ -20,16 +23,26 @@ SHORT = 8  # characters of an ID shown in tables, as Nomad does
 
 @dataclass
 class Context:
-    """The global options (``--address``, ``--token``, ``--json``) and the client they make."""
+    """The general options (``-address``, ``-token``, ``-namespace``, ``-region``, TLS,
+    ``-json``) and the client they make."""
 
     address: str | None = None
     token: str | None = None
     json: bool = False
+    namespace: str | None = None
+    region: str | None = None
+    tls: TlsOptions = field(default_factory=TlsOptions)
     _client: Client | None = field(default=None, repr=False)
 
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.address, self.token)
+            self._client = Client(
+                self.address or from_env("ADDR"),
+                self.token or from_env("TOKEN"),
+                namespace=self.namespace or from_env("NAMESPACE") or "default",
+                region=self.region or from_env("REGION") or "",
+                verify=self.tls.context(),
+            )
         return self._client
 
 
@@ -39,6 +52,31 @@ pass_context = click.make_pass_decorator(Context, ensure=True)
 def emit_json(value: Any) -> None:
     """Print ``value`` as indented JSON (Nomad's wire names)."""
     click.echo(msgspec.json.format(to_json(value), indent=2).decode())
+
+
+def emit(ctx: Context, value: Any, template: str | None) -> bool:
+    """Print ``value`` through the ``-t`` template or as ``-json``; False when neither was
+    asked for (the caller prints its table)."""
+    if template:
+        click.echo(render_template(template, value), nl=False)
+        return True
+    if ctx.json:
+        emit_json(value)
+        return True
+    return False
+
+
+def render_template(text: str, value: Any) -> str:
+    """``value`` (as its wire JSON: Nomad's field names) through a Go text/template."""
+    try:
+        return Template("-t", text).render(to_builtins(value))
+    except TemplateError as exc:
+        raise click.ClickException(f"the -t template failed: {exc}") from exc
+
+
+def template_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Nomad's ``-t TEMPLATE``: format the output with a Go text/template."""
+    return click.option("-t", "template", default=None, help="Format with a Go template.")(fn)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -70,7 +108,8 @@ def when(ns: int) -> str:
 def resolve(
     kind: str, prefix: str, lookup: Callable[[str], Sequence[T]], key: Callable[[T], str]
 ) -> T:
-    """The one item whose ID starts with ``prefix`` (an exact match wins)."""
+    """The one item whose ID starts with ``prefix`` (an exact match wins); several
+    matches are an error that lists them, as Nomad's does."""
     found = list(lookup(prefix))
     exact = [item for item in found if key(item) == prefix]
     if exact:
@@ -78,6 +117,9 @@ def resolve(
     if not found:
         raise click.ClickException(f"No {kind} with prefix {prefix!r} found")
     if len(found) > 1:
-        ids = ", ".join(key(item) for item in found[:10])
-        raise click.ClickException(f"Prefix {prefix!r} matched several {kind}s: {ids}")
+        ids = "\n".join(f"  {key(item)}" for item in found[:20])
+        more = f"\n  ... and {len(found) - 20} more" if len(found) > 20 else ""
+        raise click.ClickException(
+            f"Prefix {prefix!r} matched multiple {kind}s; give more of the ID:\n{ids}{more}"
+        )
     return found[0]
