@@ -38,6 +38,7 @@ from gitorch.agent.localstate import LocalState
 from gitorch.agent.taskrunner import TaskRunner, Timers
 from gitorch.agent.templatesource import ServerTemplateSource
 from gitorch.core.commands import AllocClientUpdate
+from gitorch.core.disconnects import policy
 from gitorch.core.model import Allocation, DriverInfo, Node, NodeResources, replace
 from gitorch.errors import GitorchError, NotFoundError
 from gitorch.plugins.device import DevicePlugin
@@ -272,6 +273,7 @@ class Client:
 
     def _heartbeat_loop(self) -> None:
         backoff = _Backoff(self.options.retry_max_s)
+        last_ok = time.monotonic()  # of the last heartbeat the servers answered
         while not self._stop.is_set():
             try:
                 if self.registered.is_set():
@@ -287,11 +289,49 @@ class Client:
                 delay = backoff.next()
                 ttl = self.heartbeat_ttl_ns / 2e9 if self.heartbeat_ttl_ns else delay
                 log.warning("heartbeat failed (retry in %.1fs): %s", min(delay, ttl), exc)
+                self.stop_cut_off(time.monotonic() - last_ok)
                 self._stop.wait(min(delay, ttl))
                 continue
             backoff.reset()
+            gap, last_ok = time.monotonic() - last_ok, time.monotonic()
+            if self.heartbeat_ttl_ns and gap > self.heartbeat_ttl_ns / 1e9:
+                self.resend_statuses()  # the servers may hold our allocations unknown
             self.heartbeat_ttl_ns = resp.heartbeat_ttl
             self._stop.wait(max(resp.heartbeat_ttl / 2e9, 0.05))
+
+    def resend_statuses(self) -> None:
+        """Report every allocation's last status again (after a gap in heartbeats the
+        servers marked them unknown; this is how they learn the tasks kept running)."""
+        with self._lock:
+            reported = [r.state.reported for r in self._runners.values()]
+        for update in reported:
+            if update is not None:
+                self._batcher.add(update)
+        log.info("node %s: back in touch with the servers, statuses sent again", self.node_id)
+
+    def stop_cut_off(self, silent_s: float) -> list[str]:
+        """Stop the allocations whose group's ``stop_on_client_after`` is shorter than
+        ``silent_s`` (seconds since the servers last answered); their IDs."""
+        with self._lock:
+            runners = list(self._runners.values())
+        stopped: list[str] = []
+        for runner in runners:
+            alloc, job = runner.state.alloc, runner.state.job
+            group = job.group(alloc.task_group)
+            p = policy(group) if group is not None else None
+            if p is None or not p.stop_on_client_after or alloc.desired_status != "run":
+                continue
+            if silent_s * 1e9 < p.stop_on_client_after or runner.terminal():
+                continue
+            log.warning(
+                "allocation %s: no server answered for %.0fs (stop_on_client_after): stopping it",
+                alloc.id,
+                silent_s,
+            )
+            stop = replace(alloc, desired_status="stop")
+            runner.send(ar.AllocUpdated(alloc=stop, job=job))
+            stopped.append(alloc.id)
+        return stopped
 
     # -- allocations -------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Node routes: /v1/nodes, /v1/node/:id, /v1/node/:id/allocations and eligibility."""
+"""Node routes: /v1/nodes, /v1/node/:id, /v1/node/:id/allocations, eligibility and drain."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 from gitorch.api.http import blocking_index, endpoint, json_response, read_object
 from gitorch.api.wire import NodeEligibilityResponse, alloc_with_job
 from gitorch.core.model import Node, node_stub
+from gitorch.core.model.drain import DrainSpec
 from gitorch.errors import BadRequestError, NotFoundError
 from gitorch.server.backend import Backend
 
@@ -62,9 +63,52 @@ def routes(backend: Backend) -> list[BaseRoute]:
             NodeEligibilityResponse(node_modify_index=index, index=index), index=index
         )
 
+    @endpoint
+    async def drain(request: Request) -> Response:
+        body = await read_object(request)
+        node_id = request.path_params["node_id"]
+        spec, mark_eligible, meta = drain_request(body)
+        index, eval_ids = await run_in_threadpool(
+            backend.drain_node, node_id, spec, mark_eligible, meta
+        )
+        resp = NodeEligibilityResponse(
+            eval_ids=eval_ids,
+            eval_create_index=index if eval_ids else 0,
+            node_modify_index=index,
+            index=index,
+        )
+        return json_response(resp, index=index)
+
     return [
         Route("/v1/nodes", list_nodes, methods=["GET"]),
+        Route("/v1/node/{node_id:str}/drain", drain, methods=["POST", "PUT"]),
         Route("/v1/node/{node_id:str}", read_node, methods=["GET"]),
         Route("/v1/node/{node_id:str}/allocations", node_allocations, methods=["GET"]),
         Route("/v1/node/{node_id:str}/eligibility", eligibility, methods=["POST", "PUT"]),
     ]
+
+
+def drain_request(body: dict[str, object]) -> tuple[DrainSpec | None, bool, dict[str, str]]:
+    """Nomad's NodeUpdateDrainRequest: ``DrainSpec`` (null cancels the drain),
+    ``MarkEligible``, ``Meta``."""
+    raw = body.get("DrainSpec")
+    mark = body.get("MarkEligible", False)
+    meta = body.get("Meta") or {}
+    if not isinstance(mark, bool):
+        raise BadRequestError(f"MarkEligible must be true or false, got {mark!r}")
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise BadRequestError("Meta must be an object of strings")
+    if raw is None:
+        return None, mark, {str(k): str(v) for k, v in meta.items()}
+    if not isinstance(raw, dict):
+        raise BadRequestError("DrainSpec must be an object with Deadline and IgnoreSystemJobs")
+    deadline = raw.get("Deadline", 0)
+    ignore = raw.get("IgnoreSystemJobs", False)
+    if not isinstance(deadline, int) or isinstance(deadline, bool) or deadline < -1:
+        raise BadRequestError(
+            f"DrainSpec.Deadline must be nanoseconds (-1 forces at once, 0 never), got {deadline!r}"
+        )
+    if not isinstance(ignore, bool):
+        raise BadRequestError(f"DrainSpec.IgnoreSystemJobs must be true or false, got {ignore!r}")
+    spec = DrainSpec(deadline=deadline, ignore_system_jobs=ignore)
+    return spec, mark, {str(k): str(v) for k, v in meta.items()}

@@ -20,6 +20,7 @@ from gitorch.core.model import (
     TaskState,
 )
 from gitorch.core.model.cluster import ServerMember
+from gitorch.core.model.drain import DrainStrategy
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.naming import nomad_name
 
@@ -68,6 +69,28 @@ class UpdateNodeStatus(_Cmd, frozen=True, kw_only=True):
 class UpdateNodeEligibility(_Cmd, frozen=True, kw_only=True):
     node_id: str
     eligibility: str
+    evals: list[Evaluation] = []
+
+
+class UpdateNodeDrain(_Cmd, frozen=True, kw_only=True):
+    """Start (``strategy``) or cancel (None) a node's drain (``/v1/node/:id/drain``)."""
+
+    node_id: str
+    strategy: DrainStrategy | None = None
+    mark_eligible: bool = False
+    meta: dict[str, str] = {}
+    evals: list[Evaluation] = []
+
+
+class ApplyDrainStep(_Cmd, frozen=True, kw_only=True):
+    """The drainer's step for one node: allocations marked for migration, allocations
+    stopped (ID, why), and ``done`` when the node has finished draining. Refused when
+    the node is no longer draining (a cancel got there first)."""
+
+    node_id: str
+    migrate: list[str] = []
+    stop: list[tuple[str, str]] = []
+    done: bool = False
     evals: list[Evaluation] = []
 
 
@@ -172,6 +195,8 @@ Command = (
     | RegisterNode
     | UpdateNodeStatus
     | UpdateNodeEligibility
+    | UpdateNodeDrain
+    | ApplyDrainStep
     | UpsertEvals
     | ApplyPlan
     | UpdateAllocsFromClient
@@ -190,6 +215,8 @@ Command = (
 __all__ = [
     "AllocClientUpdate",
     "AllocHealth",
+    "ApplyDrainStep",
+    "UpdateNodeDrain",
     "SetJobStable",
     "UpdateDeployment",
     "ApplyPlan",

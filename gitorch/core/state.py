@@ -17,6 +17,7 @@ from typing import TypeVar, assert_never
 import msgspec
 
 from gitorch.core import commands as c
+from gitorch.core import nodestate
 from gitorch.core.deployments import ledger
 from gitorch.core.launchstate import LaunchTables
 from gitorch.core.model import (
@@ -29,6 +30,7 @@ from gitorch.core.model import (
     Plan,
     RescheduleEvent,
     Resources,
+    TaskGroup,
     replace,
 )
 from gitorch.core.model.alloc import extend_tracker
@@ -223,6 +225,8 @@ class StateStore(StateView):
                 return self._update_node(
                     idx, cmd.node_id, cmd.evals, cmd.now, scheduling_eligibility=cmd.eligibility
                 )
+            case c.UpdateNodeDrain() | c.ApplyDrainStep():
+                return self._drain(idx, cmd)
             case c.UpsertEvals():
                 return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
             case c.ApplyPlan():
@@ -327,6 +331,11 @@ class StateStore(StateView):
                 cmd.node.scheduling_eligibility if old is None else old.scheduling_eligibility
             ),
         )
+        if old is not None and old.last_drain is not None:  # an operator's drain outlives
+            # a client's registration
+            node = replace(
+                node, drain=old.drain, drain_strategy=old.drain_strategy, last_drain=old.last_drain
+            )
         self.nodes = self.nodes.set(node.id, node)
         self._touch(idx, "nodes")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
@@ -341,7 +350,42 @@ class StateStore(StateView):
         self._touch(idx, "nodes")
         if changes.get("status") == "down":  # a down node's services are gone (Nomad)
             self._drop_services(idx, [a.id for a in self.allocs_for_node(node_id)])
+        if changes.get("status") == "disconnected":  # tolerant allocations go unknown
+            self.allocs, marked = nodestate.mark_unknown(
+                self.allocs, self.by_node.get(node_id, frozenset()), self._group_of, idx, now
+            )
+            if marked:
+                self._touch(idx, "allocs")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, now))
+
+    def _drain(self, idx: int, cmd: c.UpdateNodeDrain | c.ApplyDrainStep) -> ApplyResult:
+        node = self.nodes.get(cmd.node_id)
+        if node is None:
+            return ApplyResult(index=idx, error=f"node {cmd.node_id!r} not found")
+        on_node = self.by_node.get(node.id, frozenset())
+        if isinstance(cmd, c.UpdateNodeDrain):
+            if cmd.strategy is not None:
+                node = nodestate.start_drain(node, cmd.strategy, cmd.meta, cmd.now)
+            else:
+                node = nodestate.cancel_drain(node, cmd.mark_eligible, cmd.now)
+                self.allocs = nodestate.unmark(self.allocs, on_node, idx)
+                self._touch(idx, "allocs")
+        elif node.drain_strategy is None:
+            return ApplyResult(index=idx, error=f"node {node.id} is not draining")
+        else:
+            self.allocs = nodestate.drain_step(self.allocs, cmd.migrate, cmd.stop, idx, cmd.now)
+            self._touch(idx, "allocs")
+            if cmd.done:
+                node = nodestate.finish_drain(node, cmd.now)
+        self.nodes = self.nodes.set(node.id, replace(node, modify_index=idx))
+        self._touch(idx, "nodes")
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
+
+    def _group_of(self, alloc: Allocation) -> TaskGroup | None:
+        job = self.job_version(alloc.namespace, alloc.job_id, alloc.job_version) or self.job(
+            alloc.namespace, alloc.job_id
+        )
+        return job.group(alloc.task_group) if job is not None else None
 
     # -- evaluations ----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from gitorch.core.model.base import replace
 from gitorch.core.model.deployment import UpdateStrategy
+from gitorch.core.model.drain import MigrateStrategy
 from gitorch.core.model.job import (
     BATCH_RESTART,
     SECOND,
@@ -36,6 +37,7 @@ from gitorch.core.model.job import (
 from gitorch.errors import JobspecError
 from gitorch.jobspec.hcl import Body
 from gitorch.jobspec.launch import decode_dispatch_payload, decode_parameterized, decode_periodic
+from gitorch.jobspec.migrate import decode_disconnect, decode_migrate, decode_old_disconnect
 from gitorch.jobspec.reader import BlockReader, each, one
 from gitorch.jobspec.services import (
     CHECK_UNSUPPORTED,
@@ -49,10 +51,10 @@ from gitorch.jobspec.validate import combine
 
 _NOT_YET_USED = {
     "job": "node_pool multiregion spread "
-    "migrate ui vault secret consul_token vault_token",
-    "group": "spread volume disconnect ephemeral_disk migrate "
-    "scaling shutdown_delay max_run_duration stop_after_client_disconnect "
-    "max_client_disconnect consul prevent_reschedule_on_lost vault secret",
+    "ui vault secret consul_token vault_token",
+    "group": "spread volume ephemeral_disk "
+    "scaling shutdown_delay max_run_duration "
+    "consul prevent_reschedule_on_lost vault secret",
     "task": "artifact vault consul volume_mount csi_plugin "
     "shutdown_delay kind scaling secret identity action schedule",
     "resources": "cores numa secrets iops",
@@ -107,16 +109,22 @@ def _job(r: BlockReader, job_id: str) -> Job:
     base = BATCH_RESTART if job_type in ("batch", "sysbatch") else RestartPolicy()
     resched = _reschedule(r, default_reschedule(job_type))  # the job's block over defaults
     update = _update(r, None)  # the job's update block, merged into each group's
+    migrate = decode_migrate(r, None)  # likewise the job's migrate block
     # A task outside any group gets a group of its own, as in Nomad.
     alone = each(r, "task", 1, lambda t, x: _task(t, x, f"{name}-{x}-{x}", base))
     groups = [
         TaskGroup(
-            name=t.name, tasks=[t], restart_policy=base, reschedule_policy=resched, update=update
+            name=t.name,
+            tasks=[t],
+            restart_policy=base,
+            reschedule_policy=resched,
+            update=update,
+            migrate=migrate,
         )
         for t in alone
     ]
     groups += each(
-        r, "group", 1, lambda g, label: _group(g, label, name, base, resched, update)
+        r, "group", 1, lambda g, label: _group(g, label, name, base, resched, update, migrate)
     )
     fields: dict[str, Any] = {"type": job_type, "datacenters": r.strings("datacenters") or ["*"]}
     return Job(
@@ -144,9 +152,11 @@ def _group(
     base: RestartPolicy,
     resched: ReschedulePolicy,
     update: UpdateStrategy | None,
+    migrate: MigrateStrategy | None = None,
 ) -> TaskGroup:
     restart = _restart(r, base)
     prefix = f"{job_name}-{name}"
+    max_client_disconnect, stop_after_client_disconnect = decode_old_disconnect(r)
     return TaskGroup(
         name=name,
         count=r.integer("count", 1),
@@ -159,6 +169,10 @@ def _group(
         networks=each(r, "network", 0, _network),
         affinities=each(r, "affinity", 0, _affinity),
         update=_update(r, update),
+        migrate=decode_migrate(r, migrate),
+        disconnect=decode_disconnect(r),
+        max_client_disconnect=max_client_disconnect,
+        stop_after_client_disconnect=stop_after_client_disconnect,
     )
 
 

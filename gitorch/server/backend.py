@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import AllocMetric, GitopsStatus, Job, Model, Node
+from gitorch.core.model.drain import DrainSpec
 from gitorch.core.model.gitops import SyncChange as SyncChange
 from gitorch.core.model.gitops import SyncReport as SyncReport
 from gitorch.core.model.service import CheckResult, ServiceRegistration
@@ -150,6 +151,10 @@ class Backend(Protocol):
     def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int: ...
 
     def set_node_eligibility(self, node_id: str, eligible: bool) -> int: ...
+
+    def drain_node(
+        self, node_id: str, spec: DrainSpec | None, mark_eligible: bool, meta: dict[str, str]
+    ) -> tuple[int, list[str]]: ...
 
     def gitops_status(self) -> GitopsStatus: ...
 

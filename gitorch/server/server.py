@@ -16,7 +16,9 @@ from typing import Any, Protocol
 
 from gitorch import __version__
 from gitorch.core import commands as c
+from gitorch.core.disconnects import tolerates
 from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, replace
+from gitorch.core.model.drain import DrainSpec, DrainStrategy, rfc3339
 from gitorch.core.model.node import same_registration
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.state import ApplyResult, StateView
@@ -34,6 +36,7 @@ from gitorch.server.blocked import BlockedEvals
 from gitorch.server.broker import EvalBroker
 from gitorch.server.deployments import DeploymentWatcher
 from gitorch.server.dispatch import Dispatcher
+from gitorch.server.drainer import Drainer
 from gitorch.server.fsm import Fsm
 from gitorch.server.heartbeat import Heartbeats
 from gitorch.server.jobplan import plan_job
@@ -79,6 +82,7 @@ class Server:
         self.heartbeats = Heartbeats(heartbeat_ttl_s, heartbeat_grace_s, self._node_expired)
         self.blocked = BlockedEvals(fsm, self._submit_leading)
         self.deployments = DeploymentWatcher(fsm, self._submit_leading, new_id)
+        self.drainer = Drainer(fsm, self._submit_leading, new_id)
         self.periodic = PeriodicDispatcher(lambda: self.fsm.state, self._submit_leading)
         self.dispatcher = Dispatcher(lambda: self.fsm.state, self._submit)
         self.gitops: GitopsPort | None = None
@@ -130,11 +134,13 @@ class Server:
                 self.blocked.kick()
                 self.periodic.start()
                 self.deployments.start()
+                self.drainer.start()
                 if self.gitops is not None:
                     self.gitops.start()
             else:
                 self.periodic.stop()
                 self.deployments.stop()
+                self.drainer.stop()
                 if self.gitops is not None:
                     self.gitops.stop()
                 self.heartbeats.stop()
@@ -306,13 +312,14 @@ class Server:
         node = self.fsm.state.nodes.get(node_id)
         if not self._leader or node is None or node.status == "down":
             return
-        log.warning("node %s (%s) missed its heartbeat: marking it down", node_id, node.name)
+        status = "disconnected" if self._tolerates_disconnect(node_id) else "down"
+        log.warning("node %s (%s) missed its heartbeat: marking it %s", node_id, node.name, status)
         evals = self._node_evals(node_id, "node-update")
         self._submit_leading(
             c.UpdateNodeStatus(
                 now=time.time_ns(),
                 node_id=node_id,
-                status="down",
+                status=status,
                 description="node heartbeat missed",
                 evals=evals,
             )
@@ -367,6 +374,51 @@ class Server:
     def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int:
         cmd = c.UpsertCheckResults(now=time.time_ns(), alloc_id=alloc_id, results=results)
         return self._submit(cmd).index
+
+    def _tolerates_disconnect(self, node_id: str) -> bool:
+        """Does a live allocation on the node belong to a group with ``lost_after``?"""
+        state = self.fsm.state
+        for alloc in state.allocs_for_node(node_id):
+            job = state.job_version(alloc.namespace, alloc.job_id, alloc.job_version)
+            if not alloc.terminal() and job is not None and tolerates(job.group(alloc.task_group)):
+                return True
+        return False
+
+    def drain_node(
+        self, node_id: str, spec: DrainSpec | None, mark_eligible: bool, meta: dict[str, str]
+    ) -> tuple[int, list[str]]:
+        """Start (``spec``) or cancel (None) a node's drain; the index and the IDs of
+        the evaluations it created."""
+        node = self.fsm.state.nodes.get(node_id)
+        if node is None:
+            raise NotFoundError(
+                f"node {node_id} not found: list the nodes with 'gitorch node status'"
+            )
+        now = time.time_ns()
+        strategy = None
+        evals: list[Evaluation] = []
+        if spec is not None:
+            deadline = spec.deadline
+            force_ns = now + deadline if deadline > 0 else (now if deadline < 0 else 0)
+            strategy = DrainStrategy(
+                deadline=deadline,
+                ignore_system_jobs=spec.ignore_system_jobs,
+                force_deadline=rfc3339(force_ns),
+                started_at=rfc3339(now),
+                force_deadline_ns=force_ns,
+                started_at_ns=now,
+            )
+        else:  # the reconciler settles what was mid-migration; system jobs may want it back
+            evals = self._node_evals(node_id, "node-drain")
+        cmd = c.UpdateNodeDrain(
+            now=now,
+            node_id=node_id,
+            strategy=strategy,
+            mark_eligible=mark_eligible,
+            meta=meta,
+            evals=evals,
+        )
+        return self._submit(cmd).index, [e.id for e in evals]
 
     def set_node_eligibility(self, node_id: str, eligible: bool) -> int:
         if node_id not in self.fsm.state.nodes:

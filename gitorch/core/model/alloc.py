@@ -6,10 +6,11 @@ from typing import Literal
 
 from gitorch.core.model.base import Model
 from gitorch.core.model.deployment import AllocDeploymentStatus
+from gitorch.core.model.drain import DesiredTransition
 from gitorch.core.model.job import ReschedulePolicy, Resources
 
 DesiredStatus = Literal["run", "stop", "evict"]
-ClientStatus = Literal["pending", "running", "complete", "failed", "lost"]
+ClientStatus = Literal["pending", "running", "complete", "failed", "lost", "unknown"]
 TERMINAL_CLIENT = frozenset({"complete", "failed", "lost"})
 
 
@@ -96,6 +97,7 @@ class Allocation(Model, frozen=True, kw_only=True):
     allocated_devices: dict[str, list[AllocatedDevice]] = {}  # task name -> devices
     desired_status: DesiredStatus = "run"
     desired_description: str = ""
+    desired_transition: DesiredTransition = DesiredTransition()
     client_status: ClientStatus = "pending"
     client_description: str = ""
     task_states: dict[str, TaskState] = {}

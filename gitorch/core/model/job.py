@@ -11,6 +11,7 @@ import msgspec
 
 from gitorch.core.model.base import Model
 from gitorch.core.model.deployment import UpdateStrategy
+from gitorch.core.model.drain import DisconnectStrategy, MigrateStrategy
 from gitorch.core.model.launch import DispatchPayloadConfig, ParameterizedJobConfig, PeriodicConfig
 from gitorch.core.model.service import Service as Service
 from gitorch.core.model.service import ServiceCheck as ServiceCheck
@@ -180,6 +181,10 @@ class TaskGroup(Model, frozen=True, kw_only=True):
     networks: list[NetworkResource] = []
     affinities: list[Affinity] = []
     update: UpdateStrategy | None = None  # the job's block merged with the group's
+    migrate: MigrateStrategy | None = None  # the job's block merged with the group's
+    disconnect: DisconnectStrategy | None = None
+    max_client_disconnect: int | None = None  # the older spellings of ``disconnect``
+    stop_after_client_disconnect: int | None = None
 
     def resources(self) -> Resources:
         """The sum of the group's task resources: what one allocation asks of a node."""

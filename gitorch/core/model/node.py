@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from gitorch.core.model.base import Model, replace
+from gitorch.core.model.drain import DrainMetadata, DrainStrategy
 
 CLASS_PREFIX = "v1:"  # what compute_class makes; other computed_class values are not trusted
 NodeStatus = Literal["initializing", "ready", "down", "disconnected"]
@@ -81,6 +82,8 @@ class Node(Model, frozen=True, kw_only=True):
     status_updated_at: int = 0
     scheduling_eligibility: Eligibility = "eligible"
     drain: bool = False
+    drain_strategy: DrainStrategy | None = None
+    last_drain: DrainMetadata | None = None
     computed_class: str = ""
     create_index: int = 0
     modify_index: int = 0
@@ -92,7 +95,7 @@ class Node(Model, frozen=True, kw_only=True):
 def same_registration(recorded: Node, offered: Node) -> bool:
     """Whether ``offered`` (what a client registers) says nothing ``recorded`` does not:
     the fields the servers stamp (indexes, computed class, status time) and the
-    operator's eligibility are left out of the comparison."""
+    operator's eligibility and drain are left out of the comparison."""
 
     def client_fields(node: Node) -> Node:
         return replace(
@@ -102,6 +105,9 @@ def same_registration(recorded: Node, offered: Node) -> bool:
             modify_index=0,
             status_updated_at=0,
             scheduling_eligibility="eligible",
+            drain=False,
+            drain_strategy=None,
+            last_drain=None,
         )
 
     return client_fields(recorded) == client_fields(offered)

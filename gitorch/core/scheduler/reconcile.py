@@ -10,6 +10,11 @@ deployment: destructive updates ``max_parallel`` at a time, each batch once the 
 healthy (``rollout.limit``); canaries first, beside the old version, until promoted.
 Allocations whose spec did not change in a way that needs a restart move to the new
 version in place.
+
+Allocations the drainer marked for migration get a replacement elsewhere and stay until
+the drainer stops them; allocations on a disconnected node whose group tolerates it stay
+``unknown`` (see ``disconnect``), and a reconnected original and its replacement are
+settled to one copy.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import msgspec
 from gitorch.core.model import Allocation, Deployment, Job, Node, TaskGroup, replace
 from gitorch.core.model.deployment import DeploymentState, UpdateStrategy
 from gitorch.core.model.plan import DeploymentStatusUpdate
-from gitorch.core.scheduler import rollout
+from gitorch.core.scheduler import disconnect, rollout
 from gitorch.core.scheduler.reschedule import reschedule_time
 
 NOT_NEEDED = "alloc not needed due to job update"
@@ -32,10 +37,13 @@ COUNT_REDUCED = "alloc not needed as count reduced"
 RESCHEDULED = "alloc was rescheduled because it failed"
 DOWN_STATUSES = frozenset({"down", "disconnected"})
 
-Kind = Literal["ignore", "done", "live", "update", "failed", "lost"]
-Reason = Literal["new", "lost", "reschedule", "update", "canary"]
+Kind = Literal["ignore", "done", "live", "update", "failed", "lost", "unknown", "migrate"]
+Reason = Literal["new", "lost", "reschedule", "update", "canary", "migrate"]
 # which allocation keeps a contested index: finished work first, then healthy, then broken
-_KEEP_ORDER: dict[str, int] = {"done": 0, "live": 1, "update": 2, "failed": 3, "lost": 4}
+# (a replacement holds the index of the unknown or migrating allocation it replaces)
+_KEEP_ORDER: dict[str, int] = {
+    "done": 0, "live": 1, "unknown": 2, "migrate": 2, "update": 3, "failed": 4, "lost": 5,
+}  # fmt: skip
 
 
 class Stop(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,7 +140,7 @@ def reconcile(
     d = rollout.current(job, deployments)
     out = Reconciliation(stops=stops, places=places, ignore=ignore, deployment_updates=cancels)
     for group in job.task_groups:
-        _group(job, group, by_group[group.name], down, changed, out, now, d)
+        _group(job, group, by_group[group.name], down, changed, out, now, d, nodes=nodes)
     if d is not None and d.active():
         out = msgspec.structs.replace(out, deployment=d)
     elif d is None and not (out.places or out.inplace):  # nothing to deploy
@@ -189,6 +197,8 @@ def classify(
         return "update" if changed(alloc) else "failed"
     if down(alloc.node_id):
         return "lost"
+    if alloc.desired_transition.migrate:  # the drainer asked for a replacement elsewhere
+        return "migrate"
     return "update" if changed(alloc) else "live"
 
 
@@ -201,8 +211,13 @@ def _group(
     out: Reconciliation,
     now: int,
     d: Deployment | None = None,
+    *,
+    nodes: Mapping[str, Node] | None = None,
 ) -> None:
     stops, places, ignore = out.stops, out.places, out.ignore
+    nodes = nodes or {}
+    losers = {v.loser.id: v for v in disconnect.reconnect_losers(group, allocs, nodes)}
+    tolerant = disconnect.policy(group)
     batch = job.type in ("batch", "sysbatch")
     u = rollout.strategy(job, group)
     occupants: list[tuple[int, Allocation, Kind]] = []
@@ -213,7 +228,13 @@ def _group(
             if not alloc.terminal():
                 canaries.append(alloc)
             continue
-        kind = classify(alloc, batch, down, changed)
+        if alloc.id in losers:  # a reconnect pair: this copy goes, the other stays as it is
+            stops.append(Stop(alloc=alloc, description=losers[alloc.id].description))
+            continue
+        until = disconnect.unknown_until(alloc, group, nodes, now)
+        if until is not None:  # kept through the disconnect; lost if still away at ``until``
+            out.delayed.append(Delayed(alloc=alloc, at=until))
+        kind: Kind = "unknown" if until is not None else classify(alloc, batch, down, changed)
         if kind == "ignore":
             ignore.append(alloc)
         else:
@@ -233,8 +254,11 @@ def _group(
                 dropped.add(pos)
                 extra.append(keep[pos])
         keep = [occ for pos, occ in enumerate(keep) if pos not in dropped]
-    for _, alloc, kind in extra:
-        if kind == "done":
+    held = {occ[0] for occ in keep}
+    for index, alloc, kind in extra:
+        if kind in ("unknown", "migrate") and index in held:
+            ignore.append(alloc)  # its replacement holds the index
+        elif kind == "done":
             ignore.append(alloc)
         elif kind == "lost":
             stops.append(Stop(alloc=alloc, description=LOST, client_status="lost"))
@@ -250,6 +274,13 @@ def _group(
             ignore.append(alloc)
             if kind == "live" and alloc.job_version != job.version and not alloc.terminal():
                 out.inplace.append(alloc)
+        elif kind == "migrate":
+            ignore.append(alloc)  # the drainer stops it once the replacement is healthy
+            places.append(Place(task_group=name, index=index, reason="migrate", previous=alloc))
+        elif kind == "unknown":
+            ignore.append(alloc)
+            if tolerant is not None and tolerant.replace:
+                places.append(Place(task_group=name, index=index, reason="lost", previous=alloc))
         elif kind == "update" and alloc.id not in allowed:
             ignore.append(alloc)  # waits for its turn in the deployment
         elif kind == "update":

@@ -33,6 +33,7 @@ from gitorch.core.model import (
     Plan,
     replace,
 )
+from gitorch.core.model.drain import DrainStrategy
 from gitorch.core.state import ApplyResult, StateStore
 from gitorch.errors import NotFoundError
 from gitorch.gitsync.webhook import verify_signature
@@ -141,6 +142,17 @@ class FakeBackend:
         value = "eligible" if eligible else "ineligible"
         cmd = c.UpdateNodeEligibility(now=NOW, node_id=node_id, eligibility=value)
         return self.apply(cmd).index
+
+    def drain_node(
+        self, node_id: str, spec: Any, mark_eligible: bool, meta: dict[str, str]
+    ) -> tuple[int, list[str]]:
+        if node_id not in self.store.nodes:
+            raise NotFoundError(f"node {node_id} not found")
+        strategy = None if spec is None else DrainStrategy(deadline=spec.deadline)
+        cmd = c.UpdateNodeDrain(
+            now=NOW, node_id=node_id, strategy=strategy, mark_eligible=mark_eligible, meta=meta
+        )
+        return self.apply(cmd).index, []
 
     def gitops_status(self) -> GitopsStatus:
         sync = self.store.gitsync
