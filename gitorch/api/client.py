@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -24,8 +25,9 @@ from gitorch.api.wire import (
 )
 from gitorch.codec import from_json, to_builtins
 from gitorch.core.commands import AllocClientUpdate
-from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, NodeListStub
+from gitorch.core.model import Deployment, Evaluation, GitopsStatus, Job, Node, NodeListStub
 from gitorch.core.model.drain import DrainSpec
+from gitorch.core.model.service import ServiceRegistration
 from gitorch.errors import GitorchError
 from gitorch.server.backend import (
     JobDeregisterResponse,
@@ -79,15 +81,22 @@ class Client:
         token: str | None = None,
         *,
         namespace: str = "default",
+        region: str = "",
         timeout: float = 30.0,
+        verify: ssl.SSLContext | bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.address = base_url(address or default_address())
         self.namespace = namespace
+        self.region = region  # sent as ?region= when set, as Nomad's client does
         token = token if token is not None else default_token()
         headers = {"X-Nomad-Token": token} if token else {}
         self._http = httpx.Client(
-            base_url=self.address, headers=headers, timeout=timeout, transport=transport
+            base_url=self.address,
+            headers=headers,
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -112,6 +121,8 @@ class Client:
     ) -> httpx.Response:
         """Send one request; raise ``ApiError`` with the server's message on failure."""
         query = {"namespace": self.namespace, **(params or {})}
+        if self.region:
+            query.setdefault("region", self.region)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
             resp = self._http.request(
@@ -186,6 +197,34 @@ class Client:
 
     def force_periodic(self, job_id: str) -> PeriodicForceResponse:
         return self._post(f"/v1/job/{job_id}/periodic/force", {}, PeriodicForceResponse)
+
+    def revert_job(self, job_id: str, version: int) -> dict[str, Any]:
+        body = {"JobID": job_id, "JobVersion": version}
+        return self._post(f"/v1/job/{job_id}/revert", body, dict[str, Any])
+
+    # -- deployments and services ---------------------------------------------------------
+
+    def list_deployments(self, prefix: str = "") -> list[Deployment]:
+        return self._get("/v1/deployments", list[Deployment], prefix=prefix)
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        return self._get(f"/v1/deployment/{deployment_id}", Deployment)
+
+    def job_deployments(self, job_id: str) -> list[Deployment]:
+        return self._get(f"/v1/job/{job_id}/deployments", list[Deployment])
+
+    def deployment_action(self, action: str, deployment_id: str, body: Any) -> dict[str, Any]:
+        """POST /v1/deployment/<action>/:id (promote, fail, pause)."""
+        return self._post(f"/v1/deployment/{action}/{deployment_id}", body, dict[str, Any])
+
+    def list_services(self) -> list[dict[str, Any]]:
+        return self._get("/v1/services", list[dict[str, Any]])
+
+    def get_service(self, name: str) -> list[ServiceRegistration]:
+        return self._get(f"/v1/service/{name}", list[ServiceRegistration], all="true")
+
+    def delete_service(self, name: str, registration_id: str) -> None:
+        self.request("DELETE", f"/v1/service/{name}/{registration_id}")
 
     # -- allocations and evaluations -----------------------------------------------------
 

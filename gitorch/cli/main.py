@@ -15,16 +15,27 @@ import click
 
 from gitorch.cli.alloc import alloc
 from gitorch.cli.cluster import operator, server
+from gitorch.cli.completion import completion
+from gitorch.cli.deployment import deployment
 from gitorch.cli.drain import drain
+from gitorch.cli.evals import evals
 from gitorch.cli.job import job
 from gitorch.cli.node import node
+from gitorch.cli.options import TlsOptions, general_options, hoist
 from gitorch.cli.output import Context, emit_json, pass_context, table
+from gitorch.cli.overview import status
+from gitorch.cli.service import service
 from gitorch.errors import GitorchError
 from gitorch.server.backend import SyncReport
 
 
 class GitorchGroup(click.Group):
     """A command group that turns gitorch errors into ``Error: ...`` and exit code 1."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # the root: general options may follow any subcommand
+            args = hoist(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -33,17 +44,31 @@ class GitorchGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
-@click.group(cls=GitorchGroup)
-@click.option(
-    "-address", "--address", default=None, help="Agent URL (env GITORCH_ADDR or NOMAD_ADDR)."
-)
-@click.option("-token", "--token", default=None, help="ACL token (env GITORCH_TOKEN).")
-@click.option("-json", "--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.group(cls=GitorchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@general_options
 @click.version_option(package_name="gitorch")
 @click.pass_context
-def cli(ctx: click.Context, address: str | None, token: str | None, as_json: bool) -> None:
-    """gitorch: a Git-driven workload orchestrator in the shape of Nomad."""
-    ctx.obj = Context(address=address, token=token, json=as_json)
+def cli(ctx: click.Context, /, as_json: bool, tls_skip_verify: bool, **given: str | None) -> None:
+    """gitorch: a Git-driven workload orchestrator in the shape of Nomad.
+
+    The general options (-address, -token, -namespace, -region, -ca-cert, -ca-path,
+    -client-cert, -client-key, -tls-skip-verify, -json) may also follow any command.
+    """
+    tls = TlsOptions.resolve(
+        ca_cert=given["ca_cert"],
+        ca_path=given["ca_path"],
+        client_cert=given["client_cert"],
+        client_key=given["client_key"],
+        skip_verify=tls_skip_verify,
+    )
+    ctx.obj = Context(
+        address=given["address"],
+        token=given["token"],
+        json=as_json,
+        namespace=given["namespace"],
+        region=given["region"],
+        tls=tls,
+    )
 
 
 cli.add_command(job)
@@ -52,6 +77,8 @@ node.add_command(drain)
 cli.add_command(node)
 cli.add_command(server)
 cli.add_command(operator)
+for _command in (evals, deployment, service, status, completion):
+    cli.add_command(_command)
 
 
 @cli.command()
