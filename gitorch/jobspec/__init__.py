@@ -82,13 +82,15 @@ def parse_file(
     driver_check: DriverCheck | None = None,
     limits: Limits = DEFAULT_LIMITS,
     lines: dict[str, int] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Job:
     """The Job in repository file ``path_in_repo``; any problem raises JobspecError.
 
     A ``.j2`` file is first rendered with :func:`template_values`; ``read`` (repo path ->
     text) enables ``[% include %]`` of other repository files. ``var_files`` are
     (path, text) pairs, ``vars_`` the ``-var`` style overrides; ``strict`` makes values
-    for undeclared variables an error, as Nomad's ``-hcl2-strict``.
+    for undeclared variables an error, as Nomad's ``-hcl2-strict``. ``env`` (the CLI
+    passes its environment) supplies ``NOMAD_VAR_<name>`` values.
 
     Everything runs under :func:`~gitorch.jobspec.guard.guarded`: whatever goes wrong is
     this file's located JobspecError, with no secret in it. The size ``limits`` hold
@@ -98,7 +100,17 @@ def parse_file(
     return guarded(
         path_in_repo,
         lambda: _parse_file(
-            path_in_repo, text, vars_, var_files, source, strict, read, driver_check, limits, lines
+            path_in_repo,
+            text,
+            vars_,
+            var_files,
+            source,
+            strict,
+            read,
+            driver_check,
+            limits,
+            lines,
+            env,
         ),
     )
 
@@ -114,6 +126,7 @@ def _parse_file(
     driver_check: DriverCheck | None,
     limits: Limits,
     lines: dict[str, int] | None,
+    env: Mapping[str, str] | None = None,
 ) -> Job:
     rendered = text
     if path_in_repo.endswith(".j2"):
@@ -132,6 +145,8 @@ def _parse_file(
             driver_check=driver_check,
             limits=limits,
             lines=lines,
+            env=env,
+            rendered=path_in_repo.endswith(".j2"),
         )
     except JobspecError as exc:
         if rendered.count("\n") == text.count("\n"):
@@ -153,15 +168,18 @@ def parse_text(
     driver_check: DriverCheck | None = None,
     limits: Limits = DEFAULT_LIMITS,
     lines: dict[str, int] | None = None,
+    env: Mapping[str, str] | None = None,
+    rendered: bool = False,
 ) -> Job:
     """The Job in HCL2 ``text`` (no Jinja2 rendering); errors name ``file``.
 
-    Guarded as :func:`parse_file` is.
+    Guarded as :func:`parse_file` is. ``rendered`` says the text came from a ``.j2``
+    template that ``vars_`` fed (so they need no ``variable`` block).
     """
     return guarded(
         file,
         lambda: _parse_text(
-            text, file, vars_, var_files, source, strict, driver_check, limits, lines
+            text, file, vars_, var_files, source, strict, driver_check, limits, lines, env, rendered
         ),
     )
 
@@ -176,6 +194,8 @@ def _parse_text(
     driver_check: DriverCheck | None,
     limits: Limits,
     lines: dict[str, int] | None,
+    env: Mapping[str, str] | None = None,
+    rendered: bool = False,
 ) -> Job:
     scan.check(text, file, limits)
     body = hcl.parse(text, file)
@@ -192,6 +212,8 @@ def _parse_text(
         var_files=var_files,
         strict=strict,
         max_string=limits.max_string_length,
+        env=env,
+        rendered=rendered,
     )
     table: dict[str, int] = {} if lines is None else lines
     job = decode(resolved, file, table)

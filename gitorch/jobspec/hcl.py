@@ -9,7 +9,9 @@ with its line number. Attribute values are plain Python: ``str``, ``int``, ``flo
 - a bare expression becomes a one-interpolation string: ``count = var.n`` -> ``"${var.n}"``;
 - the escapes ``$${`` and ``%%{`` stay escaped (the evaluator turns them into ``${``/``%{``);
 - backslash escapes of quoted strings are resolved; heredocs are taken verbatim, as HCL
-  does, with their final newline, and ``<<-`` heredocs are dedented.
+  does, with their final newline, and ``<<-`` heredocs are dedented;
+- an expression python-hcl2 cannot write back as text is taken from the source as
+  ``"${<source text>}"``.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def parse(text: str, file: str = "") -> Body:
         line = int(getattr(meta, "line", 0) or 0) or 1
         what = str(exc.orig_exc).strip().split("\n", 1)[0][:200] or type(exc.orig_exc).__name__
         raise JobspecError(f"HCL syntax error: {what}", file=file, line=line) from None
-    return _body(tree.body, file, 1)
+    return _body(tree.body, file, 1, text)
 
 
 def parse_value(text: str, what: str = "") -> Any:
@@ -124,7 +126,7 @@ def parse_value(text: str, what: str = "") -> Any:
     return body.attributes["v"].value
 
 
-def _body(rule: BodyRule, file: str, line: int) -> Body:
+def _body(rule: BodyRule, file: str, line: int, text: str) -> Body:
     attributes: dict[str, Attribute] = {}
     blocks: list[Block] = []
     for child in rule.children:
@@ -135,12 +137,13 @@ def _body(rule: BodyRule, file: str, line: int) -> Body:
                 first = attributes[name].line
                 msg = f'attribute "{name}" is set twice (first at line {first})'
                 raise JobspecError(msg, file=file, line=at)
-            attributes[name] = Attribute(name, _value(child.expression), at)
+            attributes[name] = Attribute(name, _value(child.expression, text), at)
         elif isinstance(child, BlockRule):
             head, *labels = [str(x.serialize(_OPTIONS)) for x in child.labels]
             at = _line(child)
             end = getattr(getattr(child, "_meta", None), "end_line", at)
-            blocks.append(Block(head, tuple(labels), _body(child.body, file, at), at, end))
+            body = _body(child.body, file, at, text)
+            blocks.append(Block(head, tuple(labels), body, at, end))
     clash = sorted(set(attributes) & {b.type for b in blocks})
     if clash:
         msg = f'"{clash[0]}" is both an attribute and a block'
@@ -152,11 +155,20 @@ def _line(rule: Any) -> int:
     return int(getattr(getattr(rule, "_meta", None), "line", 0) or 0)
 
 
-def _value(expr: Any) -> Any:
+def _value(expr: Any, text: str) -> Any:
     inner = expr.expression if isinstance(expr, ExprTermRule) else expr
     if isinstance(inner, (HeredocTemplateRule, HeredocTrimTemplateRule)):
         return _heredoc(str(inner.heredoc.serialize(_OPTIONS)))
-    return _normalise(expr.serialize(_OPTIONS))
+    try:
+        return _normalise(expr.serialize(_OPTIONS))
+    except (TypeError, ValueError, AttributeError):
+        # python-hcl2 cannot write some valid expressions back (a for expression whose
+        # value is a number literal): take the expression's own source text instead
+        meta = getattr(expr, "_meta", None)
+        start, end = getattr(meta, "start_pos", None), getattr(meta, "end_pos", None)
+        if not isinstance(start, int) or not isinstance(end, int):
+            raise
+        return "${" + text[start:end] + "}"
 
 
 def _normalise(value: Any) -> Any:

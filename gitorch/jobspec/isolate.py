@@ -70,6 +70,7 @@ def parse_isolated(
     var_files: Sequence[tuple[str, str]] = (),
     driver_check: DriverCheck | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    env: Mapping[str, str] | None = None,
 ) -> Job | JobspecError:
     """The Job in ``path_in_repo``, or its located JobspecError: never raises, never
     takes much longer than ``limits.max_seconds`` nor more than ``limits.max_memory``."""
@@ -79,6 +80,7 @@ def parse_isolated(
         var_files=var_files,
         driver_check=driver_check,
         limits=limits,
+        env=env,
     )[0]
 
 
@@ -89,14 +91,16 @@ def parse_many_isolated(
     var_files: Sequence[tuple[str, str]] = (),
     driver_check: DriverCheck | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    env: Mapping[str, str] | None = None,
 ) -> list[Job | JobspecError]:
     """Each ``(path, text)``'s Job or located JobspecError, in order, parsed one after
     another by as few workers as the files' budgets allow (each file has the whole
-    ``max_seconds`` and ``max_memory``)."""
+    ``max_seconds`` and ``max_memory``). ``env`` supplies ``NOMAD_VAR_<name>`` values."""
     results: list[Job | JobspecError] = []
     pending = list(files)
     while pending:
-        done = _run_worker(pending, dict(vars_ or {}), list(var_files), limits)
+        nomad_vars = {k: v for k, v in (env or {}).items() if k.startswith("NOMAD_VAR_")}
+        done = _run_worker(pending, dict(vars_ or {}), list(var_files), limits, nomad_vars)
         results.extend(_finish(path, answer, driver_check) for path, answer in done)
         pending = pending[len(done) :]
     return results
@@ -107,13 +111,14 @@ def _run_worker(
     vars_: dict[str, Any],
     var_files: list[tuple[str, str]],
     limits: Limits,
+    env: dict[str, str] | None = None,
 ) -> list[tuple[str, _Answer | JobspecError]]:
     """Feed ``files`` to one worker until it finishes them or one costs it its life;
     return the answers it gave (that file's error last, when it died)."""
     ctx = _mp()
     to_worker, tasks = ctx.Pipe(duplex=False)
     answers, from_worker = ctx.Pipe(duplex=False)
-    args = (to_worker, from_worker, vars_, var_files, limits)
+    args = (to_worker, from_worker, vars_, var_files, limits, env or {})
     worker = ctx.Process(target=_work, args=args, name="gitorch-jobspec", daemon=True)
     path = files[0][0]
     try:
@@ -204,6 +209,7 @@ def _work(
     vars_: dict[str, Any],
     var_files: list[tuple[str, str]],
     limits: Limits,
+    env: dict[str, str],
 ) -> None:
     """In the worker: set the memory budget, then parse each file sent until the pipe
     closes, each under its own time budget; nothing reaches stderr."""
@@ -218,7 +224,7 @@ def _work(
                 break
             file, text = msgspec.msgpack.decode(raw, type=tuple[str, str])
             _set_time_budget(limits)
-            answer = _answer(file, text, vars_, var_files, limits)
+            answer = _answer(file, text, vars_, var_files, limits, env)
             signal.setitimer(signal.ITIMER_REAL, 0)
             answers.send_bytes(msgspec.msgpack.encode(answer))
         answers.close()
@@ -232,10 +238,13 @@ def _answer(
     vars_: dict[str, Any],
     var_files: list[tuple[str, str]],
     limits: Limits,
+    env: dict[str, str] | None = None,
 ) -> _Answer:
     lines: dict[str, int] = {}
     try:
-        job = parse_file(file, text, vars_=vars_, var_files=var_files, limits=limits, lines=lines)
+        job = parse_file(
+            file, text, vars_=vars_, var_files=var_files, limits=limits, lines=lines, env=env
+        )
         return _Answer(job=job, lines=lines)
     except JobspecError as exc:
         return _Answer(

@@ -1,35 +1,35 @@
-"""HCL2 input variables, locals, var files and the evaluation of ``${...}`` in values.
+"""HCL2 input variables, locals, var files and the evaluation of a document's values.
 
-Values come from, lowest to highest precedence: a ``variable`` block's ``default``, var
-files (``name = value``, as ``nomad job run -var-file``) in order, then overrides (as
-``-var``). References are ``var.NAME`` and ``local.NAME`` with ``.attr`` / ``[index]``
-steps, as bare expressions or inside strings (``"${var.a}-suffix"``). A string that is
-exactly one reference takes the referenced value's type. Any other interpolation --
-``${attr.*}``, ``${node.*}``, ``${meta.*}``, ``${NOMAD_*}``, ``${env.*}`` -- stays literal
-for the scheduler or client to resolve, as in Nomad; ``$${`` and ``%%{`` become ``${``
-and ``%{``. Expressions beyond plain references that use ``var`` or ``local`` (operators,
-function calls, conditionals) are reported as unsupported.
+Values come from, lowest to highest precedence, as in Nomad: a ``variable`` block's
+``default``, ``NOMAD_VAR_<name>`` environment variables (when the caller passes an
+environment: the CLI does, a server syncing Git does not), var files (``name = value``,
+as ``nomad job run -var-file``) in order, then overrides (``-var``). An override for a
+variable that no ``variable`` block declares is an error (Nomad's "Undefined -var
+variable"), except in a rendered ``.j2`` file, whose overrides feed the template.
+Expressions are evaluated by :mod:`gitorch.jobspec.expr` with Nomad's function library;
+``local.NAME`` is evaluated on first use, and locals that refer to each other in a loop
+are an error naming the cycle. ``${attr.*}``, ``${node.*}``, ``${meta.*}``,
+``${NOMAD_*}`` and ``${env.*}`` stay literal for the scheduler or client to resolve, as
+in Nomad; ``$${`` and ``%%{`` become ``${`` and ``%{``.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitorch.errors import JobspecError
+from gitorch.jobspec.bodyeval import Evaluator
+from gitorch.jobspec.expr import MAX_STEPS, Env, EvalError
+from gitorch.jobspec.functions import Caps
 from gitorch.jobspec.hcl import Attribute, Block, Body, parse, parse_value
 from gitorch.jobspec.limits import DEFAULT_LIMITS
 from gitorch.jobspec.redact import add_secret, cut, excerpt
 
-_TRAVERSAL = re.compile(
-    r"\s*([A-Za-z_][\w-]*)((?:\s*\.\s*[\w-]+|\s*\[\s*(?:\"(?:[^\"\\]|\\.)*\"|-?\d+)\s*\])*)\s*"
-)
-_STEP = re.compile(r"\s*\.\s*([\w-]+)|\s*\[\s*(\"(?:[^\"\\]|\\.)*\"|-?\d+)\s*\]")
-_USES_SCOPE = re.compile(r"(?<![\w.-])(var|local)\s*\.")
-_STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"")
+ENV_PREFIX = "NOMAD_VAR_"
 _VARIABLE_KEYS = ("type", "default", "description", "sensitive")
 
 
@@ -46,12 +46,6 @@ class Variable:
     sensitive: bool = False
 
 
-@dataclass(frozen=True)
-class _Interp:
-    expr: str
-    raw: str
-
-
 @dataclass
 class _Scope:
     file: str
@@ -60,6 +54,15 @@ class _Scope:
     done: dict[str, Any] = field(default_factory=dict)
     busy: list[str] = field(default_factory=list)
     max_string: int = DEFAULT_LIMITS.max_string_length
+    evaluator: Evaluator = field(init=False)
+    steps: list[int] = field(default_factory=lambda: [MAX_STEPS])
+
+    def __post_init__(self) -> None:
+        self.evaluator = Evaluator(self.file)
+
+    def env(self, line: int) -> Env:
+        local = None if self.vars is None else (lambda name: _local(name, self, line))
+        return Env(self.vars, local, caps=Caps(self.max_string), steps=self.steps)
 
 
 def declarations(body: Body, file: str) -> dict[str, Variable]:
@@ -127,17 +130,28 @@ def resolve(
     var_files: Sequence[tuple[str, str]] = (),
     strict: bool = False,
     max_string: int = DEFAULT_LIMITS.max_string_length,
+    env: Mapping[str, str] | None = None,
+    rendered: bool = False,
 ) -> Body:
     """``body`` without its ``variable`` / ``locals`` blocks and with every value evaluated.
 
-    ``strict`` makes a value for an undeclared variable an error (Nomad's
+    ``strict`` makes a var file value for an undeclared variable an error (Nomad's
     ``-hcl2-strict``); by default it is ignored, since one var file may serve many jobs.
-    A string built by interpolation may hold at most ``max_string`` characters. Values of
-    ``sensitive`` variables, var files and overrides never appear in an error message.
+    An override for an undeclared variable is always an error unless ``rendered`` (the
+    text came from a ``.j2`` template, which the overrides fed). ``env`` is the process
+    environment, read for ``NOMAD_VAR_<name>``. A string built by interpolation may hold
+    at most ``max_string`` characters. Values of ``sensitive`` variables, var files,
+    ``NOMAD_VAR_`` variables and overrides never appear in an error message.
     """
     add_secret(list((overrides or {}).values()))
     declared = declarations(body, file)
     values: dict[str, Any] = {n: v.default for n, v in declared.items() if v.has_default}
+    for key, value in (env or {}).items():
+        name = key[len(ENV_PREFIX) :]
+        if key.startswith(ENV_PREFIX) and name in declared:  # others: not for this job
+            add_secret(value)
+            where = f"environment variable {key}"
+            values[name] = convert(value, declared[name].type, where, file, declared[name].line)
     for vfile, text in var_files:
         for name, attr in load_var_file(vfile, text).items():
             if name not in declared:
@@ -148,9 +162,14 @@ def resolve(
             values[name] = convert(attr.value, declared[name].type, where, vfile, attr.line)
     for name, value in (overrides or {}).items():
         if name not in declared:
-            if strict:
-                raise _undeclared(name, declared, file, 0)
-            continue
+            if rendered:
+                continue
+            hint = _hint(name, list(declared))
+            msg = (
+                f'undefined -var variable "{name}": no variable block declares it{hint} '
+                f'(declare it: variable "{name}" {{}})'
+            )
+            raise JobspecError(msg, file=file, line=1)
         where = f'override for variable "{name}"'
         values[name] = convert(value, declared[name].type, where, file, declared[name].line)
     for name, var in declared.items():
@@ -168,18 +187,13 @@ def resolve(
     for name in scope.locals:
         _local(name, scope, scope.locals[name].line)
     rest = [b for b in body.blocks if b.type not in ("variable", "locals")]
-    return _evaluate_body(Body(body.attributes, rest, body.line), scope)
+    return scope.evaluator.body(Body(body.attributes, rest, body.line), scope.env(0))
 
 
 def evaluate(value: Any, scope: _Scope, line: int) -> Any:
-    """``value`` with its strings' interpolations of ``var`` / ``local`` resolved."""
-    if isinstance(value, str):
-        return _template(value, scope, line)
-    if isinstance(value, list):
-        return [evaluate(v, scope, line) for v in value]
-    if isinstance(value, dict):
-        return {str(evaluate(k, scope, line)): evaluate(v, scope, line) for k, v in value.items()}
-    return value
+    """``value`` with every string evaluated as an HCL template (``var``, ``local``,
+    functions, conditionals, ``for``, directives)."""
+    return scope.evaluator.value(value, scope.env(line), line)
 
 
 def convert(value: Any, vtype: str, where: str, file: str = "", line: int = 0) -> Any:
@@ -264,8 +278,7 @@ def _local(name: str, scope: _Scope, line: int) -> Any:
     if name in scope.done:
         return scope.done[name]
     if name not in scope.locals:
-        msg = f'unknown local "{name}"{_hint(name, list(scope.locals))}'
-        raise JobspecError(msg, file=scope.file, line=line)
+        raise EvalError(f'unknown local "{name}"{_hint(name, list(scope.locals))}')
     if name in scope.busy:
         cycle = " -> ".join([*scope.busy[scope.busy.index(name) :], name])
         msg = f"locals refer to each other in a cycle: {cycle}"
@@ -275,139 +288,6 @@ def _local(name: str, scope: _Scope, line: int) -> Any:
     scope.done[name] = evaluate(attr.value, scope, attr.line)
     scope.busy.pop()
     return scope.done[name]
-
-
-def _evaluate_body(body: Body, scope: _Scope) -> Body:
-    attrs = {
-        n: Attribute(n, evaluate(a.value, scope, a.line), a.line)
-        for n, a in body.attributes.items()
-    }
-    blocks = [
-        Block(b.type, b.labels, _evaluate_body(b.body, scope), b.line, b.end_line)
-        for b in body.blocks
-    ]
-    return Body(attrs, blocks, body.line)
-
-
-def _template(text: str, scope: _Scope, line: int) -> Any:
-    parts = list(_scan(text, scope.file, line))
-    if len(parts) == 1 and isinstance(parts[0], _Interp):
-        return _interpolate(parts[0], scope, line)
-    out: list[str] = []
-    size = 0
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-            size += len(part)
-            continue
-        value = _interpolate(part, scope, line)
-        if isinstance(value, (list, dict)) or value is None:
-            what = "null" if value is None else type(value).__name__
-            msg = f"cannot insert a {what} into a string: {excerpt(part.raw)}"
-            raise JobspecError(msg, file=scope.file, line=line)
-        out.append(_stringify(value))
-        size += len(out[-1])
-        if size > scope.max_string:
-            msg = f"this string grows over {scope.max_string} characters"
-            raise JobspecError(msg + " (gitops.max_string_length)", file=scope.file, line=line)
-    return "".join(out)
-
-
-def _scan(text: str, file: str, line: int) -> Iterator[str | _Interp]:
-    """Split a template into literal text and ``${...}`` interpolations."""
-    buf: list[str] = []
-    i = 0
-    while i < len(text):
-        if text.startswith(("$${", "%%{"), i):
-            buf.append(text[i + 1 : i + 3])
-            i += 3
-            continue
-        if text.startswith(("${", "%{"), i):
-            end = _closing(text, i + 2)
-            if end >= 0:
-                if text[i] == "%":
-                    msg = f"template directives are not supported: {excerpt(text[i : end + 1])}"
-                    raise JobspecError(msg + " (write %%{ for a literal %{)", file=file, line=line)
-                if buf:
-                    yield "".join(buf)
-                    buf = []
-                yield _Interp(text[i + 2 : end].strip().strip("~").strip(), text[i : end + 1])
-                i = end + 1
-                continue
-        buf.append(text[i])
-        i += 1
-    if buf:
-        yield "".join(buf)
-
-
-def _closing(text: str, start: int) -> int:
-    depth, i = 0, start
-    while i < len(text):
-        char = text[i]
-        if char == '"':
-            match = _STRING.match(text, i)
-            i = match.end() if match else len(text)
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            if depth == 0:
-                return i
-            depth -= 1
-        i += 1
-    return -1
-
-
-def _interpolate(part: _Interp, scope: _Scope, line: int) -> Any:
-    match = _TRAVERSAL.fullmatch(part.expr)
-    if match is None or match.group(1) not in ("var", "local"):
-        if _USES_SCOPE.search(_STRING.sub('""', part.expr)):
-            msg = (
-                f"unsupported expression {excerpt(part.raw)}: only plain references such as "
-                "${var.name} or ${local.name}[0] are evaluated (compute it in a .j2 template)"
-            )
-            raise JobspecError(msg, file=scope.file, line=line)
-        return part.raw
-    steps: list[str | int] = []
-    for step in _STEP.finditer(match.group(2)):
-        name, index = step.groups()
-        steps.append(name if name is not None else _index(index))
-    if not steps or not isinstance(steps[0], str):
-        msg = f"{excerpt(part.raw)}: name a {match.group(1)}, as in ${{{match.group(1)}.name}}"
-        raise JobspecError(msg, file=scope.file, line=line)
-    root, first = match.group(1), steps[0]
-    if root == "local":
-        value = _local(first, scope, line)
-    elif scope.vars is None:
-        msg = f"{excerpt(part.raw)}: variables cannot be used here (a default or a var file)"
-        raise JobspecError(msg, file=scope.file, line=line)
-    elif first not in scope.vars:
-        hint = _hint(first, list(scope.vars))
-        raw = excerpt(part.raw)
-        msg = f'unknown variable "{first}" in {raw}{hint} (declare: variable "{first}" {{}})'
-        raise JobspecError(msg, file=scope.file, line=line)
-    else:
-        value = scope.vars[first]
-    for key in steps[1:]:
-        value = _step(value, key, part.raw, scope.file, line)
-    return value
-
-
-def _index(text: str) -> str | int:
-    if text.startswith('"'):
-        return str(parse_value(text))
-    return int(text)
-
-
-def _step(value: Any, step: str | int, raw: str, file: str, line: int) -> Any:
-    if isinstance(value, dict) and str(step) in value:
-        return value[str(step)]
-    if isinstance(value, list) and str(step).lstrip("-").isdigit():
-        index = int(step)
-        if 0 <= index < len(value):
-            return value[index]
-    msg = f"{excerpt(raw)}: no element {excerpt(step)} in {excerpt(value)}"
-    raise JobspecError(msg, file=file, line=line)
 
 
 def _stringify(value: Any) -> str:
