@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -42,7 +43,12 @@ def load_job(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Job:
             raise click.ClickException(f"-var {item!r} is not NAME=VALUE")
         overrides[name] = value
     return parse_file(
-        file, text, vars_=overrides, var_files=var_files, driver_check=installed_driver_check()
+        file,
+        text,
+        vars_=overrides,
+        var_files=var_files,
+        driver_check=installed_driver_check(),
+        env=os.environ,
     )
 
 
@@ -77,6 +83,7 @@ def validate(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None
         var_files=list(zip(var_file, texts[1:], strict=True)),
         driver_check=installed_driver_check(),
         limits=limits,
+        env=os.environ,
     )
     if isinstance(parsed, JobspecError):
         raise click.ClickException(parsed.located())
