@@ -7,7 +7,7 @@
              server_join { retry_join = ["10.0.0.2:4647", "10.0.0.3:4647"] }
              heartbeat_grace = "10s"  min_heartbeat_ttl = "10s"  num_schedulers = 2 }
     client { enabled = true  servers = ["127.0.0.1:4646"]  node_class = ""  meta { } }
-    acl    { enabled = false  tokens = [] }
+    acl    { enabled = false  tokens = [] }     # tokens: static management tokens
     plugin "raw_exec" { config { enabled = true } }
     gitops { repo = "./example-repo"  branch = "main"  path = "jobs"  poll_interval = "15s"
              vars_files = []  prune = true  webhook_secret = "" }
@@ -209,12 +209,9 @@ def _tokens(values: Values, old: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _check_acl(cfg: AgentConfig, where: str) -> None:
-    """Refuse an ACL block that would leave the API open or locked by mistake."""
-    if cfg.acl_enabled and not cfg.acl_tokens:
-        raise ConfigError(
-            f"{where}: acl is enabled with no tokens, which would refuse every request: "
-            'add tokens = ["<secret>"] or set enabled = false'
-        )
+    """Refuse an ACL block that would leave the API open by mistake. ``enabled = true``
+    alone is Nomad's way: the cluster waits for ``POST /v1/acl/bootstrap``; listed
+    ``tokens`` are static management tokens beside the bootstrapped ones."""
     if not cfg.acl_enabled and cfg.acl_tokens:
         raise ConfigError(
             f"{where}: acl has tokens but is not enabled, which would leave the API open to "

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitorch.api import (
+    routes_acl,
     routes_allocs,
     routes_deployments,
     routes_gitops,
@@ -21,8 +22,10 @@ from gitorch.api import (
     routes_services,
     routes_status,
 )
+from gitorch.api.authz import AclGate
 from gitorch.api.forward import LeaderForwarding
 from gitorch.api.http import error_response, text_response
+from gitorch.server.acl import AclResolver, AclService
 from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
 from gitorch.ui import routes as ui_routes
 
@@ -41,10 +44,12 @@ def make_app(
     *,
     acl_tokens: set[str] | None = None,
     cluster: ClusterBackend | None = None,
+    resolver: AclResolver | None = None,
 ) -> Starlette:
-    """Build the HTTP API. With ``acl_tokens``, every route outside ``OPEN_PATHS`` needs an
-    ``X-Nomad-Token`` (or ``Authorization: Bearer``) from that set. With ``cluster`` (a
-    server agent), followers forward to the leader and the membership routes exist."""
+    """Build the HTTP API. With ``acl_tokens`` (ACLs on; the set may be empty), every
+    route checks its capability (``gitorch.api.authz``) against the token presented:
+    one of these static management tokens, or one from the ACL tables. With ``cluster``
+    (a server agent), followers forward to the leader and the membership routes exist."""
     routes = [
         *routes_jobs.routes(backend),
         *routes_allocs.routes(backend),
@@ -58,7 +63,14 @@ def make_app(
         *(routes_operator.routes(cluster) if cluster is not None else []),
         *ui_routes(),
     ]
-    middleware = [] if acl_tokens is None else [Middleware(TokenGate, tokens=acl_tokens)]
+    acl = getattr(backend, "acl", None)
+    if isinstance(acl, AclService):
+        routes.extend(routes_acl.routes(backend, acl, enabled=acl_tokens is not None))
+    middleware = []
+    if acl_tokens is not None:
+        resolver = resolver or AclResolver(lambda: backend.state, acl_tokens)
+        gate = Middleware(AclGate, routes=routes, resolver=resolver, state=lambda: backend.state)
+        middleware.append(gate)
     if cluster is not None:
         middleware.append(Middleware(LeaderForwarding, cluster=cluster))
 

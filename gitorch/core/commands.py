@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import msgspec
 
+from gitorch.core.aclcommands import (
+    BootstrapACL,
+    DeleteACLPolicies,
+    DeleteACLRoles,
+    DeleteACLTokens,
+    UpsertACLPolicies,
+    UpsertACLRoles,
+    UpsertACLTokens,
+)
 from gitorch.core.model import (
     Evaluation,
     FileError,
@@ -210,9 +219,23 @@ Command = (
     | UpsertServices
     | DeleteServices
     | UpsertCheckResults
+    | BootstrapACL
+    | UpsertACLTokens
+    | DeleteACLTokens
+    | UpsertACLPolicies
+    | DeleteACLPolicies
+    | UpsertACLRoles
+    | DeleteACLRoles
 )
 
 __all__ = [
+    "BootstrapACL",
+    "DeleteACLPolicies",
+    "DeleteACLRoles",
+    "DeleteACLTokens",
+    "UpsertACLPolicies",
+    "UpsertACLRoles",
+    "UpsertACLTokens",
     "AllocClientUpdate",
     "AllocHealth",
     "ApplyDrainStep",

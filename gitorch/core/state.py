@@ -18,6 +18,7 @@ import msgspec
 
 from gitorch.core import commands as c
 from gitorch.core import nodestate
+from gitorch.core.aclstate import AclDump, AclTables
 from gitorch.core.deployments import ledger
 from gitorch.core.launchstate import LaunchTables
 from gitorch.core.model import (
@@ -44,6 +45,7 @@ from gitorch.core.servicestate import ServiceTables
 JobKey = tuple[str, str]
 TABLES = (
     "jobs", "nodes", "allocs", "evals", "gitops", "members", "deployments", "services", "checks",
+    "acl_token", "acl_policy", "acl_role",
 )  # fmt: skip
 MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
 V = TypeVar("V", bound="StateView")
@@ -76,6 +78,7 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
     deployments: list[Deployment] = []
     services: list[ServiceRegistration] = []
     checks: list[tuple[str, list[CheckResult]]] = []
+    acl: AclDump = msgspec.field(default_factory=AclDump)
 
 
 class StateView:
@@ -99,6 +102,7 @@ class StateView:
         self.deployments: PMap[str, Deployment] = pmap()
         self.deployments_by_job: PMap[JobKey, frozenset[str]] = pmap()
         self.svc = ServiceTables()  # service registrations and check results
+        self.acl = AclTables()  # ACL tokens (secrets hashed), policies, roles, bootstrap
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
@@ -183,6 +187,7 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.deployments = src.deployments
     snap.deployments_by_job = src.deployments_by_job
     snap.svc = src.svc
+    snap.acl = src.acl
     return snap
 
 
@@ -249,6 +254,15 @@ class StateStore(StateView):
                 return self._set_stable(idx, cmd.namespace, cmd.job_id, cmd.version, cmd.stable)
             case c.UpsertServices() | c.DeleteServices() | c.UpsertCheckResults():
                 return self._services(idx, cmd)
+            case (
+                c.BootstrapACL() | c.UpsertACLTokens() | c.DeleteACLTokens()
+                | c.UpsertACLPolicies() | c.DeleteACLPolicies()
+                | c.UpsertACLRoles() | c.DeleteACLRoles()
+            ):  # fmt: skip
+                self.acl, error, touched = self.acl.apply(idx, cmd)
+                for table in touched:
+                    self._touch(idx, table)
+                return ApplyResult(index=idx, error=error)
             case _:
                 assert_never(cmd)
 
@@ -661,6 +675,7 @@ class StateStore(StateView):
             deployments=list(self.deployments.values()),
             services=list(self.svc.services.values()),
             checks=[(a, list(r)) for a, r in self.svc.checks.items()],
+            acl=self.acl.dump(),
         )
 
     @classmethod
@@ -683,6 +698,7 @@ class StateStore(StateView):
         store.deployments = PMap((d.id, d) for d in dump.deployments)
         store.deployments_by_job = _index(((d.namespace, d.job_id), d.id) for d in dump.deployments)
         store.svc = ServiceTables.build(dump.services, dump.checks)
+        store.acl = AclTables.build(dump.acl)
         return store
 
 

@@ -32,6 +32,7 @@ from gitorch.server.backend import (
     PeriodicForceResponse,
     SyncReport,
 )
+from gitorch.server.acl import AclService
 from gitorch.server.blocked import BlockedEvals
 from gitorch.server.broker import EvalBroker
 from gitorch.server.deployments import DeploymentWatcher
@@ -86,6 +87,7 @@ class Server:
         self.periodic = PeriodicDispatcher(lambda: self.fsm.state, self._submit_leading)
         self.dispatcher = Dispatcher(lambda: self.fsm.state, self._submit)
         self.gitops: GitopsPort | None = None
+        self.acl = AclService(lambda: self.fsm.state, self._submit)
         self.agent_info: Callable[[], dict[str, Any]] = dict
         self._workers = [
             Worker(f"worker-{i}", fsm, log_, self.broker, self.planner) for i in range(num_workers)

@@ -84,11 +84,9 @@ def test_a_value_of_the_wrong_type_is_refused_with_file_and_line(
     assert expected in message, message
 
 
-def test_acl_enabled_with_no_tokens_is_refused_as_a_lockout(tmp_path: Path) -> None:
-    message = refused(tmp_path, "acl {\n  enabled = true\n  tokens = []\n}\n")
-    assert ":1: acl is enabled with no tokens, which would refuse every request" in message
-    message = refused(tmp_path, "acl {\n  enabled = true\n}\n")
-    assert "would refuse every request" in message
+def test_acl_enabled_with_no_tokens_waits_for_bootstrap(tmp_path: Path) -> None:
+    cfg = load(tmp_path, "acl {\n  enabled = true\n}\n")
+    assert cfg.acl_enabled and cfg.acl_tokens == ()
 
 
 def test_tokens_without_acl_enabled_are_refused_as_an_open_api(tmp_path: Path) -> None:
