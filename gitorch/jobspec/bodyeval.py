@@ -19,7 +19,8 @@ from typing import Any
 
 from gitorch.errors import JobspecError
 from gitorch.jobspec import expr
-from gitorch.jobspec.expr_syntax import ExprSyntaxError, Template, parse_template
+from gitorch.jobspec.expr_nodes import Template
+from gitorch.jobspec.expr_syntax import ExprSyntaxError, parse_template
 from gitorch.jobspec.functions import FunctionError, to_string, type_name
 from gitorch.jobspec.hcl import Attribute, Block, Body
 from gitorch.jobspec.redact import excerpt

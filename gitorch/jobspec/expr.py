@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitorch.jobspec import expr_syntax as ast
+from gitorch.jobspec import expr_nodes as ast
 from gitorch.jobspec.function_library import LIBRARY
 from gitorch.jobspec.functions import (
     Caps,

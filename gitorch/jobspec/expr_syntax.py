@@ -15,7 +15,28 @@ strings nested inside an expression are unescaped here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from gitorch.jobspec.expr_nodes import (
+    Binary,
+    Call,
+    Cond,
+    ForDirective,
+    ForExpr,
+    GetAttr,
+    IfDirective,
+    Index,
+    Interp,
+    Item,
+    Literal,
+    Node,
+    ObjectExpr,
+    Part,
+    Ref,
+    Splat,
+    Template,
+    TupleExpr,
+    Unary,
+)
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _IDENT = re.compile(r"[A-Za-z_][\w-]*")
@@ -28,137 +49,6 @@ MAX_DEPTH = 64
 
 class ExprSyntaxError(Exception):
     """The text is not an HCL expression; the message says where and why."""
-
-
-@dataclass(frozen=True)
-class Literal:
-    value: object
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A root name (``var``, ``local``, an iterator, ``attr``...) with ``raw`` source."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class GetAttr:
-    obj: Node
-    name: str
-
-
-@dataclass(frozen=True)
-class Index:
-    obj: Node
-    key: Node
-
-
-@dataclass(frozen=True)
-class Splat:
-    """``obj[*].steps`` (``full``) or ``obj.*.steps``; ``each`` is applied per element."""
-
-    obj: Node
-    each: Node
-    full: bool
-
-
-@dataclass(frozen=True)
-class Item:
-    """The element a splat is applied to (the hole in a Splat's ``each``)."""
-
-
-@dataclass(frozen=True)
-class Call:
-    name: str
-    args: tuple[Node, ...]
-    expand: bool
-
-
-@dataclass(frozen=True)
-class Unary:
-    op: str
-    operand: Node
-
-
-@dataclass(frozen=True)
-class Binary:
-    op: str
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class Cond:
-    test: Node
-    then: Node
-    other: Node
-
-
-@dataclass(frozen=True)
-class TupleExpr:
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class ObjectExpr:
-    items: tuple[tuple[Node, Node], ...]
-
-
-@dataclass(frozen=True)
-class ForExpr:
-    key_var: str | None
-    value_var: str
-    collection: Node
-    key: Node | None
-    value: Node
-    cond: Node | None
-    group: bool
-
-
-@dataclass(frozen=True)
-class Interp:
-    expr: Node
-    raw: str
-
-
-@dataclass(frozen=True)
-class IfDirective:
-    test: Node
-    then: tuple[Part, ...]
-    other: tuple[Part, ...]
-
-
-@dataclass(frozen=True)
-class ForDirective:
-    key_var: str | None
-    value_var: str
-    collection: Node
-    body: tuple[Part, ...]
-
-
-@dataclass(frozen=True)
-class Template:
-    parts: tuple[Part, ...]
-
-
-Part = str | Interp | IfDirective | ForDirective
-Node = (
-    Literal
-    | Ref
-    | GetAttr
-    | Index
-    | Splat
-    | Item
-    | Call
-    | Unary
-    | Binary
-    | Cond
-    | TupleExpr
-    | ObjectExpr
-    | ForExpr
-    | Template
-)
 
 
 def parse_template(text: str) -> Template:
@@ -561,13 +451,3 @@ def _block(
             return tuple(parts), i
         i += 1
     return tuple(parts), i
-
-
-def parse_expression(text: str) -> Node:
-    """One expression given as text (for ``-var`` values of typed variables)."""
-    parser = _Parser(text)
-    node = parser.expr()
-    parser._space()  # noqa: SLF001 - the parser's own helper
-    if parser.pos != len(text):
-        raise parser.error("unexpected text after the expression")
-    return node

@@ -28,6 +28,7 @@ from gitorch.jobspec.functions import Caps
 from gitorch.jobspec.hcl import Attribute, Block, Body, parse, parse_value
 from gitorch.jobspec.limits import DEFAULT_LIMITS
 from gitorch.jobspec.redact import add_secret, cut, excerpt
+from gitorch.jobspec.variable_validation import check, parse_rules
 
 ENV_PREFIX = "NOMAD_VAR_"
 _VARIABLE_KEYS = ("type", "default", "description", "sensitive")
@@ -44,6 +45,7 @@ class Variable:
     description: str = ""
     line: int = 0
     sensitive: bool = False
+    rules: tuple[Block, ...] = ()
 
 
 @dataclass
@@ -66,8 +68,19 @@ class _Scope:
 
 
 def declarations(body: Body, file: str) -> dict[str, Variable]:
-    """The ``variable`` blocks of a document, defaults evaluated and typed."""
+    """The ``variable`` blocks (and ``variables`` blocks: ``name = default`` lines) of a
+    document, defaults evaluated and typed."""
     out: dict[str, Variable] = {}
+    for block in body.blocks_of("variables"):
+        if block.labels or block.body.blocks:
+            msg = "a variables block has no label and holds only name = default lines"
+            raise JobspecError(msg, file=file, line=block.line)
+        for name, attr in block.body.attributes.items():
+            if name in out:
+                msg = f'variable "{name}" is declared twice (first at line {out[name].line})'
+                raise JobspecError(msg, file=file, line=attr.line)
+            default = evaluate(attr.value, _Scope(file), attr.line)
+            out[name] = Variable(name, "", default, True, "", attr.line)
     for block in body.blocks_of("variable"):
         if len(block.labels) != 1 or not re.fullmatch(r"[A-Za-z_][\w-]*", block.labels[0]):
             raise JobspecError("a variable block needs one name label", file=file, line=block.line)
@@ -93,8 +106,9 @@ def declarations(body: Body, file: str) -> dict[str, Variable]:
         if secret:
             add_secret(attrs["default"].value if has_default else None)
             add_secret(default)
+        rules = parse_rules(block, file, where)
         out[name] = Variable(
-            name, vtype, default, has_default, str(description), block.line, secret
+            name, vtype, default, has_default, str(description), block.line, secret, rules
         )
     return out
 
@@ -183,10 +197,11 @@ def resolve(
     for name, var in declared.items():
         if var.sensitive:
             add_secret(values.get(name))
+        check(var.rules, name, values[name], file)
     scope = _Scope(file, values, _locals(body, file), max_string=max_string)
     for name in scope.locals:
         _local(name, scope, scope.locals[name].line)
-    rest = [b for b in body.blocks if b.type not in ("variable", "locals")]
+    rest = [b for b in body.blocks if b.type not in ("variable", "variables", "locals")]
     return scope.evaluator.body(Body(body.attributes, rest, body.line), scope.env(0))
 
 
@@ -245,9 +260,6 @@ def _only(block: Block, allowed: Sequence[str], file: str, where: str) -> None:
             hint = _hint(name, allowed)
             msg = f'unknown attribute "{name}"{hint}'
             raise JobspecError(msg, file=file, line=attr.line, path=where)
-    for sub in block.body.blocks:
-        msg = f'"{sub.type}" blocks are not supported in a variable'
-        raise JobspecError(msg, file=file, line=sub.line, path=where)
 
 
 def _hint(name: str, known: Sequence[str]) -> str:
