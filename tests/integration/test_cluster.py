@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,42 +20,12 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from harness import Agent, GitRepo, free_port, wait_for
+from harness import GitRepo, free_port, wait_for
+from servers import Node
 
 from gitorch.cli.main import cli
 
 pytestmark = pytest.mark.timeout(150)
-
-
-class Node(Agent):
-    """A harness agent that can be started without waiting (a server alone has no
-    leader, so it is not healthy until its peers run too)."""
-
-    def launch(self) -> Node:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gitorch", "agent", *self.args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def healthy(self, timeout: float = 30) -> Node:
-        wait_for(self._healthy, timeout, f"{self.url} healthy ({self.log_path})")
-        return self
-
-    @property
-    def raft(self) -> str:
-        return f"127.0.0.1:{self.rpc_port}"
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-
-    def stale(self, path: str) -> Any:
-        return self.get(path, stale="")
 
 
 def server_config(path: Path, peers: list[str], repo: Path | None, expect: int = 3) -> Path:
