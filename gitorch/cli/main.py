@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from gitorch.cli.acl import acl
 from gitorch.cli.alloc import alloc
 from gitorch.cli.cluster import operator, server
 from gitorch.cli.completion import completion
@@ -77,6 +78,7 @@ node.add_command(drain)
 cli.add_command(node)
 cli.add_command(server)
 cli.add_command(operator)
+cli.add_command(acl)
 for _command in (evals, deployment, service, status, completion):
     cli.add_command(_command)
 
