@@ -23,6 +23,7 @@ from gitorch.core.model.node import same_registration
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.state import ApplyResult, StateView
 from gitorch.errors import BadRequestError, NotFoundError, NotLeaderError
+from gitorch.server.acl import AclService
 from gitorch.server.backend import (
     JobDeregisterResponse,
     JobDispatchResponse,
@@ -32,7 +33,6 @@ from gitorch.server.backend import (
     PeriodicForceResponse,
     SyncReport,
 )
-from gitorch.server.acl import AclService
 from gitorch.server.blocked import BlockedEvals
 from gitorch.server.broker import EvalBroker
 from gitorch.server.deployments import DeploymentWatcher
@@ -40,11 +40,12 @@ from gitorch.server.dispatch import Dispatcher
 from gitorch.server.drainer import Drainer
 from gitorch.server.fsm import Fsm
 from gitorch.server.heartbeat import Heartbeats
+from gitorch.server.ids import new_id
 from gitorch.server.jobplan import plan_job
 from gitorch.server.log import LocalLog, ReplicatedLog
 from gitorch.server.periodic import PeriodicDispatcher
 from gitorch.server.planner import PlanApplier
-from gitorch.server.worker import Worker, new_id
+from gitorch.server.worker import Worker
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000

@@ -11,7 +11,6 @@ import logging
 import random
 import threading
 import time
-import uuid
 
 from gitorch.core.commands import UpsertEvals
 from gitorch.core.model import Evaluation, replace
@@ -19,15 +18,12 @@ from gitorch.core.scheduler import schedule
 from gitorch.errors import NotLeaderError
 from gitorch.server.broker import EvalBroker
 from gitorch.server.fsm import Fsm
+from gitorch.server.ids import new_id
 from gitorch.server.log import ReplicatedLog
 from gitorch.server.planner import PlanApplier
 
 log = logging.getLogger(__name__)
 MAX_PLAN_ATTEMPTS = 5
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class Worker:
