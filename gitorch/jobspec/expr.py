@@ -33,7 +33,10 @@ from gitorch.jobspec.functions import (
 )
 
 MAX_STEPS = 2_000_000
-"""Expression nodes evaluated for one file."""
+"""Expression nodes evaluated for one file; building values costs steps too (below)."""
+CHARS_PER_STEP = 16
+"""A computed string costs one step per this many characters, a computed list or map one
+step per element, so a file can build at most about 32 million characters in all."""
 
 
 class EvalError(Exception):
@@ -67,8 +70,16 @@ def template(node: ast.Template, env: Env) -> Any:
     if len(node.parts) == 1 and isinstance(node.parts[0], ast.Interp):
         return interpolation(node.parts[0], env)
     out: list[str] = []
-    _render(node.parts, env, out, [0])
+    size = [0]
+    _render(node.parts, env, out, size)
+    _charge(env, size[0] // CHARS_PER_STEP)
     return "".join(out)
+
+
+def _charge(env: Env, steps: int) -> None:
+    env.steps[0] -= steps
+    if env.steps[0] < 0:
+        raise EvalError(f"the expressions in this file need over {MAX_STEPS} steps of work")
 
 
 def interpolation(part: ast.Interp, env: Env) -> Any:
@@ -236,8 +247,12 @@ def _call(node: ast.Call, env: Env) -> Any:
         raise EvalError(f'function "{node.name}": {exc}') from None
     except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
         raise EvalError(f'function "{node.name}": {type(exc).__name__}: {str(exc)[:120]}') from None
-    if isinstance(result, str) and len(result) > env.caps.max_string:
-        raise EvalError(f'function "{node.name}": the result is too long')
+    if isinstance(result, str):
+        if len(result) > env.caps.max_string:
+            raise EvalError(f'function "{node.name}": the result is too long')
+        _charge(env, len(result) // CHARS_PER_STEP)
+    elif isinstance(result, (list, dict)):
+        _charge(env, len(result))
     return result
 
 
@@ -353,6 +368,7 @@ def _for(node: ast.ForExpr, env: Env) -> Any:
         if node.key is None:
             items.append(evaluate(node.value, inner))
             env.caps.elements(len(items))
+            _charge(env, 1)
             continue
         name = _key(evaluate(node.key, inner))
         result = evaluate(node.value, inner)

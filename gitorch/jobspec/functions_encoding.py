@@ -106,7 +106,7 @@ def _yamlencode(value: Any) -> str:
     return str(text)
 
 
-def _yamldecode(text: str) -> Any:
+def _yamldecode(caps: Caps, text: str) -> Any:
     try:
         loader = yaml.SafeLoader(text)
         try:
@@ -115,18 +115,22 @@ def _yamldecode(text: str) -> Any:
             loader.dispose()
     except yaml.YAMLError as exc:
         raise FunctionError(f"the string is not YAML: {str(exc).splitlines()[0]}") from None
-    return _plain(value)
+    return _plain(value, caps, [0])
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, caps: Caps, count: list[int]) -> Any:
+    """``value`` as plain data; aliases are copied, so the copies are counted (a YAML
+    "billion laughs" document is refused rather than expanded)."""
+    count[0] += 1
+    caps.elements(count[0], "the decoded YAML")
     if isinstance(value, float):
         return normalise(value)
     if isinstance(value, (str, int, bool)) or value is None:
         return value
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, caps, count) for v in value]
     if isinstance(value, dict):
-        return {to_string(_plain(k)): _plain(v) for k, v in value.items()}
+        return {to_string(_plain(k, caps, count)): _plain(v, caps, count) for k, v in value.items()}
     return str(value)  # dates and the like, as text
 
 
@@ -180,6 +184,6 @@ FUNCTIONS: dict[str, Function] = {
     "urlencode": Function(("string",), _urlencode),
     "uuidv4": Function((), _uuidv4),
     "uuidv5": Function(("string", "string"), _uuidv5),
-    "yamldecode": Function(("string",), _yamldecode),
+    "yamldecode": Function(("string",), _yamldecode, caps=True),
     "yamlencode": Function(("any",), _yamlencode),
 }

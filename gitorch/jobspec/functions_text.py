@@ -6,7 +6,8 @@
 precision and explicit argument indexes ``%[2]s``. Widths and precisions are checked
 against the string cap before anything is built. ``regex_replace`` uses Python's ``re``
 for RE2 syntax; a pattern with a repeated group that itself repeats (``(a+)+``), which
-RE2 runs in linear time but a backtracking engine may not, is refused.
+RE2 runs in linear time but a backtracking engine may not, is refused, and so is a
+repeated group holding alternatives (``(a|a)*``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from gitorch.jobspec.functions import (
 )
 
 _VERB = re.compile(r"%([-+# 0]*)(?:\[(\d+)\])?(\d+)?(?:\.(\d+))?(?:\[(\d+)\])?([a-zA-Z%])")
-_NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
+_NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*[+*}|](?:[^()\\]|\\.)*\)\s*[+*{]")
 
 
 def _format(caps: Caps, spec: str, *args: Any) -> str:
@@ -148,7 +149,7 @@ def _replace(caps: Caps, text: str, old: str, new: str) -> str:
 
 def _regex_replace(caps: Caps, text: str, pattern: str, new: str) -> str:
     if _NESTED_REPEAT.search(pattern):
-        raise FunctionError("a pattern with a repeated group that itself repeats is refused")
+        raise FunctionError("a repeated group that repeats inside or holds alternatives is refused")
     try:
         compiled = re.compile(pattern)
     except re.error as exc:

@@ -314,6 +314,9 @@ def test_an_unknown_function_is_an_error() -> None:
         'replace(join("", [for i in range(10000) : "a"]), "a", format("%50s", "b"))',
         "pow(10, 100000)",
         'regex_replace("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "(a+)+$", "")',
+        'regex_replace("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "(a|aa)*$", "")',
+        '[for i in range(200) : format("%250000s", "")]',
+        'yamldecode("a: &a [x, x, x, x, x, x, x, x, x, x]\\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]")',
     ],
 )
 def test_work_and_sizes_are_bounded(expression: str) -> None:
