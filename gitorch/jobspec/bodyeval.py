@@ -79,6 +79,9 @@ class Evaluator:
             raise JobspecError(str(exc), file=self.file, line=line, path=path) from None
         except expr.EvalError as exc:
             raise JobspecError(f"{exc}", file=self.file, line=line, path=path) from None
+        except expr.RuntimeRef as ref:  # in a %{ } directive: not an interpolation
+            msg = str(expr.run_time_error(ref))
+            raise JobspecError(msg, file=self.file, line=line, path=path) from None
 
     def body(self, body: Body, env: expr.Env, path: str = "") -> Body:
         """``body`` evaluated, its ``dynamic`` blocks expanded."""

@@ -88,11 +88,15 @@ def interpolation(part: ast.Interp, env: Env) -> Any:
     except RuntimeRef as ref:
         if _plain(part.expr):
             return part.raw
-        msg = (
-            f"{ref.name}.* is known only when the job is placed or run: it can be used "
-            f"alone, as in ${{{ref.name}...}}, but not computed with here"
-        )
-        raise EvalError(msg) from None
+        raise run_time_error(ref) from None
+
+
+def run_time_error(ref: RuntimeRef) -> EvalError:
+    """The error for computing with a value known only at placement or run time."""
+    return EvalError(
+        f"{ref.name}.* is known only when the job is placed or run: it can be used "
+        f"alone, as in ${{{ref.name}...}}, but not computed with here"
+    )
 
 
 def _render(parts: tuple[ast.Part, ...], env: Env, out: list[str], size: list[int]) -> None:

@@ -114,9 +114,12 @@ def test_run_time_references_stay_literal(literal: str) -> None:
     assert value(f'"{literal}"') == literal
 
 
-def test_computing_with_a_run_time_reference_is_an_error() -> None:
+@pytest.mark.parametrize(
+    "expression", ['"${upper(node.class)}"', '"%{ if node.class == "x" }y%{ endif }"']
+)
+def test_computing_with_a_run_time_reference_is_an_error(expression: str) -> None:
     with pytest.raises(JobspecError) as info:
-        value('"${upper(node.class)}"')
+        value(expression)
     assert info.value.line == 14
     assert "node.* is known only when the job is placed or run" in info.value.message
 
