@@ -11,7 +11,7 @@ sees a whole table.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from typing import TypeVar, assert_never
 
 import msgspec
@@ -91,6 +91,10 @@ class StateView:
         self.versions: PMap[JobKey, tuple[Job, ...]] = pmap()
         self.nodes: PMap[str, Node] = pmap()
         self.allocs: PMap[str, Allocation] = pmap()
+        # Per node, what its live (non-terminal) allocations hold: (cpu, memory, disk).
+        # Derived from ``allocs`` (kept in step by ``_set_allocs``, rebuilt by ``load``),
+        # so a scheduler reads a node's usage in O(1) however many allocations it has.
+        self.used_by_node: PMap[str, tuple[int, int, int]] = pmap()
         self.by_job: PMap[JobKey, frozenset[str]] = pmap()
         self.by_node: PMap[str, frozenset[str]] = pmap()
         self.evals: PMap[str, Evaluation] = pmap()
@@ -136,14 +140,22 @@ class StateView:
 
     def node_usage(self, node_id: str) -> Resources:
         """What the node's live (non-terminal) allocations hold."""
-        cpu = mem = disk = 0
-        for alloc_id in self.by_node.get(node_id, frozenset()):
-            alloc = self.allocs[alloc_id]
-            if not alloc.terminal():
-                cpu += alloc.resources.cpu
-                mem += alloc.resources.memory_mb
-                disk += alloc.resources.disk_mb
+        cpu, mem, disk = self.used_by_node.get(node_id, _NOTHING)
         return Resources(cpu=cpu, memory_mb=mem, disk_mb=disk)
+
+    def node_used(self, node_id: str, stopping: Collection[str] = ()) -> tuple[int, int, int]:
+        """(cpu, memory, disk) the node's live allocations hold, less ``stopping`` ones."""
+        cpu, mem, disk = self.used_by_node.get(node_id, _NOTHING)
+        if stopping:
+            on_node = self.by_node.get(node_id, frozenset())
+            for alloc_id in stopping if len(stopping) < len(on_node) else on_node:
+                if alloc_id in stopping and alloc_id in on_node:
+                    a = self.allocs[alloc_id]
+                    if not a.terminal():
+                        cpu -= a.resources.cpu
+                        mem -= a.resources.memory_mb
+                        disk -= a.resources.disk_mb
+        return cpu, mem, disk
 
     def children(self, namespace: str, job_id: str) -> list[Job]:
         """The jobs a periodic or parameterized job launched, oldest first."""
@@ -176,6 +188,7 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.versions = src.versions
     snap.nodes = src.nodes
     snap.allocs = src.allocs
+    snap.used_by_node = src.used_by_node
     snap.by_job = src.by_job
     snap.by_node = src.by_node
     snap.evals = src.evals
@@ -365,9 +378,11 @@ class StateStore(StateView):
         if changes.get("status") == "down":  # a down node's services are gone (Nomad)
             self._drop_services(idx, [a.id for a in self.allocs_for_node(node_id)])
         if changes.get("status") == "disconnected":  # tolerant allocations go unknown
-            self.allocs, marked = nodestate.mark_unknown(
-                self.allocs, self.by_node.get(node_id, frozenset()), self._group_of, idx, now
+            on_node = self.by_node.get(node_id, frozenset())
+            allocs, marked = nodestate.mark_unknown(
+                self.allocs, on_node, self._group_of, idx, now
             )
+            self._set_allocs(allocs, on_node)
             if marked:
                 self._touch(idx, "allocs")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, now))
@@ -382,12 +397,13 @@ class StateStore(StateView):
                 node = nodestate.start_drain(node, cmd.strategy, cmd.meta, cmd.now)
             else:
                 node = nodestate.cancel_drain(node, cmd.mark_eligible, cmd.now)
-                self.allocs = nodestate.unmark(self.allocs, on_node, idx)
+                self._set_allocs(nodestate.unmark(self.allocs, on_node, idx), on_node)
                 self._touch(idx, "allocs")
         elif node.drain_strategy is None:
             return ApplyResult(index=idx, error=f"node {node.id} is not draining")
         else:
-            self.allocs = nodestate.drain_step(self.allocs, cmd.migrate, cmd.stop, idx, cmd.now)
+            stepped = nodestate.drain_step(self.allocs, cmd.migrate, cmd.stop, idx, cmd.now)
+            self._set_allocs(stepped, {*on_node, *cmd.migrate, *(a for a, _ in cmd.stop)})
             self._touch(idx, "allocs")
             if cmd.done:
                 node = nodestate.finish_drain(node, cmd.now)
@@ -508,7 +524,7 @@ class StateStore(StateView):
             placed_on.setdefault(alloc.node_id, set()).add(alloc.id)
             if prev is not None:
                 allocs[prev.id] = replace(prev, next_allocation=p.id, modify_index=idx)
-        self.allocs = allocs.finish()
+        self._set_allocs(allocs.finish(), _plan_touches(plan))
         lost = [s.id for s in plan.stops if (a := self.allocs.get(s.id)) and a.client_terminal()]
         self._drop_services(idx, lost)
         if placed_on:
@@ -543,7 +559,7 @@ class StateStore(StateView):
                 modify_index=idx,
                 modify_time=cmd.now,
             )
-        self.allocs = allocs.finish()
+        self._set_allocs(allocs.finish(), [u.id for u in cmd.updates])
         self._touch(idx, "allocs")
         ended = [
             u.id for u in cmd.updates if u.id in self.allocs and self.allocs[u.id].client_terminal()
@@ -619,7 +635,7 @@ class StateStore(StateView):
                 allocs = self.allocs.mutate()
                 for alloc_id, alloc in changed.items():
                     allocs[alloc_id] = alloc
-                self.allocs = allocs.finish()
+                self._set_allocs(allocs.finish(), changed)
                 self._touch(idx, "allocs")
         if cmd.promote:
             d = ledger.promote(d, cmd.promote)
@@ -654,6 +670,28 @@ class StateStore(StateView):
         self._touch(idx, "jobs")
         return ApplyResult(index=idx)
 
+    def _set_allocs(self, new: PMap[str, Allocation], touched: Iterable[str]) -> None:
+        """Install ``new`` as the allocation table, keeping ``used_by_node`` in step for
+        the ``touched`` IDs (every allocation that may differ from the current table).
+        Every change to ``allocs`` goes through here."""
+        old = self.allocs
+        used = self.used_by_node.mutate()
+        for alloc_id in touched:
+            before, after = old.get(alloc_id), new.get(alloc_id)
+            if before is after:
+                continue
+            for a, sign in ((before, -1), (after, 1)):
+                if a is not None and not a.terminal():
+                    cpu, mem, disk = used.get(a.node_id, _NOTHING)
+                    res = a.resources
+                    used[a.node_id] = (
+                        cpu + sign * res.cpu,
+                        mem + sign * res.memory_mb,
+                        disk + sign * res.disk_mb,
+                    )
+        self.used_by_node = used.finish()
+        self.allocs = new
+
     def _touch(self, idx: int, table: str) -> None:
         self.table_index[table] = idx
 
@@ -687,6 +725,7 @@ class StateStore(StateView):
         store.versions = PMap(((v[0].namespace, v[0].id), tuple(v)) for v in dump.versions if v)
         store.nodes = PMap((n.id, n) for n in dump.nodes)
         store.allocs = PMap((a.id, a) for a in dump.allocs)
+        store.used_by_node = _usage(dump.allocs)
         store.by_job = _index(((a.namespace, a.job_id), a.id) for a in dump.allocs)
         store.by_node = _index((a.node_id, a.id) for a in dump.allocs)
         store.evals = PMap((e.id, e) for e in dump.evals)
@@ -708,3 +747,26 @@ def _index(pairs: Iterable[tuple[K, str]]) -> PMap[K, frozenset[str]]:
     for key, item_id in pairs:
         groups.setdefault(key, set()).add(item_id)
     return PMap((key, frozenset(ids)) for key, ids in groups.items())
+
+
+_NOTHING = (0, 0, 0)
+
+
+def _usage(allocs: Iterable[Allocation]) -> PMap[str, tuple[int, int, int]]:
+    """Per node, the (cpu, memory, disk) its live allocations hold, built in one pass."""
+    sums: dict[str, tuple[int, int, int]] = {}
+    for a in allocs:
+        if not a.terminal():
+            cpu, mem, disk = sums.get(a.node_id, _NOTHING)
+            res = a.resources
+            sums[a.node_id] = (cpu + res.cpu, mem + res.memory_mb, disk + res.disk_mb)
+    return PMap(sums)
+
+
+def _plan_touches(plan: Plan) -> set[str]:
+    """Every allocation ID applying ``plan`` may change."""
+    ids = {s.id for s in plan.stops}
+    ids.update(plan.inplace)
+    ids.update(p.id for p in plan.placements)
+    ids.update(p.previous_allocation for p in plan.placements if p.previous_allocation)
+    return ids

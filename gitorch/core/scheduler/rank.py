@@ -7,9 +7,9 @@ not stopped by the plan at hand) and the plan's own placements use it up.
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Sequence
 
-from gitorch.core.model import Allocation, Node, Resources
+from gitorch.core.model import Node, Resources
 from gitorch.core.state import StateView
 
 BINPACK_MAX = 18.0
@@ -32,25 +32,11 @@ def ask(resources: Resources) -> Vector:
     return [resources.cpu, resources.memory_mb, resources.disk_mb]
 
 
-def used(
-    allocs: Mapping[str, Allocation], alloc_ids: Iterable[str], stopping: Container[str] = ()
-) -> Vector:
-    """The resources of the live allocations among ``alloc_ids``, except ``stopping``."""
-    cpu = mem = disk = 0
-    for alloc_id in alloc_ids:
-        alloc = allocs[alloc_id]
-        if alloc_id not in stopping and not alloc.terminal():
-            res = alloc.resources
-            cpu += res.cpu
-            mem += res.memory_mb
-            disk += res.disk_mb
-    return [cpu, mem, disk]
-
-
-def free(snap: StateView, node: Node, stopping: Container[str] = ()) -> Vector:
-    """What is left on ``node`` in ``snap`` once ``stopping`` allocations are gone."""
+def free(snap: StateView, node: Node, stopping: Collection[str] = ()) -> Vector:
+    """What is left on ``node`` in ``snap`` once ``stopping`` allocations are gone
+    (O(1) in the node's allocations: the state store keeps per-node usage)."""
     cap = capacity(node)
-    use = used(snap.allocs, snap.by_node.get(node.id, ()), stopping)
+    use = snap.node_used(node.id, stopping)
     return [cap[0] - use[0], cap[1] - use[1], cap[2] - use[2]]
 
 

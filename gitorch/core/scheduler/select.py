@@ -33,7 +33,7 @@ from gitorch.core.scheduler.feasible import (
     in_datacenters,
 )
 from gitorch.core.scheduler.offers import NodeUse, Offers, held
-from gitorch.core.scheduler.rank import ask, exhausted, used
+from gitorch.core.scheduler.rank import ask, exhausted
 from gitorch.core.state import StateView
 
 # per node: [free cpu, free memory, free disk, 1 / offered cpu, 1 / offered memory]
@@ -134,13 +134,10 @@ class Selector:
         mem = total.memory.memory_mb - reserved.memory.memory_mb
         disk = total.disk.disk_mb - reserved.disk.disk_mb
         self.ids[i] = node_id = node.id
-        held = self.snap.by_node.get(node_id)
         inv_cpu = 1.0 / cpu if cpu > 0 else 0.0
         inv_mem = 1.0 / mem if mem > 0 else 0.0
-        if not held:
-            return [cpu, mem, disk, inv_cpu, inv_mem]
-        use = used(self.snap.allocs, held, self.stopping)
-        return [cpu - use[0], mem - use[1], disk - use[2], inv_cpu, inv_mem]
+        use_cpu, use_mem, use_disk = self.snap.node_used(node_id, self.stopping)
+        return [cpu - use_cpu, mem - use_mem, disk - use_disk, inv_cpu, inv_mem]
 
     def _use(self, i: int) -> NodeUse:
         use = self.use[i]

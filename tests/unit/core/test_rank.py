@@ -30,7 +30,6 @@ from gitorch.core.scheduler.rank import (
     exhausted,
     final_score,
     free,
-    used,
 )
 from gitorch.core.scheduler.select import Selector
 from gitorch.core.state import StateStore
@@ -59,16 +58,6 @@ def alloc(alloc_id: str, cpu: int, mem: int, **kw: object) -> Allocation:
 
 def test_capacity_subtracts_the_reservation() -> None:
     assert capacity(node("a")) == [900, 950, 1000]
-
-
-def test_used_counts_live_allocations_not_terminal_or_stopping_ones() -> None:
-    allocs = {
-        "live": alloc("live", 100, 10),
-        "done": alloc("done", 200, 20, client_status="complete"),
-        "stopped": alloc("stopped", 300, 30, desired_status="stop"),
-        "leaving": alloc("leaving", 400, 40),
-    }
-    assert used(allocs, allocs, stopping={"leaving"}) == [100, 10, 0]
 
 
 def test_exhausted_names_the_first_short_dimension_in_nomads_order() -> None:
