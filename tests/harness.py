@@ -146,7 +146,7 @@ class Agent:
         if self.proc is None or self.proc.poll() is not None:
             return
         for job in self.get("/v1/jobs"):
-            self.http.delete(f"/v1/job/{job['ID']}", params={"purge": "true"})
+            self.http.delete(f"/v1/job/{job['ID']}", params={"purge": "true", "force": "true"})
         wait_for(
             lambda: all(
                 a["ClientStatus"] in ("complete", "failed", "lost")

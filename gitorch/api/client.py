@@ -161,8 +161,13 @@ class Client:
     def validate_job(self, job: Job) -> JobValidateResponse:
         return self._post("/v1/validate/job", {"Job": job}, JobValidateResponse)
 
-    def deregister_job(self, job_id: str, *, purge: bool = False) -> JobDeregisterResponse:
-        resp = self.request("DELETE", f"/v1/job/{job_id}", params={"purge": str(purge).lower()})
+    def deregister_job(
+        self, job_id: str, *, purge: bool = False, force: bool = False
+    ) -> JobDeregisterResponse:
+        params = {"purge": str(purge).lower()}
+        if force:  # a Git-managed job's stop is refused (409) without it
+            params["force"] = "true"
+        resp = self.request("DELETE", f"/v1/job/{job_id}", params=params)
         return from_json(resp.content, JobDeregisterResponse)
 
     def job_allocations(self, job_id: str) -> list[AllocListStub]:

@@ -19,6 +19,7 @@ from gitorch.api.http import (
     query_bool,
     read_object,
 )
+from gitorch.api.routes_gitops import refuse_git_managed
 from gitorch.api.routes_launch import launch_routes
 from gitorch.api.wire import (
     JobValidateResponse,
@@ -82,6 +83,8 @@ def routes(backend: Backend) -> list[BaseRoute]:
     async def deregister(request: Request) -> Response:
         job = get_job(request)
         purge = query_bool(request, "purge")
+        if not query_bool(request, "force"):
+            refuse_git_managed(backend.state, job)
         result = await run_in_threadpool(backend.deregister_job, job.namespace, job.id, purge)
         return json_response(result, index=result.index)
 

@@ -279,11 +279,15 @@ def status(ctx: Context, job_id: str | None) -> None:
 @click.argument("job_id")
 @click.option("-purge", "--purge", is_flag=True, help="Remove the job from the server too.")
 @click.option("-detach", "--detach", is_flag=True, help="Return after submitting.")
+@click.option(
+    "-force", "--force", is_flag=True, help="Stop a Git-managed job even though auto-sync runs."
+)
 @pass_context
-def stop(ctx: Context, job_id: str, purge: bool, detach: bool) -> None:
-    """Stop a job (and with --purge, forget it)."""
+def stop(ctx: Context, job_id: str, purge: bool, detach: bool, force: bool) -> None:
+    """Stop a job (and with --purge, forget it). A Git-managed job is refused unless its
+    auto-sync is suspended (gitorch gitops suspend) or -force is given."""
     client = ctx.client()
-    result = client.deregister_job(job_id, purge=purge)
+    result = client.deregister_job(job_id, purge=purge, force=force)
     if ctx.json:
         emit_json(result)
         return

@@ -20,6 +20,7 @@ from gitorch.cli.completion import completion
 from gitorch.cli.deployment import deployment
 from gitorch.cli.drain import drain
 from gitorch.cli.evals import evals
+from gitorch.cli.gitops import diff, gitops, sync
 from gitorch.cli.job import job
 from gitorch.cli.node import node
 from gitorch.cli.options import TlsOptions, general_options, hoist
@@ -27,7 +28,6 @@ from gitorch.cli.output import Context, emit_json, pass_context, table
 from gitorch.cli.overview import status
 from gitorch.cli.service import service
 from gitorch.errors import GitorchError
-from gitorch.server.backend import SyncReport
 
 
 class GitorchGroup(click.Group):
@@ -79,46 +79,8 @@ cli.add_command(node)
 cli.add_command(server)
 cli.add_command(operator)
 cli.add_command(acl)
-for _command in (evals, deployment, service, status, completion):
+for _command in (evals, deployment, service, status, completion, sync, diff, gitops):
     cli.add_command(_command)
-
-
-@cli.command()
-@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
-@click.option("-json", "--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@pass_context
-def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
-    """Sync the cluster with the Git repository now; exits 1 if any file failed."""
-    report = ctx.client().gitops_sync(dry_run=dry_run)
-    if as_json or ctx.json:
-        emit_json(report)
-    else:
-        print_report(report)
-    for err in report.errors:
-        where = f"{err.file}:{err.line}" if err.line else err.file
-        click.echo(f"{where}: {err.message}", err=True)
-    if report.fetch_error:
-        click.echo(f"fetch failed: {report.fetch_error}", err=True)
-    if report.errors or report.fetch_error:
-        raise SystemExit(1)
-
-
-@cli.command()
-@click.option("-json", "--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.pass_context
-def diff(ctx: click.Context, as_json: bool) -> None:
-    """What a sync would change (``sync --dry-run``)."""
-    ctx.invoke(sync, dry_run=True, as_json=as_json)
-
-
-def print_report(report: SyncReport) -> None:
-    verb = "would change" if report.dry_run else "changed"
-    commit = report.commit[:12] or "<no commit>"
-    changed = [c for c in report.changes if c.action != "unchanged"]
-    click.echo(f"Commit {commit}: {len(changed)} job(s) {verb}, {len(report.errors)} error(s)")
-    if report.changes:
-        rows = [(c.job_id, c.action, c.version, c.file, c.detail) for c in report.changes]
-        click.echo(table(("Job", "Action", "Version", "File", "Detail"), rows))
 
 
 @cli.group()

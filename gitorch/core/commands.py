@@ -127,6 +127,13 @@ class RecordGitSync(_Cmd, frozen=True, kw_only=True):
     sync: GitSync
 
 
+class SetGitopsSuspend(_Cmd, frozen=True, kw_only=True):
+    """Suspend (or resume) auto-sync of one Git-managed job."""
+
+    job_id: str
+    suspended: bool
+
+
 class RecordGitFetchError(_Cmd, frozen=True, kw_only=True):
     message: str
 
@@ -211,6 +218,7 @@ Command = (
     | UpdateAllocsFromClient
     | RecordGitSync
     | RecordGitFetchError
+    | SetGitopsSuspend
     | SetClusterID
     | UpsertServerMember
     | RemoveServerMember
@@ -250,6 +258,7 @@ __all__ = [
     "LaunchPeriodic",
     "RecordGitFetchError",
     "RecordGitSync",
+    "SetGitopsSuspend",
     "RegisterJob",
     "RegisterNode",
     "RemoveServerMember",

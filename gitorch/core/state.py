@@ -252,11 +252,15 @@ class StateStore(StateView):
             case c.UpdateAllocsFromClient():
                 return self._client_update(idx, cmd)
             case c.RecordGitSync():
-                self.gitsync = cmd.sync
+                self.gitsync = cmd.sync.recorded_over(self.gitsync)
                 self._touch(idx, "gitops")
                 return ApplyResult(index=idx)
             case c.RecordGitFetchError():
                 self.gitsync = replace(self.gitsync, fetch_error=cmd.message)
+                self._touch(idx, "gitops")
+                return ApplyResult(index=idx)
+            case c.SetGitopsSuspend():
+                self.gitsync = self.gitsync.with_suspended(cmd.job_id, cmd.suspended)
                 self._touch(idx, "gitops")
                 return ApplyResult(index=idx)
             case c.SetClusterID() | c.UpsertServerMember() | c.RemoveServerMember():

@@ -17,26 +17,28 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from gitorch.core import commands as c
-from gitorch.core import desired
-from gitorch.core.model import (
-    FileError,
-    GitopsJob,
-    GitopsStatus,
-    GitSync,
-    Job,
-    JobSource,
-    SyncStatus,
-)
+from gitorch.core import dependson, desired
+from gitorch.core.gitopshealth import job_health
+from gitorch.core.model import FileError, GitopsStatus, GitSync, Job, JobSource
 from gitorch.core.model import replace as replace_model
-from gitorch.core.model.gitops import SyncChange, SyncReport
+from gitorch.core.model.gitops import Health, HistoryItem, SyncChange, SyncReport
 from gitorch.core.state import StateView
-from gitorch.errors import GitorchError, JobspecError
-from gitorch.gitsync.repo import GitSource, GitSourceError, RepoFile
+from gitorch.errors import BadRequestError, GitorchError, JobspecError
+from gitorch.gitsync.history import add_history
+from gitorch.gitsync.repo import (
+    FolderMissingError,
+    GitSource,
+    GitSourceError,
+    RepoFile,
+    RevisionError,
+)
+from gitorch.gitsync.status import gitops_history, gitops_status
 from gitorch.gitsync.watch import RefWatcher
 from gitorch.gitsync.webhook import verify_signature
 from gitorch.jobspec import is_jobspec_file
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 60.0
 """The longest wait between retries of a failing sync (or the poll interval, if longer)."""
+DEPENDS_RECHECK_S = 1.0
+"""While a job waits for its dependencies, the loop looks again this often."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,7 @@ class GitopsLoop:
                 return
             report: SyncReport | None = None
             try:
-                report = self.sync(dry_run=False)
+                report = self.sync(dry_run=False, revision=None)
                 failure = report.fetch_error
             except Exception as exc:  # noqa: BLE001 - any failure: back off, log once
                 failure = cut(f"{type(exc).__name__}: {exc}", 500)
@@ -154,7 +158,11 @@ class GitopsLoop:
             self._after_sync(failure, report)
 
     def _after_sync(self, failure: str, report: SyncReport | None) -> None:
-        """Back off exponentially while syncs fail; log each change of state once."""
+        """Back off exponentially while syncs fail; log each change of state once. While a
+        job waits for its dependencies, look again after DEPENDS_RECHECK_S."""
+        waiting = report is not None and any(
+            ch.action == "held" and ch.detail.startswith("waiting for") for ch in report.changes
+        )
         if failure:
             cap = max(self.settings.poll_interval_s, MAX_BACKOFF_S)
             self._backoff = min(max(self._backoff * 2, 1.0), cap)
@@ -168,7 +176,9 @@ class GitopsLoop:
         else:
             if self._last_failure:
                 log.info("GitOps sync recovered")
-            self._backoff = 0.0
+            self._backoff = (
+                min(DEPENDS_RECHECK_S, self.settings.poll_interval_s) if waiting else 0.0
+            )
         self._last_failure = failure
         if report is not None and not failure:
             self._log_file_errors(report)
@@ -192,10 +202,19 @@ class GitopsLoop:
 
     # -- one sync -------------------------------------------------------------------
 
-    def sync(self, dry_run: bool) -> SyncReport:
+    def sync(self, dry_run: bool, revision: str | None = "") -> SyncReport:
+        """Sync now. ``revision``: a SHA of the branch to deploy (auto-sync then stays at
+        it); ``""``: the branch tip (and auto-sync follows the tip again); None (the
+        loop): the pinned revision if there is one, else the tip."""
         with self._sync_lock:
             try:
-                commit = self._source.fetch()
+                tip = self._source.fetch()
+                pin = self._sink.state.gitsync.pinned if revision is None else revision
+                commit = self._source.resolve_on_branch(pin) if pin else tip
+            except RevisionError as exc:
+                if revision:
+                    raise BadRequestError(str(exc)) from exc
+                return self._fetch_failed(f"pinned {exc}", dry_run)
             except (GitSourceError, GitorchError, OSError) as exc:
                 return self._fetch_failed(str(exc), dry_run)
             if self._sink.state.gitsync.fetch_error and not dry_run:
@@ -204,11 +223,27 @@ class GitopsLoop:
                 wanted, errors = self._parse(commit)
             except (GitSourceError, OSError, UnicodeDecodeError) as exc:  # a path or vars file
                 return self._fetch_failed(str(exc), dry_run)
-            errors, omitted = bounded_errors(errors, self.settings.limits)
+            state = self._sink.state
+            registered = {job_id for (_, job_id), j in state.jobs.items() if not j.stop}
+            wanted, dep_errors = dependson.check(wanted, registered, self._line_of(wanted))
+            errors, omitted = bounded_errors(errors + dep_errors, self.settings.limits)
             error_files = {e.file for e in errors}
-            changes = desired.diff(wanted, self._sink.state, error_files, prune=self.settings.prune)
+            changes = desired.diff(
+                wanted,
+                state,
+                error_files,
+                prune=self.settings.prune,
+                suspended=state.gitsync.suspended,
+            )
+            changes = dependson.hold(changes, self._health(state, wanted), commit)
             report = [
-                SyncChange(job_id=ch.job_id, file=ch.file, action=ch.action, version=ch.version)
+                SyncChange(
+                    job_id=ch.job_id,
+                    file=ch.file,
+                    action=ch.action,
+                    version=ch.version,
+                    detail=ch.detail,
+                )
                 for ch in changes
             ]
             report += [
@@ -216,14 +251,43 @@ class GitopsLoop:
             ]
             if not dry_run:
                 self._apply(changes)
-                self._record(commit, wanted, errors, omitted)
+                self._record(commit, wanted, errors, omitted, changes, pin or "")
             return SyncReport(
                 commit=commit,
                 dry_run=dry_run,
                 changes=report,
                 errors=errors,
                 errors_omitted=omitted,
+                revision=pin or "",
             )
+
+    def _line_of(self, wanted: list[desired.DesiredJob]) -> Callable[[str], int]:
+        """The line of a file's ``gitorch.depends_on`` (1 if not found), for errors."""
+        blobs = {d.file: d.job.source.blob for d in wanted if d.job.source is not None}
+
+        def line_of(file: str) -> int:
+            try:
+                text = self._source.read(blobs[file]).decode("utf-8", "replace")
+            except (KeyError, GitSourceError):
+                return 1
+            for n, line in enumerate(text.splitlines(), 1):
+                if dependson.META_KEY in line:
+                    return n
+            return 1
+
+        return line_of
+
+    @staticmethod
+    def _health(state: StateView, wanted: list[desired.DesiredJob]) -> dict[str, Health]:
+        """Health of every job some wanted job depends on."""
+        namespaces = {d.job.id: d.job.namespace for d in wanted}
+        health: dict[str, Health] = {}
+        for d in wanted:
+            for dep in dependson.dependencies(d.job):
+                if dep not in health:
+                    ns = namespaces.get(dep, d.job.namespace)
+                    health[dep] = job_health(state, state.job(ns, dep))[0]
+        return health
 
     def _fetch_failed(self, message: str, dry_run: bool) -> SyncReport:
         message = cut(message, self.settings.limits.max_message_length)
@@ -235,7 +299,7 @@ class GitopsLoop:
         )
 
     def _parse(self, commit: str) -> tuple[list[desired.DesiredJob], list[FileError]]:
-        files = self._source.files(commit, self.settings.path)
+        files = self._files(commit)
         var_files = self._var_files(commit)
         var_key = hashlib.sha256(repr(var_files).encode()).hexdigest()
         wanted: list[desired.DesiredJob] = []
@@ -267,6 +331,20 @@ class GitopsLoop:
             wanted.append(desired.DesiredJob(job=job, file=f.path))
         self._cache = cache  # only this commit's files: the cache never outgrows the repo
         return wanted, errors
+
+    def _files(self, commit: str) -> list[RepoFile]:
+        """The files under ``path`` at ``commit``. Git keeps no empty folders, so deleting
+        the last file removes the folder: when the last sync of this repository and
+        branch found files there, a missing folder is an empty one (its jobs are
+        pruned); otherwise (a wrong ``path``) it stays an error and nothing changes."""
+        try:
+            return self._source.files(commit, self.settings.path)
+        except FolderMissingError:
+            last = self._sink.state.gitsync
+            same = (last.repo, last.branch) == (self.settings.repo, self.settings.branch)
+            if same and last.files and not last.fetch_error:
+                return []
+            raise
 
     def _parse_new(
         self, files: list[RepoFile], var_files: list[tuple[str, str]]
@@ -329,7 +407,9 @@ class GitopsLoop:
         commit: str,
         wanted: list[desired.DesiredJob],
         errors: list[FileError],
-        omitted: int = 0,
+        omitted: int,
+        changes: list[desired.Change],
+        pin: str,
     ) -> None:
         state = self._sink.state
         previous = state.gitsync
@@ -345,49 +425,31 @@ class GitopsLoop:
             job = state.job(namespaces[job_id], job_id)
             if job is not None:
                 versions[job_id] = job.version
+        held = {ch.job_id: ch.detail for ch in changes if ch.action == "held"}
+        reverted = {ch.job_id: ch.reverted for ch in changes if ch.reverted}
+        now = time.time_ns()
         sync = GitSync(
             repo=self.settings.repo,
             branch=self.settings.branch,
             commit=commit,
-            synced_at=time.time_ns(),
+            synced_at=now,
             errors=errors,
             errors_omitted=omitted,
             files=files,
             job_versions=versions,
             job_namespaces=namespaces,
+            held=held,
+            reverted=reverted,
+            pinned=pin,
+            history=add_history(previous, commit, now, pin, changes, len(errors) + omitted),
         )
-        self._sink.record_git(c.RecordGitSync(now=time.time_ns(), sync=sync))
+        self._sink.record_git(c.RecordGitSync(now=now, sync=sync))
 
     def status(self, state: StateView) -> GitopsStatus:
         return gitops_status(state)
 
-
-def gitops_status(state: StateView) -> GitopsStatus:
-    """GET /v1/gitops/status, from replicated state alone (any server can answer)."""
-    sync = state.gitsync
-    failed = {e.file for e in sync.errors}
-    jobs: list[GitopsJob] = []
-    for file, job_id in sorted(sync.files.items()):
-        job = state.job(sync.job_namespaces.get(job_id, "default"), job_id)
-        status: SyncStatus
-        if file in failed:
-            status = "error"
-        elif job is None or job.stop or job.version != sync.job_versions.get(job_id, -1):
-            status = "out-of-sync"
-        else:
-            status = "synced"
-        commit = job.source.commit if job is not None and job.source is not None else ""
-        jobs.append(GitopsJob(id=job_id, file=file, commit=commit, status=status))
-    return GitopsStatus(
-        repo=sync.repo,
-        branch=sync.branch,
-        commit=sync.commit,
-        synced_at=sync.synced_at,
-        jobs=jobs,
-        errors=sync.errors,
-        fetch_error=sync.fetch_error,
-        errors_omitted=sync.errors_omitted,
-    )
+    def history(self, state: StateView) -> list[HistoryItem]:
+        return gitops_history(state)
 
 
 def bounded_errors(errors: list[FileError], limits: Limits) -> tuple[list[FileError], int]:

@@ -29,6 +29,14 @@ class GitSourceError(errors.GitSourceError):
     """A Git source could not be read; the message names the URL, the branch and a next step."""
 
 
+class FolderMissingError(GitSourceError):
+    """The jobspec folder is not in the tree at a commit (Git keeps no empty folders)."""
+
+
+class RevisionError(GitSourceError):
+    """A revision asked for is not a commit of the followed branch."""
+
+
 @dataclass(frozen=True)
 class RepoFile:
     """One file at a commit: its posix path from the repo root and its blob SHA."""
@@ -101,14 +109,38 @@ class GitSource:
                 try:
                     tree = tree / folder
                 except KeyError:
-                    raise self._error(
+                    err = self._error(
                         f"folder {folder!r} not found at commit {commit[:12]}",
                         "create it or fix gitops.path",
-                    ) from None
+                    )
+                    raise FolderMissingError(str(err)) from None
                 if tree.type != "tree":
                     raise self._error(f"{folder!r} is a file, not a folder", "fix gitops.path")
             found = _list_tree(mirror, tree.hexsha, folder)
         return sorted(found, key=lambda f: f.path)
+
+    def resolve_on_branch(self, revision: str) -> str:
+        """The full SHA of ``revision`` (a SHA or a prefix of one), which must be the
+        fetched tip of the branch or one of its ancestors."""
+        with self._lock:
+            mirror = self._require_mirror()
+            tip = self._tip_or_error()
+            if not re.fullmatch(r"[0-9a-fA-F]{4,64}", revision):
+                raise RevisionError(
+                    f"revision {revision!r} is not a commit SHA: give a SHA of branch "
+                    f"{self._branch!r} (git log {self._branch})"
+                )
+            try:
+                found = mirror.commit(revision.lower())
+                on_branch = found.hexsha == tip or mirror.is_ancestor(found, mirror.commit(tip))
+            except (ValueError, git.BadName, git.BadObject):
+                on_branch = False
+            if not on_branch:
+                raise RevisionError(
+                    f"revision {revision!r} is not on branch {self._branch!r} of "
+                    f"{self._shown_url}: give a SHA from 'git log {self._branch}'"
+                )
+            return str(found.hexsha)
 
     def read(self, blob_sha: str) -> bytes:
         """The content of a blob."""

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import AllocMetric, GitopsStatus, Job, Model, Node
 from gitorch.core.model.drain import DrainSpec
+from gitorch.core.model.gitops import HistoryItem
 from gitorch.core.model.gitops import SyncChange as SyncChange
 from gitorch.core.model.gitops import SyncReport as SyncReport
 from gitorch.core.model.service import CheckResult, ServiceRegistration
@@ -158,7 +159,11 @@ class Backend(Protocol):
 
     def gitops_status(self) -> GitopsStatus: ...
 
-    def gitops_sync(self, dry_run: bool) -> SyncReport: ...
+    def gitops_sync(self, dry_run: bool, revision: str = "") -> SyncReport: ...
+
+    def gitops_history(self) -> list[HistoryItem]: ...
+
+    def gitops_suspend(self, job_id: str, suspended: bool) -> int: ...
 
     def gitops_webhook(self, body: bytes, signature: str | None) -> bool:
         """Verify a GitHub-style signature; on success trigger a sync and return True."""

@@ -19,6 +19,7 @@ from gitorch.core import commands as c
 from gitorch.core.disconnects import tolerates
 from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, replace
 from gitorch.core.model.drain import DrainSpec, DrainStrategy, rfc3339
+from gitorch.core.model.gitops import HistoryItem
 from gitorch.core.model.node import same_registration
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.state import ApplyResult, StateView
@@ -56,8 +57,9 @@ class GitopsPort(Protocol):
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def sync(self, dry_run: bool) -> SyncReport: ...
+    def sync(self, dry_run: bool, revision: str | None = "") -> SyncReport: ...
     def status(self, state: StateView) -> GitopsStatus: ...
+    def history(self, state: StateView) -> list[HistoryItem]: ...
     def webhook(self, body: bytes, signature: str | None) -> bool: ...
 
 
@@ -446,8 +448,21 @@ class Server:
     def gitops_status(self) -> GitopsStatus:
         return self._gitops().status(self.fsm.state)
 
-    def gitops_sync(self, dry_run: bool) -> SyncReport:
-        return self._gitops().sync(dry_run)
+    def gitops_sync(self, dry_run: bool, revision: str = "") -> SyncReport:
+        return self._gitops().sync(dry_run, revision)
+
+    def gitops_history(self) -> list[HistoryItem]:
+        return self._gitops().history(self.fsm.state)
+
+    def gitops_suspend(self, job_id: str, suspended: bool) -> int:
+        """Suspend or resume auto-sync of one Git-managed job (replicated)."""
+        self._gitops()
+        if job_id not in self.fsm.state.gitsync.files.values():
+            raise NotFoundError(
+                f"job {job_id!r} is not managed by GitOps: see gitorch gitops status"
+            )
+        cmd = c.SetGitopsSuspend(now=time.time_ns(), job_id=job_id, suspended=suspended)
+        return self._submit(cmd).index
 
     def gitops_webhook(self, body: bytes, signature: str | None) -> bool:
         return self._gitops().webhook(body, signature)

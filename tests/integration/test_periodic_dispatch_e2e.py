@@ -111,7 +111,7 @@ def agent(tmp_path: Path, repo: GitRepo) -> Iterator[Agent]:
         yield a
     finally:
         for parent in ("tick", "yearly", "render"):  # no new children while stopping
-            a.http.delete(f"/v1/job/{parent}", params={"purge": "true"})
+            a.http.delete(f"/v1/job/{parent}", params={"purge": "true", "force": "true"})
         a.stop_jobs()
         a.stop()
 

@@ -121,6 +121,6 @@ def test_service_registered_checked_restarted_and_deregistered(
     wait_for(lambda: agent.get("/v1/service/web"), 30, "healthy again after the restart")
 
     # stopping the job deregisters the service
-    agent.http.delete("/v1/job/web").raise_for_status()
+    agent.http.delete("/v1/job/web", params={"force": "true"}).raise_for_status()
     wait_for(lambda: agent.get("/v1/services") == [], 30, "web deregistered")
     assert agent.get("/v1/service/web", all="true") == []

@@ -160,6 +160,8 @@ def spec_changed(job: Job, versions: Mapping[int, Job]) -> Callable[[Allocation]
     def changed(alloc: Allocation) -> bool:
         if alloc.job_version == job.version:
             return False
+        if alloc.client_status == "complete":  # finished work reruns after any change since
+            return _changed_since(alloc, job, versions, spec)
         key = (alloc.job_version, alloc.task_group)
         hit = memo.get(key)
         if hit is None:
@@ -175,6 +177,27 @@ def spec_changed(job: Job, versions: Mapping[int, Job]) -> Callable[[Allocation]
         return hit
 
     return changed
+
+
+def _changed_since(
+    alloc: Allocation,
+    job: Job,
+    versions: Mapping[int, Job],
+    spec: Callable[[Job, TaskGroup], tuple[object, ...]],
+) -> bool:
+    """Did the group's spec change in any version after the allocation's? (A batch job
+    whose file goes back to earlier content runs again, as Nomad's does.)"""
+    first = versions.get(alloc.job_version)
+    first_group = first.group(alloc.task_group) if first else None
+    if first is None or first_group is None:
+        return True
+    base = spec(first, first_group)
+    for v in range(alloc.job_version + 1, job.version + 1):
+        later = job if v == job.version else versions.get(v)
+        group = later.group(alloc.task_group) if later else None
+        if later is None or group is None or spec(later, group) != base:
+            return True
+    return False
 
 
 def classify(

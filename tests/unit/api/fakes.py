@@ -34,6 +34,7 @@ from gitorch.core.model import (
     replace,
 )
 from gitorch.core.model.drain import DrainStrategy
+from gitorch.core.model.gitops import HistoryItem
 from gitorch.core.state import ApplyResult, StateStore
 from gitorch.errors import NotFoundError
 from gitorch.gitsync.webhook import verify_signature
@@ -169,8 +170,14 @@ class FakeBackend:
             fetch_error=sync.fetch_error,
         )
 
-    def gitops_sync(self, dry_run: bool) -> SyncReport:
-        return replace(self.report, dry_run=dry_run)
+    def gitops_sync(self, dry_run: bool, revision: str = "") -> SyncReport:
+        return replace(self.report, dry_run=dry_run, revision=revision)
+
+    def gitops_history(self) -> list[HistoryItem]:
+        return []
+
+    def gitops_suspend(self, job_id: str, suspended: bool) -> int:
+        return 1
 
     def gitops_webhook(self, body: bytes, signature: str | None) -> bool:
         if not verify_signature(WEBHOOK_SECRET, body, signature):

@@ -50,9 +50,9 @@ def test_failing_fetch_backs_off_and_logs_once(
     attempts: list[float] = []
     real_sync = loop.sync
 
-    def counted(dry_run: bool):  # type: ignore[no-untyped-def]
+    def counted(dry_run: bool, revision: str | None = ""):  # type: ignore[no-untyped-def]
         attempts.append(time.monotonic())
-        return real_sync(dry_run)
+        return real_sync(dry_run, revision)
 
     loop.sync = counted  # type: ignore[method-assign]
     with caplog.at_level(logging.INFO, logger="gitorch.gitsync.loop"):
