@@ -214,7 +214,8 @@ class GitopsLoop:
             except RevisionError as exc:
                 if revision:
                     raise BadRequestError(str(exc)) from exc
-                return self._fetch_failed(f"pinned {exc}", dry_run)
+                why = f"pinned {exc}, or follow the tip again with 'gitorch sync'"
+                return self._fetch_failed(why, dry_run)
             except (GitSourceError, GitorchError, OSError) as exc:
                 return self._fetch_failed(str(exc), dry_run)
             if self._sink.state.gitsync.fetch_error and not dry_run:
@@ -334,17 +335,24 @@ class GitopsLoop:
 
     def _files(self, commit: str) -> list[RepoFile]:
         """The files under ``path`` at ``commit``. Git keeps no empty folders, so deleting
-        the last file removes the folder: when the last sync of this repository and
-        branch found files there, a missing folder is an empty one (its jobs are
-        pruned); otherwise (a wrong ``path``) it stays an error and nothing changes."""
+        the last file removes the folder: when the folder held files at the last synced
+        commit of this repository and branch, a missing folder is an empty one (its jobs
+        are pruned); otherwise (a wrong ``path``) it stays an error and nothing changes."""
         try:
             return self._source.files(commit, self.settings.path)
         except FolderMissingError:
             last = self._sink.state.gitsync
             same = (last.repo, last.branch) == (self.settings.repo, self.settings.branch)
-            if same and last.files and not last.fetch_error:
-                return []
-            raise
+            if not (same and last.files and last.commit):
+                raise
+            try:  # the folder held the synced files at the last commit: now it is empty
+                self._source.files(last.commit, self.settings.path)
+            except GitSourceError:
+                raise FolderMissingError(
+                    f"folder {self.settings.path!r} not found at commit {commit[:12]} nor at "
+                    f"the last synced commit {last.commit[:12]}: create it or fix gitops.path"
+                ) from None
+            return []
 
     def _parse_new(
         self, files: list[RepoFile], var_files: list[tuple[str, str]]

@@ -133,7 +133,7 @@ class GitSource:
             try:
                 found = mirror.commit(revision.lower())
                 on_branch = found.hexsha == tip or mirror.is_ancestor(found, mirror.commit(tip))
-            except (ValueError, git.BadName, git.BadObject):
+            except (ValueError, git.BadName, git.BadObject, git.GitCommandError):
                 on_branch = False
             if not on_branch:
                 raise RevisionError(
