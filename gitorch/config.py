@@ -6,7 +6,8 @@
     server { enabled = true  bootstrap_expect = 3
              server_join { retry_join = ["10.0.0.2:4647", "10.0.0.3:4647"] }
              heartbeat_grace = "10s"  min_heartbeat_ttl = "10s"  num_schedulers = 2 }
-    client { enabled = true  servers = ["127.0.0.1:4646"]  node_class = ""  meta { } }
+    client { enabled = true  servers = ["127.0.0.1:4646"]  node_class = ""  meta { }
+             node_pool = "default"  host_volume "data" { path = "/srv/data"  read_only = false } }
     acl    { enabled = false  tokens = [] }     # tokens: static management tokens
     plugin "raw_exec" { config { enabled = true } }
     gitops { repo = "./example-repo"  branch = "main"  path = "jobs"  poll_interval = "15s"
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from gitorch.config_values import Values, string_map
+from gitorch.config_volumes import host_volumes
+from gitorch.core.model.node import ClientHostVolume
 from gitorch.errors import ConfigError, JobspecError
 from gitorch.gitsync.loop import GitopsSettings
 from gitorch.jobspec import hcl
@@ -47,6 +50,8 @@ class ClientSettings:
     servers: tuple[str, ...] = ()
     node_class: str = ""
     meta: dict[str, str] = field(default_factory=dict)
+    node_pool: str = "default"
+    host_volumes: dict[str, ClientHostVolume] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,10 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
                         servers=values.addresses("servers", cl.servers),
                         node_class=values.string("node_class", cl.node_class),
                         meta=meta,
+                        node_pool=_pool(values, cl.node_pool),
+                        host_volumes=host_volumes(
+                            block.body.blocks_of("host_volume"), cl.host_volumes, file
+                        ),
                     ),
                 )
             case "acl":
@@ -196,6 +205,15 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
 
 _MAX_SERVERS = 99  # bootstrap_expect: Raft clusters are 3 or 5; anything near this is a typo
 _MAX_SCHEDULERS = 1024
+
+
+def _pool(values: Values, old: str) -> str:
+    """A client's ``node_pool``; ``all`` is Nomad's built-in pool of every node, not one a
+    node can join."""
+    pool = values.string("node_pool", old, empty=False)
+    if pool == "all":
+        raise values.error("node_pool", 'cannot be "all": that built-in pool holds every node')
+    return pool
 
 
 def _tokens(values: Values, old: tuple[str, ...]) -> tuple[str, ...]:
@@ -225,7 +243,7 @@ _KNOWN: dict[str, tuple[set[str], set[str]]] = {  # block -> (attributes, sub-bl
         {"enabled", "bootstrap_expect", "heartbeat_grace", "min_heartbeat_ttl", "num_schedulers"},
         {"server_join"},
     ),
-    "client": ({"enabled", "servers", "node_class"}, {"meta"}),
+    "client": ({"enabled", "servers", "node_class", "node_pool"}, {"meta", "host_volume"}),
     "acl": ({"enabled", "tokens"}, set()),
     "plugin": (set(), {"config"}),
     "gitops": (

@@ -40,6 +40,7 @@ from gitorch.agent.templatesource import ServerTemplateSource
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.disconnects import policy
 from gitorch.core.model import Allocation, DriverInfo, Node, NodeResources, replace
+from gitorch.core.model.node import ClientHostVolume
 from gitorch.errors import GitorchError, NotFoundError
 from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
@@ -70,6 +71,8 @@ class ClientOptions:
     datacenter: str = "dc1"
     node_class: str = ""
     node_pool: str = "default"
+    host_volumes: Mapping[str, ClientHostVolume] = field(default_factory=dict)
+    """The agent config's ``host_volume`` blocks, fingerprinted onto the node."""
     http_addr: str = ""
     meta: Mapping[str, str] = field(default_factory=dict)
     plugin_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -234,6 +237,7 @@ class Client:
         }
         return Node(
             id=self.node_id,
+            secret_id=self.local.node_secret(),
             name=opts.name or socket.gethostname(),
             datacenter=opts.datacenter,
             node_class=opts.node_class,
@@ -243,6 +247,7 @@ class Client:
             meta=dict(opts.meta),
             node_resources=replace(host.resources, devices=self.devices.fingerprint()),
             drivers=drivers,
+            host_volumes=dict(opts.host_volumes),
             status="ready",
         )
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from gitorch.agent.volumes import host_mounts, volume_env
 from gitorch.core.model import AllocatedPort, Allocation, Job, Node, Task
 from gitorch.core.task import TaskConfig
 
@@ -197,6 +198,9 @@ def task_config(
             secrets_dir=posixpath.join(task_dir, "secrets"),
         )
     env = build(alloc, job, task, node, dirs, host_env=host_env)
+    mounts = host_mounts(job, alloc.task_group, task, node)
+    unisolated = isolation.get(task.driver, "none") == "none"
+    task_env = {**env.env, **volume_env(mounts)} if unisolated and mounts else env.env
     return TaskConfig(
         alloc_id=alloc.id,
         task_name=task.name,
@@ -205,7 +209,7 @@ def task_config(
         group_name=alloc.task_group,
         namespace=alloc.namespace,
         config=env.replace_config(task.config),
-        env=env.env,
+        env=task_env,
         task_dir=task_dir,
         alloc_dir=alloc_dir,
         log_dir=posixpath.join(alloc_dir, "logs"),
@@ -217,4 +221,5 @@ def task_config(
         kill_timeout_s=task.kill_timeout / 1e9,
         ports=list(alloc.allocated_ports),
         devices=list(alloc.allocated_devices.get(task.name, [])),
+        mounts=mounts,
     )

@@ -28,6 +28,7 @@ from gitorch.agent import allocrunner as ar
 from gitorch.agent.devices import DeviceManager
 from gitorch.agent.payload import write_payload
 from gitorch.agent.templates import TemplateFailed, TemplateWaiting, render_templates
+from gitorch.agent.volumes import check_host_mounts
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
 from gitorch.errors import DriverError
@@ -230,6 +231,7 @@ class TaskRunner:
                 task=cfg.task_name, error=str(exc), recoverable=True, jitter=random.random()
             )
         try:
+            check_host_mounts(cfg, self.state.node.id)
             make_dirs(cfg)
             write_payload(cfg.task_dir, self.state.job, self.state.task(cfg.task_name))
             templates = self.state.task(cfg.task_name).templates

@@ -111,6 +111,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("DELETE", "/v1/service/{name:str}/{id:str}"): ns("submit-job"),
     # nodes
     ("GET", "/v1/nodes"): scope("node", "read"),
+    ("GET", "/v1/node/pools"): scope("node", "read"),
     ("GET", "/v1/node/{node_id:str}"): scope("node", "read"),
     ("GET", "/v1/node/{node_id:str}/allocations"): scope("node", "read", "read-job"),
     ("POST", "/v1/node/{node_id:str}/drain"): scope("node", "write"),
@@ -136,8 +137,11 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/ui"): OPEN,
     ("*", "/ui"): OPEN,
     ("GET", "/ui/allocation/{alloc_id:str}/logs/stream"): OPEN,
-    # client agents calling servers (Nomad's Node.* RPCs need node:write)
-    ("POST", "/v1/internal/node/register"): scope("node", "write"),
+    # client agents calling servers (Nomad's Node.* RPCs need node:write, which a client
+    # holds by its node secret). Registering is open, as Nomad's Node.Register without
+    # mTLS: a new node brings its secret, and re-registering an existing node ID is
+    # refused by the server unless the same secret comes with it.
+    ("POST", "/v1/internal/node/register"): OPEN,
     ("POST", "/v1/internal/node/{node_id:str}/heartbeat"): scope("node", "write"),
     ("POST", "/v1/internal/allocs/update"): scope("node", "write"),
     ("POST", "/v1/internal/services/register"): scope("node", "write"),

@@ -1,4 +1,4 @@
-"""Node routes: /v1/nodes, /v1/node/:id, /v1/node/:id/allocations, eligibility and drain."""
+"""Node routes: /v1/nodes, /v1/node/pools, /v1/node/:id, /v1/node/:id/allocations, eligibility and drain."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from starlette.routing import BaseRoute, Route
 
 from gitorch.api.http import blocking_index, endpoint, json_response, read_object
 from gitorch.api.wire import NodeEligibilityResponse, alloc_with_job
-from gitorch.core.model import Node, node_stub
+from gitorch.core.model import Node, node_stub, replace
 from gitorch.core.model.drain import DrainSpec
+from gitorch.core.scheduler.pools import node_pools
 from gitorch.errors import BadRequestError, NotFoundError
 from gitorch.server.backend import Backend
 
@@ -29,7 +30,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         node = backend.state.nodes.get(request.path_params["node_id"])
         if node is None:
             raise NotFoundError("node not found")
-        return node
+        return replace(node, secret_id="") if node.secret_id else node
 
     @endpoint
     async def list_nodes(request: Request) -> Response:
@@ -38,6 +39,12 @@ def routes(backend: Backend) -> list[BaseRoute]:
         nodes = [n for n in list(backend.state.nodes.values()) if n.id.startswith(prefix)]
         nodes.sort(key=lambda n: (n.name, n.id))
         return json_response([node_stub(n, node_version(n)) for n in nodes], index=index)
+
+    @endpoint
+    async def list_pools(request: Request) -> Response:
+        index = await blocking_index(request, backend, NODES)
+        prefix = request.query_params.get("prefix", "")
+        return json_response(node_pools(list(backend.state.nodes.values()), prefix), index=index)
 
     @endpoint
     async def read_node(request: Request) -> Response:
@@ -81,6 +88,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
 
     return [
         Route("/v1/nodes", list_nodes, methods=["GET"]),
+        Route("/v1/node/pools", list_pools, methods=["GET"]),
         Route("/v1/node/{node_id:str}/drain", drain, methods=["POST", "PUT"]),
         Route("/v1/node/{node_id:str}", read_node, methods=["GET"]),
         Route("/v1/node/{node_id:str}/allocations", node_allocations, methods=["GET"]),

@@ -47,6 +47,16 @@ class DeviceMount(msgspec.Struct, frozen=True, kw_only=True):
     read_only: bool = True
 
 
+class HostMount(msgspec.Struct, frozen=True, kw_only=True):
+    """A host volume bound into the task (Nomad's MountConfig): a group ``volume`` of
+    ``type = "host"`` that a task's ``volume_mount`` places at ``task_path``."""
+
+    volume: str
+    host_path: str
+    task_path: str
+    read_only: bool = False
+
+
 class TaskConfig(msgspec.Struct, frozen=True, kw_only=True):
     """One task as a driver is asked to run it; ``config`` and ``env`` are already
     interpolated. Paths are host paths."""
@@ -81,6 +91,8 @@ class TaskConfig(msgspec.Struct, frozen=True, kw_only=True):
     make them visible inside it (bwrap ``--dev-bind``, docker ``devices``)."""
     device_mounts: list[DeviceMount] = []
     """Host paths the device plugins' reservations bind into the task."""
+    mounts: list[HostMount] = []
+    """Host volumes (``volume_mount``) that drivers with isolation bind into the task."""
 
     @property
     def id(self) -> str:

@@ -38,6 +38,13 @@ from gitorch.errors import JobspecError
 from gitorch.jobspec.hcl import Body
 from gitorch.jobspec.launch import decode_dispatch_payload, decode_parameterized, decode_periodic
 from gitorch.jobspec.migrate import decode_disconnect, decode_migrate, decode_old_disconnect
+from gitorch.jobspec.placement import (
+    check_distinct,
+    check_mounts,
+    decode_spreads,
+    decode_volume_mounts,
+    decode_volumes,
+)
 from gitorch.jobspec.reader import BlockReader, each, one
 from gitorch.jobspec.services import (
     CHECK_UNSUPPORTED,
@@ -50,12 +57,11 @@ from gitorch.jobspec.templates import decode_template
 from gitorch.jobspec.validate import combine
 
 _NOT_YET_USED = {
-    "job": "node_pool multiregion spread "
-    "ui vault secret consul_token vault_token",
-    "group": "spread volume ephemeral_disk "
+    "job": "multiregion ui vault secret consul_token vault_token",
+    "group": "ephemeral_disk "
     "scaling shutdown_delay max_run_duration "
     "consul prevent_reschedule_on_lost vault secret",
-    "task": "artifact vault consul volume_mount csi_plugin "
+    "task": "artifact vault consul csi_plugin "
     "shutdown_delay kind scaling secret identity action schedule",
     "resources": "cores numa secrets iops",
     "network": "hostname dns mbits cidr device ip cni",
@@ -136,6 +142,8 @@ def _job(r: BlockReader, job_id: str) -> Job:
         all_at_once=r.boolean("all_at_once"),
         constraints=_constraints(r),
         affinities=each(r, "affinity", 0, _affinity),
+        spreads=decode_spreads(r),
+        node_pool=r.string("node_pool", "default"),
         task_groups=groups,
         meta=r.string_map("meta"),
         update=update,
@@ -157,11 +165,14 @@ def _group(
     restart = _restart(r, base)
     prefix = f"{job_name}-{name}"
     max_client_disconnect, stop_after_client_disconnect = decode_old_disconnect(r)
+    tasks = each(r, "task", 1, lambda t, label: _task(t, label, f"{prefix}-{label}", restart))
+    volumes = decode_volumes(r)
+    check_mounts(r, volumes, tasks)
     return TaskGroup(
         name=name,
         count=r.integer("count", 1),
         constraints=_constraints(r),
-        tasks=each(r, "task", 1, lambda t, label: _task(t, label, f"{prefix}-{label}", restart)),
+        tasks=tasks,
         restart_policy=restart,
         reschedule_policy=_reschedule(r, resched),
         services=_services(r, prefix),
@@ -173,6 +184,8 @@ def _group(
         disconnect=decode_disconnect(r),
         max_client_disconnect=max_client_disconnect,
         stop_after_client_disconnect=stop_after_client_disconnect,
+        spreads=decode_spreads(r),
+        volumes=volumes,
     )
 
 
@@ -184,7 +197,7 @@ def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) 
         config=r.mapping("config") or {},
         env=r.string_map("env"),
         services=_services(r, service_name),
-        constraints=_constraints(r),
+        constraints=_constraints(r, task=True),
         resources=one(r, "resources", Resources(), _resources),
         meta=r.string_map("meta"),
         kill_timeout=r.duration("kill_timeout", 5 * SECOND),
@@ -196,6 +209,7 @@ def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) 
         affinities=each(r, "affinity", 0, _affinity),
         restart_policy=_restart(r, restart),
         dispatch_payload=one(r, "dispatch_payload", None, decode_dispatch_payload),
+        volume_mounts=decode_volume_mounts(r),
     )
 
 
@@ -367,8 +381,9 @@ def _check(c: BlockReader, service: str) -> ServiceCheck:
     )
 
 
-def _constraints(r: BlockReader) -> list[Constraint]:
-    """Nomad's decodeConstraint: ``attribute``/``operator``/``value`` or a shorthand."""
+def _constraints(r: BlockReader, *, task: bool = False) -> list[Constraint]:
+    """Nomad's decodeConstraint: ``attribute``/``operator``/``value`` or a shorthand.
+    ``distinct_hosts`` and ``distinct_property`` belong to a job or group (Nomad)."""
 
     def constraint(c: BlockReader, _: str) -> Constraint:
         ltarget, rtarget, operand = c.string("attribute"), c.string("value"), c.string("operator")
@@ -381,6 +396,7 @@ def _constraints(r: BlockReader) -> list[Constraint]:
         for op in _SHORTHAND_LTARGET:
             if shorthand := c.string(op):
                 operand, ltarget = op, shorthand
+        check_distinct(c, operand, rtarget, task=task)
         return Constraint(ltarget=ltarget, rtarget=rtarget, operand=operand or "=")
 
     return each(r, "constraint", 0, constraint)

@@ -80,6 +80,42 @@ class Affinity(Model, frozen=True, kw_only=True):
     weight: int = 50
 
 
+class SpreadTarget(Model, frozen=True, kw_only=True):
+    """``target "value" { percent }``: the share of a group's count wanted on nodes whose
+    spread attribute has this value."""
+
+    value: str
+    percent: int = 0
+
+
+class Spread(Model, frozen=True, kw_only=True):
+    """``spread { attribute, weight, target ... }``: Nomad's allocation spreading. With no
+    targets the allocations are spread evenly over the values seen."""
+
+    attribute: str
+    weight: int = 50
+    spread_target: list[SpreadTarget] = []
+
+
+class VolumeRequest(Model, frozen=True, kw_only=True):
+    """A group's ``volume "name" { type = "host", source, read_only }``: the group runs
+    only on nodes with a host volume named ``source``."""
+
+    name: str
+    type: str = "host"
+    source: str = ""
+    read_only: bool = False
+
+
+class VolumeMount(Model, frozen=True, kw_only=True):
+    """A task's ``volume_mount { volume, destination, read_only }``."""
+
+    volume: str
+    destination: str
+    read_only: bool = False
+    propagation_mode: str = "private"
+
+
 class RequestedDevice(Model, frozen=True, kw_only=True):
     """``device "nvidia/gpu" { count, constraint, affinity }`` in a task's resources.
     ``name`` is ``type``, ``vendor/type`` or ``vendor/type/model``, as in Nomad."""
@@ -167,6 +203,7 @@ class Task(Model, frozen=True, kw_only=True):
     affinities: list[Affinity] = []
     restart_policy: RestartPolicy | None = None  # the group's, merged with the task's block
     dispatch_payload: DispatchPayloadConfig | None = None
+    volume_mounts: list[VolumeMount] = []
 
 
 class TaskGroup(Model, frozen=True, kw_only=True):
@@ -185,6 +222,8 @@ class TaskGroup(Model, frozen=True, kw_only=True):
     disconnect: DisconnectStrategy | None = None
     max_client_disconnect: int | None = None  # the older spellings of ``disconnect``
     stop_after_client_disconnect: int | None = None
+    spreads: list[Spread] = []
+    volumes: dict[str, VolumeRequest] = {}
 
     def resources(self) -> Resources:
         """The sum of the group's task resources: what one allocation asks of a node."""
@@ -214,6 +253,8 @@ class Job(Model, frozen=True, kw_only=True):
     all_at_once: bool = False
     constraints: list[Constraint] = []
     affinities: list[Affinity] = []
+    spreads: list[Spread] = []
+    node_pool: str = "default"
     task_groups: list[TaskGroup] = []
     meta: dict[str, str] = {}
     update: UpdateStrategy | None = None
@@ -279,6 +320,8 @@ class Job(Model, frozen=True, kw_only=True):
             all_at_once=self.all_at_once,
             constraints=self.constraints,
             affinities=self.affinities,
+            spreads=self.spreads,
+            node_pool=self.node_pool,
             task_groups=self.task_groups,
             meta=self.meta,
             update=self.update,

@@ -65,8 +65,21 @@ class DriverInfo(Model, frozen=True, kw_only=True):
     update_time: int = 0
 
 
+class ClientHostVolume(Model, frozen=True, kw_only=True):
+    """A client's ``host_volume "name" { path, read_only }`` (Nomad's
+    ClientHostVolumeConfig), fingerprinted onto its node."""
+
+    name: str
+    path: str
+    read_only: bool = False
+
+
 class Node(Model, frozen=True, kw_only=True):
     id: str
+    # Nomad's SecretID: the client makes it once and presents it on every node call
+    # (registration, heartbeat, allocation updates); servers keep only its SHA-256, so
+    # a second client claiming the same node ID is refused. Never shown by the API.
+    secret_id: str = ""
     name: str = ""
     datacenter: str = "dc1"
     node_class: str = ""
@@ -77,6 +90,7 @@ class Node(Model, frozen=True, kw_only=True):
     node_resources: NodeResources = NodeResources()
     reserved_resources: NodeResources = NodeResources()
     drivers: dict[str, DriverInfo] = {}
+    host_volumes: dict[str, ClientHostVolume] = {}
     status: NodeStatus = "initializing"
     status_description: str = ""
     status_updated_at: int = 0
@@ -90,6 +104,11 @@ class Node(Model, frozen=True, kw_only=True):
 
     def schedulable(self) -> bool:
         return self.status == "ready" and self.scheduling_eligibility == "eligible"
+
+
+def secret_digest(secret: str) -> str:
+    """What servers keep of a node secret (its SHA-256; "" for none)."""
+    return hashlib.sha256(secret.encode()).hexdigest() if secret else ""
 
 
 def same_registration(recorded: Node, offered: Node) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable, Iterable
 from gitorch.core.model import Constraint, Job, Node, TaskGroup
 from gitorch.core.model.node import CLASS_PREFIX
 from gitorch.core.scheduler.network import missing_host_networks
+from gitorch.core.scheduler.volumes import MISSING_HOST_VOLUMES, host_volume_check
 
 MISSING_DRIVERS = "missing drivers"
 DISTINCT_HOSTS = "distinct_hosts"
@@ -291,6 +292,9 @@ class Feasibility:
         self.class_checks = [(c.describe(), compile_constraint(c)) for c in cons if not escapes(c)]
         self.node_checks = [(c.describe(), compile_constraint(c)) for c in cons if escapes(c)]
         self.class_checks += [(why, _never) for why in missing_host_networks(group)]
+        volumes = host_volume_check(group)
+        if volumes is not None:
+            self.node_checks.append((MISSING_HOST_VOLUMES, volumes))
         reads: list[Callable[[Node], object]] = [_driver_reader(d) for d in self.drivers]
         for con in cons:
             if not escapes(con):

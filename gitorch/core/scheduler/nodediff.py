@@ -1,11 +1,12 @@
 """The per-node diff of a system or sysbatch job (Nomad's reconcile_node), as a value.
 
 A system job wants one allocation of each group on every *targeted* node: ready, eligible,
-not draining, in one of the job's datacenters. Constraints are not checked here; the
-system scheduler filters each placement through them, as Nomad does. The diff keeps:
+not draining, in the job's node pool and one of its datacenters. Constraints are not
+checked here; the system scheduler filters each placement through them, as Nomad does.
+The diff keeps:
 
 * an allocation on a down or vanished node: stopped and marked lost;
-* one on a draining node, or on a ready node outside the job's datacenters: stopped;
+* one on a draining node, or on a ready node outside the job's datacenters or pool: stopped;
 * one on a ready node that is only marked ineligible: left running (Nomad ignores it;
   ineligibility only stops new placements);
 * one whose group spec changed since it was placed: replaced on the same node;
@@ -24,6 +25,7 @@ import msgspec
 
 from gitorch.core.model import Allocation, Job, Node
 from gitorch.core.scheduler.feasible import in_datacenters
+from gitorch.core.scheduler.pools import ALL, in_pool
 from gitorch.core.scheduler.reconcile import LOST, NOT_NEEDED, Stop, node_down, spec_changed
 
 DRAINING = "alloc is being migrated: its node is draining"
@@ -48,9 +50,10 @@ class NodeDiff(msgspec.Struct, frozen=True, kw_only=True):
     ignore: list[Allocation] = []
 
 
-def targeted(nodes: Iterable[Node], datacenters: Iterable[str]) -> list[Node]:
+def targeted(nodes: Iterable[Node], datacenters: Iterable[str], pool: str = ALL) -> list[Node]:
     """The nodes a system job wants to run on (before constraints), in ID order."""
     in_dc = in_datacenters(datacenters)
+    pooled = in_pool(pool)
     ready = [
         n
         for n in nodes
@@ -58,6 +61,7 @@ def targeted(nodes: Iterable[Node], datacenters: Iterable[str]) -> list[Node]:
         and n.scheduling_eligibility == "eligible"
         and not n.drain
         and in_dc(n.datacenter)
+        and pooled(n)
     ]
     return sorted(ready, key=lambda n: n.id)
 
@@ -71,7 +75,12 @@ def diff_nodes(
     """What to stop, keep and place so each targeted node runs each group once."""
     down = node_down(nodes)
     changed = spec_changed(job, versions)
-    in_dc = in_datacenters(job.datacenters)
+    dc = in_datacenters(job.datacenters)
+    pooled = in_pool(job.node_pool)
+
+    def in_dc(node: Node) -> bool:
+        return dc(node.datacenter) and pooled(node)
+
     groups = {tg.name for tg in job.task_groups}
     stops: list[Stop] = []
     places: list[NodePlace] = []
@@ -96,7 +105,7 @@ def diff_nodes(
             places.append(_at(key, alloc, update=True))
         else:
             ignore.append(alloc)
-    for node in targeted(nodes.values(), job.datacenters):
+    for node in targeted(nodes.values(), job.datacenters, job.node_pool):
         for tg in job.task_groups:
             key = (node.id, tg.name)
             if key in live:
@@ -109,14 +118,14 @@ def diff_nodes(
 
 
 def _why_stop(
-    alloc: Allocation, node: Node, groups: set[str], in_dc: Callable[[str], bool], dup: bool
+    alloc: Allocation, node: Node, groups: set[str], in_dc: Callable[[Node], bool], dup: bool
 ) -> str:
     """Why a live allocation on an up node must stop ("" when it may stay)."""
     if alloc.task_group not in groups:
         return NOT_NEEDED
     if node.drain:
         return DRAINING
-    if node.status == "ready" and not in_dc(node.datacenter):
+    if node.status == "ready" and not in_dc(node):
         return NOT_TARGETED
     return DUPLICATE if dup else ""
 

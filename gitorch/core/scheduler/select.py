@@ -26,6 +26,7 @@ from gitorch.core.model import (
 )
 from gitorch.core.scheduler.affinity import NodeAffinity, limit_for
 from gitorch.core.scheduler.devices import DeviceOffer
+from gitorch.core.scheduler.distinct import DistinctProperty
 from gitorch.core.scheduler.feasible import (
     DISTINCT_HOSTS,
     Feasibility,
@@ -33,7 +34,10 @@ from gitorch.core.scheduler.feasible import (
     in_datacenters,
 )
 from gitorch.core.scheduler.offers import NodeUse, Offers, held
+from gitorch.core.scheduler.pools import ALL, in_pool
+from gitorch.core.scheduler.properties import PropertyCounts
 from gitorch.core.scheduler.rank import ask, exhausted
+from gitorch.core.scheduler.spread import SpreadScore, spread_limit
 from gitorch.core.state import StateView
 
 # per node: [free cpu, free memory, free disk, 1 / offered cpu, 1 / offered memory]
@@ -42,12 +46,16 @@ _NORM = 1.0 / 18.0
 
 
 def candidates(snap: StateView, job: Job) -> list[Node]:
-    """Nomad's readyNodesInDCs: ready, eligible, not draining, in one of the job's DCs."""
+    """Nomad's readyNodesInDCsAndPool: ready, eligible, not draining, in the job's node
+    pool and one of its DCs."""
     ready = [
         n
         for n in snap.nodes.values()
         if n.status == "ready" and n.scheduling_eligibility == "eligible" and not n.drain
     ]
+    if job.node_pool != ALL:
+        pooled = in_pool(job.node_pool)
+        ready = [n for n in ready if pooled(n)]
     if "*" in job.datacenters:
         return ready
     in_dc = in_datacenters(job.datacenters)
@@ -73,7 +81,11 @@ class GroupSelect:
         self.count = group.count
         self.offers = Offers.of(group)
         self.affinity = NodeAffinity.of(job, group)
+        self.spread = SpreadScore.of(job, group, sel.counter)
         self.limit = sel.limit if self.affinity is None else limit_for(group, sel.limit)
+        if self.spread is not None:
+            self.limit = spread_limit(group, self.limit)
+        self.properties = DistinctProperty.of(job, group, sel.counter)
         self.affinities: list[float | None] = [None] * sel.n if self.affinity else []
         self.collisions = sel.group_nodes.setdefault(group.name, {})
         self.distinct: dict[str, int] | None = None
@@ -112,6 +124,7 @@ class Selector:
         self.positions: dict[str, int] | None = None
         self.job_nodes: dict[str, int] = {}
         self.group_nodes: dict[str, dict[str, int]] = {}
+        self.properties: dict[tuple[str, str | None], PropertyCounts] = {}
         for alloc in allocs:
             if alloc.id not in stopping and not alloc.terminal():
                 self._count(alloc.task_group, alloc.node_id, 1)
@@ -119,7 +132,23 @@ class Selector:
     def group(self, job: Job, group: TaskGroup) -> GroupSelect:
         return GroupSelect(self, job, group)
 
+    def counter(self, target: str, group: str | None) -> PropertyCounts:
+        """The evaluation's counts of allocations per value of ``target``, for the job
+        (``group`` None) or one group; kept current by every placement and release."""
+        key = (target, group)
+        counts = self.properties.get(key)
+        if counts is None:
+            per_node = self.job_nodes if group is None else self.group_nodes.get(group, {})
+            counts = PropertyCounts(target, group).seed(per_node, self.snap.nodes)
+            self.properties[key] = counts
+        return counts
+
     def _count(self, group: str, node_id: str, delta: int) -> None:
+        if self.properties:
+            node = self.snap.nodes.get(node_id)
+            for counts in self.properties.values():
+                if counts.group is None or counts.group == group:
+                    counts.add(node, delta)
         for table in (self.job_nodes, self.group_nodes.setdefault(group, {})):
             total = table.get(node_id, 0) + delta
             if total > 0:
@@ -154,11 +183,12 @@ class Selector:
         hits_on, distinct, count, norm = g.collisions.get, g.distinct, max(g.count, 1), _NORM
         limit, start = g.limit, self.cursor
         affinity, affinities = g.affinity, g.affinities
+        spread, properties = g.spread, g.properties
         best, best_score, found, i = -1, -10.0, 0, start
         offers, uses, aff = g.offers, self.use, 0.0
         scored = offers is not None and offers.scored
         why_not = offers.reason if offers is not None else None
-        rescore = scored or bool(penalty) or affinity is not None  # more than binpack
+        rescore = scored or bool(penalty) or affinity is not None or spread is not None
         for i in chain(range(start, n), range(start)):
             why = verdicts[i]
             if why is None:
@@ -174,6 +204,8 @@ class Selector:
                 continue
             node_id = ids[i]
             if distinct is not None and node_id in distinct:
+                continue
+            if properties is not None and properties.reason(nodes[i]):
                 continue
             if why_not is not None:
                 if why_not(nodes[i], uses[i] or self._use(i)):
@@ -203,6 +235,11 @@ class Selector:
                         near = affinities[i] = affinity.score(nodes[i])
                     if near:
                         score += near
+                        scorers += 1
+                if spread is not None:
+                    boost = spread.score(nodes[i])
+                    if boost:
+                        score += boost
                         scorers += 1
                 score /= scorers
             if score > best_score:
@@ -272,6 +309,8 @@ class Selector:
                 why = g.verdicts[i] = g.feasibility.reason(node)
             if not why and g.distinct is not None and node.id in g.distinct:
                 why = DISTINCT_HOSTS
+            if not why and g.properties is not None:
+                why = g.properties.reason(node)
             if why:
                 filtered += 1
                 constraint[why] = constraint.get(why, 0) + 1

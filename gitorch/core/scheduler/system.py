@@ -101,7 +101,7 @@ class _NodePlacer:
         self.placements: list[Placement] = []
         self.free: dict[str, list[int]] = {}
         self.use: dict[str, NodeUse] = {}
-        self.targets = targeted(snap.nodes.values(), job.datacenters)
+        self.targets = targeted(snap.nodes.values(), job.datacenters, job.node_pool)
         self.failures: dict[str, _Failures] = {}
         self.filtered: dict[str, dict[str, int]] = {}
 

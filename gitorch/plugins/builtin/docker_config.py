@@ -357,8 +357,10 @@ def build_spec(cfg: TaskConfig, settings: PluginSettings | None = None) -> Conta
     for volume in config.get("volumes", []):
         source, container, *mode = volume.split(":")
         binds.append(f"{_host_source(cfg, source)}:{container}:{mode[0] if mode else 'rw'}")
-    for mount in cfg.device_mounts:  # reserved by device plugins
-        binds.append(f"{mount.host_path}:{mount.task_path}:{'ro' if mount.read_only else 'rw'}")
+    shared = [(m.host_path, m.task_path, m.read_only) for m in cfg.device_mounts]
+    shared += [(m.host_path, m.task_path, m.read_only) for m in cfg.mounts]  # host volumes
+    for host_path, task_path, read_only in shared:
+        binds.append(f"{host_path}:{task_path}:{'ro' if read_only else 'rw'}")
     overrides = opts.port_overrides(config)
     labels_wanted = list(config.get("ports", []))
     labels_wanted += [label for label in sorted(overrides) if label not in labels_wanted]

@@ -218,8 +218,10 @@ class ExecDriver(SupervisedDriver):
         argv += ["--proc", "/proc", "--dev", "/dev", "--bind", cfg.alloc_dir, "/alloc"]
         for spec in cfg.device_specs:  # reserved by device plugins
             argv += ["--dev-bind", spec.host_path, spec.target]
-        for mount in cfg.device_mounts:
-            argv += ["--ro-bind" if mount.read_only else "--bind", mount.host_path, mount.task_path]
+        binds = [(m.host_path, m.task_path, m.read_only) for m in cfg.device_mounts]
+        binds += [(m.host_path, m.task_path, m.read_only) for m in cfg.mounts]  # host volumes
+        for host, target, read_only in binds:
+            argv += ["--ro-bind" if read_only else "--bind", host, target]
         argv += ["--chdir", "/", "--", *user_prefix(cfg, self._setpriv), command, *args]
         return argv
 

@@ -430,7 +430,7 @@ job "web" {
 
 
 def test_blocks_not_used_yet_are_accepted_only_when_listed() -> None:
-    listed = {"group.volume", "job.ui", "task.vault", "network.dns"}
+    listed = {"group.ephemeral_disk", "job.ui", "task.vault", "network.dns"}
     assert listed <= ACCEPTED_NOT_YET_USED
     assert not {"group.network", "resources.device", "resources.network"} & ACCEPTED_NOT_YET_USED
     job = parse_file("jobs/redis.nomad.hcl", REDIS)  # has update {} and network {}
