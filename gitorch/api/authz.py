@@ -137,11 +137,8 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/ui"): OPEN,
     ("*", "/ui"): OPEN,
     ("GET", "/ui/allocation/{alloc_id:str}/logs/stream"): OPEN,
-    # client agents calling servers (Nomad's Node.* RPCs need node:write, which a client
-    # holds by its node secret). Registering is open, as Nomad's Node.Register without
-    # mTLS: a new node brings its secret, and re-registering an existing node ID is
-    # refused by the server unless the same secret comes with it.
-    ("POST", "/v1/internal/node/register"): OPEN,
+    # client agents calling servers (Nomad's Node.* RPCs need node:write)
+    ("POST", "/v1/internal/node/register"): scope("node", "write"),
     ("POST", "/v1/internal/node/{node_id:str}/heartbeat"): scope("node", "write"),
     ("POST", "/v1/internal/allocs/update"): scope("node", "write"),
     ("POST", "/v1/internal/services/register"): scope("node", "write"),

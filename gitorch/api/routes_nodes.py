@@ -1,4 +1,5 @@
-"""Node routes: /v1/nodes, /v1/node/pools, /v1/node/:id, /v1/node/:id/allocations, eligibility and drain."""
+"""Node routes: /v1/nodes, /v1/node/pools, /v1/node/:id, /v1/node/:id/allocations,
+eligibility and drain."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from gitorch.api.http import blocking_index, endpoint, json_response, read_object
 from gitorch.api.wire import NodeEligibilityResponse, alloc_with_job
-from gitorch.core.model import Node, node_stub, replace
+from gitorch.core.model import Node, node_stub
 from gitorch.core.model.drain import DrainSpec
 from gitorch.core.scheduler.pools import node_pools
 from gitorch.errors import BadRequestError, NotFoundError
@@ -30,7 +31,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         node = backend.state.nodes.get(request.path_params["node_id"])
         if node is None:
             raise NotFoundError("node not found")
-        return replace(node, secret_id="") if node.secret_id else node
+        return node
 
     @endpoint
     async def list_nodes(request: Request) -> Response:
