@@ -13,11 +13,9 @@ attempt; running jobs stay as they are meanwhile.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -25,12 +23,12 @@ from typing import Protocol
 from gitorch.core import commands as c
 from gitorch.core import dependson, desired
 from gitorch.core.gitopshealth import job_health
-from gitorch.core.model import FileError, GitopsStatus, GitSync, Job, JobSource
-from gitorch.core.model import replace as replace_model
+from gitorch.core.model import FileError, GitopsStatus, GitSync, Job
 from gitorch.core.model.gitops import Health, HistoryItem, SyncChange, SyncReport
 from gitorch.core.state import StateView
-from gitorch.errors import BadRequestError, GitorchError, JobspecError
+from gitorch.errors import BadRequestError, GitorchError
 from gitorch.gitsync.history import add_history
+from gitorch.gitsync.parse import CommitParser
 from gitorch.gitsync.repo import (
     FolderMissingError,
     GitSource,
@@ -41,8 +39,6 @@ from gitorch.gitsync.repo import (
 from gitorch.gitsync.status import gitops_history, gitops_status
 from gitorch.gitsync.watch import RefWatcher
 from gitorch.gitsync.webhook import verify_signature
-from gitorch.jobspec import is_jobspec_file
-from gitorch.jobspec.isolate import parse_many_isolated
 from gitorch.jobspec.limits import DEFAULT_LIMITS, Limits
 from gitorch.jobspec.redact import cut
 from gitorch.jobspec.validate import DriverCheck
@@ -87,9 +83,13 @@ class GitopsLoop:
     ) -> None:
         self.settings = settings
         self._sink = sink
-        self._driver_check = driver_check
         self._source = GitSource(settings.repo, settings.branch, workdir)
-        self._cache: dict[tuple[str, str], Job | JobspecError] = {}
+        self._parser = CommitParser(
+            self._source,
+            vars_files=settings.vars_files,
+            limits=settings.limits,
+            driver_check=driver_check,
+        )
         self._sync_lock = threading.Lock()
         self._kick = threading.Event()
         self._stop = threading.Event()
@@ -221,12 +221,12 @@ class GitopsLoop:
             if self._sink.state.gitsync.fetch_error and not dry_run:
                 self._sink.record_git(c.RecordGitFetchError(now=time.time_ns(), message=""))
             try:
-                wanted, errors = self._parse(commit)
+                wanted, errors = self._parser.parse(commit, self._files(commit))
             except (GitSourceError, OSError, UnicodeDecodeError) as exc:  # a path or vars file
                 return self._fetch_failed(str(exc), dry_run)
             state = self._sink.state
             registered = {job_id for (_, job_id), j in state.jobs.items() if not j.stop}
-            wanted, dep_errors = dependson.check(wanted, registered, self._line_of(wanted))
+            wanted, dep_errors = dependson.check(wanted, registered, self._parser.line_of(wanted))
             errors, omitted = bounded_errors(errors + dep_errors, self.settings.limits)
             error_files = {e.file for e in errors}
             changes = desired.diff(
@@ -262,22 +262,6 @@ class GitopsLoop:
                 revision=pin or "",
             )
 
-    def _line_of(self, wanted: list[desired.DesiredJob]) -> Callable[[str], int]:
-        """The line of a file's ``gitorch.depends_on`` (1 if not found), for errors."""
-        blobs = {d.file: d.job.source.blob for d in wanted if d.job.source is not None}
-
-        def line_of(file: str) -> int:
-            try:
-                text = self._source.read(blobs[file]).decode("utf-8", "replace")
-            except (KeyError, GitSourceError):
-                return 1
-            for n, line in enumerate(text.splitlines(), 1):
-                if dependson.META_KEY in line:
-                    return n
-            return 1
-
-        return line_of
-
     @staticmethod
     def _health(state: StateView, wanted: list[desired.DesiredJob]) -> dict[str, Health]:
         """Health of every job some wanted job depends on."""
@@ -299,40 +283,6 @@ class GitopsLoop:
             commit=last.commit, dry_run=dry_run, changes=[], errors=[], fetch_error=message
         )
 
-    def _parse(self, commit: str) -> tuple[list[desired.DesiredJob], list[FileError]]:
-        files = self._files(commit)
-        var_files = self._var_files(commit)
-        var_key = hashlib.sha256(repr(var_files).encode()).hexdigest()
-        wanted: list[desired.DesiredJob] = []
-        errors: list[FileError] = []
-        seen: dict[str, str] = {}
-        cache: dict[tuple[str, str], Job | JobspecError] = {}
-        files = [
-            f for f in files if is_jobspec_file(f.path) and f.path not in self.settings.vars_files
-        ]
-        # Files not parsed before (at this blob and vars) go to the workers in one batch.
-        new = [f for f in files if (f.blob_sha, var_key) not in self._cache]
-        for f, result in zip(new, self._parse_new(new, var_files), strict=True):
-            cache[(f.blob_sha, var_key)] = result
-        for f in files:
-            key = (f.blob_sha, var_key)
-            parsed = cache.get(key) or self._cache[key]
-            cache[key] = parsed
-            if isinstance(parsed, JobspecError):
-                errors.append(FileError(file=f.path, line=parsed.line, message=parsed.located()))
-                continue
-            if parsed.id in seen:
-                msg = f"{f.path}:1: job {cut(repr(parsed.id), 60)} is already declared in "
-                errors.append(FileError(file=f.path, line=1, message=msg + seen[parsed.id]))
-                continue
-            seen[parsed.id] = f.path
-            job = replace_model(
-                parsed, source=JobSource(file=f.path, commit=commit, blob=f.blob_sha)
-            )
-            wanted.append(desired.DesiredJob(job=job, file=f.path))
-        self._cache = cache  # only this commit's files: the cache never outgrows the repo
-        return wanted, errors
-
     def _files(self, commit: str) -> list[RepoFile]:
         """The files under ``path`` at ``commit``. Git keeps no empty folders, so deleting
         the last file removes the folder: when the folder held files at the last synced
@@ -353,50 +303,6 @@ class GitopsLoop:
                     f"the last synced commit {last.commit[:12]}: create it or fix gitops.path"
                 ) from None
             return []
-
-    def _parse_new(
-        self, files: list[RepoFile], var_files: list[tuple[str, str]]
-    ) -> list[Job | JobspecError]:
-        """Each file's Job or located error, in order; whatever the files hold, this
-        returns. Files too big or not UTF-8 are refused here; the rest are parsed in
-        worker processes with a time and memory budget each."""
-        limits = self.settings.limits
-        results: dict[int, Job | JobspecError] = {}
-        texts: list[tuple[int, str, str]] = []
-        for i, f in enumerate(files):
-            if f.size > limits.max_file_size:
-                msg = f"the file is {f.size} bytes, over the limit of {limits.max_file_size}"
-                results[i] = JobspecError(msg + " (gitops.max_file_size)", file=f.path, line=1)
-                continue
-            data = self._source.read(f.blob_sha)
-            try:
-                texts.append((i, f.path, data.decode("utf-8")))
-            except UnicodeDecodeError as exc:
-                line = data[: exc.start].count(b"\n") + 1
-                msg = f"not UTF-8 text (byte {exc.start})"
-                results[i] = JobspecError(msg, file=f.path, line=line)
-        parsed = parse_many_isolated(
-            [(path, text) for _, path, text in texts],
-            var_files=var_files,
-            driver_check=self._driver_check,
-            limits=limits,
-        )
-        for (i, _, _), result in zip(texts, parsed, strict=True):
-            results[i] = result
-        return [results[i] for i in range(len(files))]
-
-    def _var_files(self, commit: str) -> list[tuple[str, str]]:
-        if not self.settings.vars_files:
-            return []
-        blobs = {f.path: f.blob_sha for f in self._source.files(commit, "")}
-        out: list[tuple[str, str]] = []
-        for name in self.settings.vars_files:
-            if name not in blobs:
-                raise GitSourceError(
-                    f"vars file {name!r} not found at commit {commit[:12]}: fix gitops.vars_files"
-                )
-            out.append((name, self._source.read(blobs[name]).decode("utf-8")))
-        return out
 
     def _apply(self, changes: list[desired.Change]) -> None:
         for ch in changes:
