@@ -3,7 +3,7 @@ alone (any server can answer, with ``?stale`` from its own copy)."""
 
 from __future__ import annotations
 
-from gitorch.core.gitopshealth import job_health
+from gitorch.core.gitopshealth import failed_rollout, job_health
 from gitorch.core.model import GitopsJob, GitopsStatus, SyncStatus
 from gitorch.core.model.gitops import HistoryChange, HistoryEntry, HistoryItem, HistoryRollout
 from gitorch.core.state import StateView
@@ -19,20 +19,26 @@ def gitops_status(state: StateView) -> GitopsStatus:
         job = state.job(sync.job_namespaces.get(job_id, "default"), job_id)
         health, deployment = job_health(state, job)
         detail = sync.held.get(job_id, "")
+        reverted = state.deployments.get(sync.reverted.get(job_id, ""))
+        if reverted is None and job is not None and job_id not in sync.held:
+            # reverted since the last sync: the next sync holds it; say so now
+            left = state.job_version(job.namespace, job_id, sync.job_versions.get(job_id, -1))
+            found = failed_rollout(state, job, left) if left is not None else None
+            if found is not None:
+                reverted, detail = found
         status: SyncStatus
         if job_id in suspended:
             status = "suspended"
         elif file in failed:
             status = "error"
-        elif job_id in sync.held:
+        elif job_id in sync.held or reverted is not None:
             status = "held"
         elif job is None or job.stop or job.version != sync.job_versions.get(job_id, -1):
             status = "out-of-sync"
         else:
             status = "synced"
-        if job_id in sync.reverted and job_id not in suspended:
-            health = "degraded"
-            deployment = state.deployments.get(sync.reverted[job_id], deployment)
+        if reverted is not None and job_id not in suspended:
+            health, deployment = "degraded", reverted
         commit = job.source.commit if job is not None and job.source is not None else ""
         jobs.append(
             GitopsJob(
