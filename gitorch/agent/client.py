@@ -34,6 +34,7 @@ from gitorch.agent import fingerprint
 from gitorch.agent.conn import AllocsWithJobs, ServerConn, StatusBatcher
 from gitorch.agent.devices import DeviceManager
 from gitorch.agent.hooks.services import ServiceHook
+from gitorch.agent.identity import IdentityHook
 from gitorch.agent.localstate import LocalState
 from gitorch.agent.taskrunner import TaskRunner, Timers
 from gitorch.agent.templatesource import ServerTemplateSource
@@ -134,6 +135,11 @@ class Client:
         self.heartbeat_ttl_ns = 0
         self.template_source = (
             ServerTemplateSource(options.template_servers) if options.template_servers else None
+        )
+        self.identities = (
+            IdentityHook(options.template_servers, self.node_id)
+            if options.template_servers
+            else None
         )
         self.services = ServiceHook(
             conn, self._restart_task, retry_max_s=options.retry_max_s, clock=clock
@@ -414,6 +420,7 @@ class Client:
             report=report,
             clock=self._clock,
             template_source=self.template_source,
+            identities=self.identities,
         )
         made.append(runner)
         with self._lock:

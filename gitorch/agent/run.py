@@ -171,6 +171,7 @@ class Agent:
             num_workers=cfg.server.num_schedulers,
             heartbeat_ttl_s=cfg.server.min_heartbeat_ttl_s,
             heartbeat_grace_s=cfg.server.heartbeat_grace_s,
+            data_dir=server_dir,
         )
         if cfg.gitops is not None:
             server.gitops = GitopsLoop(

@@ -26,10 +26,13 @@ from concurrent.futures import Executor
 
 from gitorch.agent import allocrunner as ar
 from gitorch.agent.devices import DeviceManager
+from gitorch.agent.identity import IdentityHook, hand_over
 from gitorch.agent.payload import write_payload
 from gitorch.agent.templates import TemplateFailed, TemplateWaiting, render_templates
+from gitorch.agent.templatesource import ServerTemplateSource
 from gitorch.agent.volumes import check_host_mounts
 from gitorch.core.commands import AllocClientUpdate
+from gitorch.core.model import Task
 from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
 from gitorch.errors import DriverError
 from gitorch.plugins.driver import Driver
@@ -120,11 +123,13 @@ class TaskRunner:
         report: Callable[[AllocClientUpdate], None],
         clock: Callable[[], int] = time.time_ns,
         template_source: DataSource | None = None,
+        identities: IdentityHook | None = None,
     ) -> None:
         self.state = state
         self._drivers = drivers
         self._devices = devices or DeviceManager()
         self._template_source = template_source
+        self._identities = identities
         self._pool = pool
         self._timers = timers
         self._save = save
@@ -234,8 +239,9 @@ class TaskRunner:
             check_host_mounts(cfg, self.state.node.id)
             make_dirs(cfg)
             write_payload(cfg.task_dir, self.state.job, self.state.task(cfg.task_name))
-            templates = self.state.task(cfg.task_name).templates
-            cfg = render_templates(cfg, templates, self._template_source)
+            task = self.state.task(cfg.task_name)
+            cfg, source = self._identity(cfg, task)
+            cfg = render_templates(cfg, task.templates, source)
         except TemplateFailed as exc:
             return ar.TaskStartFailed(task=cfg.task_name, error=f"task {cfg.id}: {exc}")
         except TemplateWaiting as exc:
@@ -253,6 +259,17 @@ class TaskRunner:
             return ar.TaskStartFailed(task=cfg.task_name, error=str(exc), jitter=random.random())
         self._watch(cfg.task_name, driver, handle)
         return ar.TaskStarted(task=cfg.task_name, handle=handle)
+
+    def _identity(self, cfg: TaskConfig, task: Task) -> tuple[TaskConfig, DataSource | None]:
+        """Get and hand over the task's workload identity (gitorch.agent.identity);
+        its templates then read variables and services as the task."""
+        source = self._template_source
+        if self._identities is None or (task.identity is None and not task.templates):
+            return cfg, source
+        token = self._identities.token_for(cfg, task.identity)
+        if isinstance(source, ServerTemplateSource):
+            source = source.for_task(cfg.namespace, token)
+        return hand_over(cfg, task.identity, token), source
 
     def _recover(self, task: str, handle: TaskHandle) -> ar.Event | None:
         driver = self._drivers.get(handle.driver)

@@ -46,15 +46,25 @@ class ServerTemplateSource:
         namespace: str = "default",
         timeout: float = 5.0,
         client: httpx.Client | None = None,
+        token: str = "",
     ) -> None:
         self._addresses = [a if "://" in a else f"http://{a}" for a in addresses]
         self._namespace = namespace
+        self._token = token  # the task's workload identity, when it has one
         self._http = client or httpx.Client(timeout=timeout)
         self._memo: dict[str, Any] = {}
 
     def fresh(self) -> ServerTemplateSource:
         """A source sharing this one's connections, with nothing remembered."""
-        return ServerTemplateSource(self._addresses, namespace=self._namespace, client=self._http)
+        return ServerTemplateSource(
+            self._addresses, namespace=self._namespace, client=self._http, token=self._token
+        )
+
+    def for_task(self, namespace: str, token: str) -> ServerTemplateSource:
+        """A source reading as one task: its namespace and its workload identity."""
+        return ServerTemplateSource(
+            self._addresses, namespace=namespace, client=self._http, token=token
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -67,7 +77,8 @@ class ServerTemplateSource:
         found: Any | None = None
         for addr in self._addresses:
             try:
-                resp = self._http.get(addr + path, params=query)
+                headers = {"X-Nomad-Token": self._token} if self._token else None
+                resp = self._http.get(addr + path, params=query, headers=headers)
             except httpx.HTTPError as exc:
                 log.debug("template source: GET %s%s: %s", addr, path, exc)
                 continue

@@ -21,12 +21,16 @@ from gitorch.api import (
     routes_operator,
     routes_services,
     routes_status,
+    routes_vars,
 )
 from gitorch.api.authz import AclGate
 from gitorch.api.forward import LeaderForwarding
 from gitorch.api.http import error_response, text_response
+from gitorch.api.workload import WorkloadGate
 from gitorch.server.acl import AclResolver, AclService
 from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
+from gitorch.server.identity import IdentitySigner
+from gitorch.server.variables import VariableService
 from gitorch.ui import routes as ui_routes
 
 # Reachable without a token: load balancers probe health, and Git hosts sign webhooks
@@ -66,7 +70,12 @@ def make_app(
     acl = getattr(backend, "acl", None)
     if isinstance(acl, AclService):
         routes.extend(routes_acl.routes(backend, acl, enabled=acl_tokens is not None))
+    variables, identity = getattr(backend, "variables", None), getattr(backend, "identity", None)
+    if isinstance(variables, VariableService) and isinstance(identity, IdentitySigner):
+        routes.extend(routes_vars.routes(backend, variables, identity))
     middleware = []
+    if isinstance(identity, IdentitySigner):  # outermost: a workload identity is judged first
+        middleware.append(Middleware(WorkloadGate, routes=routes, signer=identity))
     if acl_tokens is not None:
         resolver = resolver or AclResolver(lambda: backend.state, acl_tokens)
         gate = Middleware(AclGate, routes=routes, resolver=resolver, state=lambda: backend.state)

@@ -27,6 +27,7 @@ from gitorch.cli.options import TlsOptions, general_options, hoist
 from gitorch.cli.output import Context, emit_json, pass_context, table
 from gitorch.cli.overview import status
 from gitorch.cli.service import service
+from gitorch.cli.var import root, var
 from gitorch.errors import GitorchError
 
 
@@ -79,6 +80,8 @@ cli.add_command(node)
 cli.add_command(server)
 cli.add_command(operator)
 cli.add_command(acl)
+cli.add_command(var)
+operator.add_command(root)
 for _command in (evals, deployment, service, status, completion, sync, diff, gitops):
     cli.add_command(_command)
 

@@ -32,6 +32,7 @@ from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.drain import DrainStrategy
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.naming import nomad_name
+from gitorch.core.varcommands import DeleteVariable, UpsertRootKey, UpsertVariable
 
 
 class _Cmd(msgspec.Struct, frozen=True, kw_only=True, tag=True, rename=nomad_name):
@@ -234,6 +235,9 @@ Command = (
     | DeleteACLPolicies
     | UpsertACLRoles
     | DeleteACLRoles
+    | UpsertVariable
+    | DeleteVariable
+    | UpsertRootKey
 )
 
 __all__ = [
@@ -241,6 +245,9 @@ __all__ = [
     "DeleteACLPolicies",
     "DeleteACLRoles",
     "DeleteACLTokens",
+    "DeleteVariable",
+    "UpsertRootKey",
+    "UpsertVariable",
     "UpsertACLPolicies",
     "UpsertACLRoles",
     "UpsertACLTokens",

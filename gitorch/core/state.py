@@ -41,11 +41,12 @@ from gitorch.core.model.node import compute_class
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.pmap import PMap, pmap, without
 from gitorch.core.servicestate import ServiceTables
+from gitorch.core.varstate import VariablesDump, VariableTables
 
 JobKey = tuple[str, str]
 TABLES = (
     "jobs", "nodes", "allocs", "evals", "gitops", "members", "deployments", "services", "checks",
-    "acl_token", "acl_policy", "acl_role",
+    "acl_token", "acl_policy", "acl_role", "variables", "root_keys",
 )  # fmt: skip
 MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
 V = TypeVar("V", bound="StateView")
@@ -79,6 +80,7 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
     services: list[ServiceRegistration] = []
     checks: list[tuple[str, list[CheckResult]]] = []
     acl: AclDump = msgspec.field(default_factory=AclDump)
+    variables: VariablesDump = msgspec.field(default_factory=VariablesDump)
 
 
 class StateView:
@@ -107,6 +109,7 @@ class StateView:
         self.deployments_by_job: PMap[JobKey, frozenset[str]] = pmap()
         self.svc = ServiceTables()  # service registrations and check results
         self.acl = AclTables()  # ACL tokens (secrets hashed), policies, roles, bootstrap
+        self.vars = VariableTables()  # variables (encrypted) and root keys (wrapped)
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
@@ -201,6 +204,7 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.deployments_by_job = src.deployments_by_job
     snap.svc = src.svc
     snap.acl = src.acl
+    snap.vars = src.vars
     return snap
 
 
@@ -277,6 +281,11 @@ class StateStore(StateView):
                 | c.UpsertACLRoles() | c.DeleteACLRoles()
             ):  # fmt: skip
                 self.acl, error, touched = self.acl.apply(idx, cmd)
+                for table in touched:
+                    self._touch(idx, table)
+                return ApplyResult(index=idx, error=error)
+            case c.UpsertVariable() | c.DeleteVariable() | c.UpsertRootKey():
+                self.vars, error, touched = self.vars.apply(idx, cmd)
                 for table in touched:
                     self._touch(idx, table)
                 return ApplyResult(index=idx, error=error)
@@ -718,6 +727,7 @@ class StateStore(StateView):
             services=list(self.svc.services.values()),
             checks=[(a, list(r)) for a, r in self.svc.checks.items()],
             acl=self.acl.dump(),
+            variables=self.vars.dump(),
         )
 
     @classmethod
@@ -742,6 +752,7 @@ class StateStore(StateView):
         store.deployments_by_job = _index(((d.namespace, d.job_id), d.id) for d in dump.deployments)
         store.svc = ServiceTables.build(dump.services, dump.checks)
         store.acl = AclTables.build(dump.acl)
+        store.vars = VariableTables.build(dump.variables)
         return store
 
 

@@ -36,6 +36,7 @@ from gitorch.core.model.job import (
 )
 from gitorch.errors import JobspecError
 from gitorch.jobspec.hcl import Body
+from gitorch.jobspec.identity import decode_identity
 from gitorch.jobspec.launch import decode_dispatch_payload, decode_parameterized, decode_periodic
 from gitorch.jobspec.migrate import decode_disconnect, decode_migrate, decode_old_disconnect
 from gitorch.jobspec.placement import (
@@ -62,7 +63,7 @@ _NOT_YET_USED = {
     "scaling shutdown_delay max_run_duration "
     "consul prevent_reschedule_on_lost vault secret",
     "task": "artifact vault consul csi_plugin "
-    "shutdown_delay kind scaling secret identity action schedule",
+    "shutdown_delay kind scaling secret action schedule",
     "resources": "cores numa secrets iops",
     "network": "hostname dns mbits cidr device ip cni",
     "port": "ignore_collision",
@@ -209,6 +210,7 @@ def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) 
         affinities=each(r, "affinity", 0, _affinity),
         restart_policy=_restart(r, restart),
         dispatch_payload=one(r, "dispatch_payload", None, decode_dispatch_payload),
+        identity=one(r, "identity", None, decode_identity),
         volume_mounts=decode_volume_mounts(r),
     )
 

@@ -41,11 +41,14 @@ from gitorch.server.dispatch import Dispatcher
 from gitorch.server.drainer import Drainer
 from gitorch.server.fsm import Fsm
 from gitorch.server.heartbeat import Heartbeats
+from gitorch.server.identity import IdentitySigner
 from gitorch.server.ids import new_id
 from gitorch.server.jobplan import plan_job
+from gitorch.server.keyring import Keyring, load_kek
 from gitorch.server.log import LocalLog, ReplicatedLog
 from gitorch.server.periodic import PeriodicDispatcher
 from gitorch.server.planner import PlanApplier
+from gitorch.server.variables import VariableService
 from gitorch.server.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,10 @@ class Server:
         num_workers: int = 2,
         heartbeat_ttl_s: float = 10.0,
         heartbeat_grace_s: float = 10.0,
+        data_dir: Path | None = None,
     ) -> None:
+        """``data_dir``: the server's own directory (``<data_dir>/server``), where the
+        keyring's key-encryption key lives."""
         self.fsm = fsm
         self.log = log_
         self.name = name
@@ -91,6 +97,11 @@ class Server:
         self.dispatcher = Dispatcher(lambda: self.fsm.state, self._submit)
         self.gitops: GitopsPort | None = None
         self.acl = AclService(lambda: self.fsm.state, self._submit)
+        keyring = Keyring(load_kek(data_dir))
+        self.variables = VariableService(lambda: self.fsm.state, self._submit, keyring)
+        self.identity = IdentitySigner(
+            lambda: self.fsm.state, keyring, self.variables.active_key, region=region
+        )
         self.agent_info: Callable[[], dict[str, Any]] = dict
         self._workers = [
             Worker(f"worker-{i}", fsm, log_, self.broker, self.planner) for i in range(num_workers)
@@ -105,7 +116,8 @@ class Server:
         """A single server over the local log twin (tests, and the dev agent)."""
         fsm = Fsm()
         journal = data_dir / "server" / "journal.bin" if data_dir is not None else None
-        server = cls(fsm, LocalLog(fsm, journal), **kwargs)
+        server_dir = data_dir / "server" if data_dir is not None else None
+        server = cls(fsm, LocalLog(fsm, journal), data_dir=server_dir, **kwargs)
         server.start()
         server.set_leader(True)
         return server

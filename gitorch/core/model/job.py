@@ -12,6 +12,7 @@ import msgspec
 from gitorch.core.model.base import Model
 from gitorch.core.model.deployment import UpdateStrategy
 from gitorch.core.model.drain import DisconnectStrategy, MigrateStrategy
+from gitorch.core.model.identity import WorkloadIdentity
 from gitorch.core.model.launch import DispatchPayloadConfig, ParameterizedJobConfig, PeriodicConfig
 from gitorch.core.model.service import Service as Service
 from gitorch.core.model.service import ServiceCheck as ServiceCheck
@@ -203,6 +204,7 @@ class Task(Model, frozen=True, kw_only=True):
     affinities: list[Affinity] = []
     restart_policy: RestartPolicy | None = None  # the group's, merged with the task's block
     dispatch_payload: DispatchPayloadConfig | None = None
+    identity: WorkloadIdentity | None = None  # the default workload identity's block
     volume_mounts: list[VolumeMount] = []
 
 
