@@ -243,6 +243,7 @@ class Client:
         }
         return Node(
             id=self.node_id,
+            secret_id=self.local.node_secret(),
             name=opts.name or socket.gethostname(),
             datacenter=opts.datacenter,
             node_class=opts.node_class,

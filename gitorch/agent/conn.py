@@ -83,13 +83,16 @@ class HTTPConn:
         *,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        node_secret: str = "",
     ) -> None:
         if not addresses:
             raise ValueError("HTTPConn needs at least one server address")
         self._addresses = [a if "://" in a else f"http://{a}" for a in addresses]
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._http = httpx.Client(timeout=timeout, transport=transport)
+        # The node secret authenticates this client's calls (Nomad's node SecretID).
+        headers = {"X-Nomad-Token": node_secret} if node_secret else None
+        self._http = httpx.Client(timeout=timeout, transport=transport, headers=headers)
 
     def close(self) -> None:
         self._http.close()

@@ -77,6 +77,19 @@ class LocalState:
         write_atomic(path, node_id.encode() + b"\n", fsync=True)
         return node_id
 
+    def node_secret(self) -> str:
+        """This node's secret (Nomad's SecretID): read from disk (0600), or created."""
+        path = self.root / "node-secret"
+        try:
+            text = path.read_text().strip()
+        except FileNotFoundError:
+            text = ""
+        if text:
+            return text
+        secret = str(uuid.uuid4())
+        write_atomic(path, secret.encode() + b"\n", fsync=True)
+        return secret
+
     def save_alloc(self, state: AllocRunnerState) -> None:
         data = _encoder.encode(_Envelope(version=VERSION, state=state))
         write_atomic(self._alloc_path(state.alloc.id), data, fsync=self.fsync)

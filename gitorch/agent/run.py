@@ -27,6 +27,7 @@ from gitorch import config as agent_config
 from gitorch.agent.client import Client, ClientOptions
 from gitorch.agent.conn import HTTPConn, ServerConn
 from gitorch.agent.localconn import LocalConn
+from gitorch.agent.localstate import LocalState
 from gitorch.config import AgentConfig
 from gitorch.core.model.cluster import ServerMember
 from gitorch.errors import ConfigError, GitorchError
@@ -65,12 +66,13 @@ class Agent:
             self.server = self._start_server()
         if cfg.client.enabled:
             conn: ServerConn
+            secret = LocalState(self.data_dir).node_secret()
             if self.server is not None and not self._clustered():
                 conn = LocalConn(self.server)
             elif self.server is not None:  # a follower's writes go through its HTTP API
-                conn = HTTPConn([cfg.http_addr, *cfg.client.servers])
+                conn = HTTPConn([cfg.http_addr, *cfg.client.servers], node_secret=secret)
             elif cfg.client.servers:
-                conn = HTTPConn(list(cfg.client.servers))
+                conn = HTTPConn(list(cfg.client.servers), node_secret=secret)
             else:
                 raise ConfigError('client needs servers = ["host:port", ...] or server enabled')
             self.client = Client(

@@ -137,8 +137,11 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/ui"): OPEN,
     ("*", "/ui"): OPEN,
     ("GET", "/ui/allocation/{alloc_id:str}/logs/stream"): OPEN,
-    # client agents calling servers (Nomad's Node.* RPCs need node:write)
-    ("POST", "/v1/internal/node/register"): scope("node", "write"),
+    # client agents calling servers (Nomad's Node.* RPCs need node:write, which a client
+    # holds by its node secret). Registering is open, as Nomad's Node.Register without
+    # mTLS: a new node brings its secret, and re-registering an existing node ID is
+    # refused by the server unless the same secret comes with it.
+    ("POST", "/v1/internal/node/register"): OPEN,
     ("POST", "/v1/internal/node/{node_id:str}/heartbeat"): scope("node", "write"),
     ("POST", "/v1/internal/allocs/update"): scope("node", "write"),
     ("POST", "/v1/internal/services/register"): scope("node", "write"),
@@ -247,7 +250,13 @@ class AclGate:
                 scope_, receive, send, identity, check.capability.describe(), namespace
             )
             return
-        if check.list_filter and not identity.management and scope_["method"] in ("GET", "HEAD"):
+        own_node = bool(identity.node_id) and identity.node_id == path_params.get("node_id")
+        if (
+            check.list_filter
+            and not identity.management
+            and not own_node  # a client reads all of its own node's allocations
+            and scope_["method"] in ("GET", "HEAD")
+        ):
             await self.app(scope_, receive, _ListFilter(send, identity, check.list_filter, now))
             return
         await self.app(scope_, receive, send)

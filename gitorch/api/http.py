@@ -72,8 +72,9 @@ def error_response(exc: BaseException) -> Response:
     match exc:
         case BadRequestError() | JobspecError() | msgspec.ValidationError():
             return text_response(str(exc), 400)
-        case PermissionDeniedError():
-            return text_response("Permission denied", 403)
+        case PermissionDeniedError():  # Nomad's words first; then why, if known
+            why = f": {exc}" if str(exc) else ""
+            return text_response(f"Permission denied{why}", 403)
         case NotFoundError():
             return text_response(str(exc) or "not found", 404)
         case ConflictError():

@@ -35,7 +35,11 @@ def routes(backend: Backend) -> list[BaseRoute]:
         node_id = request.path_params["node_id"]
         if node_id not in backend.state.nodes:
             raise NotFoundError(f"node {node_id} not found: register it first")
-        result = await run_in_threadpool(backend.heartbeat, node_id)
+        secret = request.headers.get("x-nomad-token", "")
+        bearer = request.headers.get("authorization", "")
+        if not secret and bearer.lower().startswith("bearer "):
+            secret = bearer[7:].strip()
+        result = await run_in_threadpool(backend.heartbeat, node_id, secret)
         return json_response(result, index=result.index)
 
     @endpoint

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from gitorch.api.http import blocking_index, endpoint, json_response, read_object
 from gitorch.api.wire import NodeEligibilityResponse, alloc_with_job
-from gitorch.core.model import Node, node_stub
+from gitorch.core.model import Node, node_stub, replace
 from gitorch.core.model.drain import DrainSpec
 from gitorch.core.scheduler.pools import node_pools
 from gitorch.errors import BadRequestError, NotFoundError
@@ -31,7 +31,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         node = backend.state.nodes.get(request.path_params["node_id"])
         if node is None:
             raise NotFoundError("node not found")
-        return node
+        return replace(node, secret_id="") if node.secret_id else node
 
     @endpoint
     async def list_nodes(request: Request) -> Response:

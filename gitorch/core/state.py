@@ -92,6 +92,7 @@ class StateView:
         self.jobs: PMap[JobKey, Job] = pmap()
         self.versions: PMap[JobKey, tuple[Job, ...]] = pmap()
         self.nodes: PMap[str, Node] = pmap()
+        self.nodes_by_secret: PMap[str, str] = pmap()  # SHA-256 of a node's secret -> ID
         self.allocs: PMap[str, Allocation] = pmap()
         # Per node, what its live (non-terminal) allocations hold: (cpu, memory, disk).
         # Derived from ``allocs`` (kept in step by ``_set_allocs``, rebuilt by ``load``),
@@ -190,6 +191,7 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.jobs = src.jobs
     snap.versions = src.versions
     snap.nodes = src.nodes
+    snap.nodes_by_secret = src.nodes_by_secret
     snap.allocs = src.allocs
     snap.used_by_node = src.used_by_node
     snap.by_job = src.by_job
@@ -377,6 +379,10 @@ class StateStore(StateView):
                 node, drain=old.drain, drain_strategy=old.drain_strategy, last_drain=old.last_drain
             )
         self.nodes = self.nodes.set(node.id, node)
+        if old is not None and old.secret_id and old.secret_id != node.secret_id:
+            self.nodes_by_secret = without(self.nodes_by_secret, old.secret_id)
+        if node.secret_id:
+            self.nodes_by_secret = self.nodes_by_secret.set(node.secret_id, node.id)
         self._touch(idx, "nodes")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
 
@@ -738,6 +744,7 @@ class StateStore(StateView):
         store.jobs = PMap(((j.namespace, j.id), j) for j in dump.jobs)
         store.versions = PMap(((v[0].namespace, v[0].id), tuple(v)) for v in dump.versions if v)
         store.nodes = PMap((n.id, n) for n in dump.nodes)
+        store.nodes_by_secret = PMap((n.secret_id, n.id) for n in dump.nodes if n.secret_id)
         store.allocs = PMap((a.id, a) for a in dump.allocs)
         store.used_by_node = _usage(dump.allocs)
         store.by_job = _index(((a.namespace, a.job_id), a.id) for a in dump.allocs)

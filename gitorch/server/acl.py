@@ -57,6 +57,7 @@ class Identity:
     policies: tuple[Rules, ...] = ()
     problem: str = ""
     secret: str = field(default="", repr=False)
+    node_id: str = ""  # a client agent, known by its node secret
 
     @property
     def management(self) -> bool:
@@ -69,6 +70,11 @@ class Identity:
 
     def allows_somewhere(self, action: str) -> bool:
         return not self.problem and allowed_in_some_namespace(self.token, self.policies, action)
+
+
+_NODE_RULES = parse_policy('node {\n  policy = "write"\n}\n', "node-secret")
+"""What a client agent may do with its node secret: node calls (register, heartbeat,
+allocation updates and watches), as Nomad's node SecretID allows."""
 
 
 class AclResolver:
@@ -97,6 +103,10 @@ class AclResolver:
             return Identity(static, secret=secret)
         token = acl.token_by_hash(digest)
         if token is None:
+            node_id = self._state().nodes_by_secret.get(digest)
+            if node_id is not None:  # a client agent, by its node secret (Nomad's SecretID)
+                node = ACLToken(accessor_id=f"node-{node_id}", name=f"node {node_id}")
+                return Identity(node, (_NODE_RULES,), secret=secret, node_id=node_id)
             return Identity(None, problem="ACL token not found")
         if token.expired(self.clock()):
             return Identity(token, problem="ACL token expired")

@@ -20,10 +20,15 @@ from gitorch.core.disconnects import tolerates
 from gitorch.core.model import Evaluation, GitopsStatus, Job, Node, replace
 from gitorch.core.model.drain import DrainSpec, DrainStrategy, rfc3339
 from gitorch.core.model.gitops import HistoryItem
-from gitorch.core.model.node import same_registration
+from gitorch.core.model.node import same_registration, secret_digest
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.state import ApplyResult, StateView
-from gitorch.errors import BadRequestError, NotFoundError, NotLeaderError
+from gitorch.errors import (
+    BadRequestError,
+    NotFoundError,
+    NotLeaderError,
+    PermissionDeniedError,
+)
 from gitorch.server.acl import AclService
 from gitorch.server.backend import (
     JobDeregisterResponse,
@@ -300,8 +305,13 @@ class Server:
     def register_node(self, node: Node) -> NodeRegisterResponse:
         if not node.id:
             raise BadRequestError("node is missing its ID")
-        ready = replace(node, status="ready")
+        ready = replace(node, status="ready", secret_id=secret_digest(node.secret_id))
         old = self.fsm.state.nodes.get(node.id)
+        if old is not None and old.secret_id and old.secret_id != ready.secret_id:
+            raise PermissionDeniedError(
+                f"node {node.id} is registered by another client (its node secret differs):"
+                " two agents share one node ID; give this one its own data_dir"
+            )
         if old is not None and old.status == "ready" and same_registration(old, ready):
             # A client re-registering what is already recorded (a restart, or a client
             # stuck in a loop) costs a heartbeat, not a Raft write.
@@ -312,10 +322,17 @@ class Server:
         ttl = self.heartbeats.reset(node.id)
         return NodeRegisterResponse(index=result.index, heartbeat_ttl=int(ttl * NS))
 
-    def heartbeat(self, node_id: str) -> NodeRegisterResponse:
+    def heartbeat(self, node_id: str, secret: str | None = None) -> NodeRegisterResponse:
+        """``secret``: what the caller presented as the node's secret (None: a client in
+        this process, trusted)."""
         node = self.fsm.state.nodes.get(node_id)
         if node is None:
             raise NotFoundError(f"node {node_id} not registered: register it first")
+        if secret is not None and node.secret_id and secret_digest(secret) != node.secret_id:
+            raise PermissionDeniedError(
+                f"heartbeat for node {node_id} without its node secret: only the client"
+                " that registered a node may heartbeat for it"
+            )
         index = self.fsm.state.index
         if node.status != "ready":
             evals = self._node_evals(node_id, "node-update")

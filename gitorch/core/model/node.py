@@ -76,6 +76,10 @@ class ClientHostVolume(Model, frozen=True, kw_only=True):
 
 class Node(Model, frozen=True, kw_only=True):
     id: str
+    # Nomad's SecretID: the client makes it once and presents it on every node call
+    # (registration, heartbeat, allocation updates); servers keep only its SHA-256, so
+    # a second client claiming the same node ID is refused. Never shown by the API.
+    secret_id: str = ""
     name: str = ""
     datacenter: str = "dc1"
     node_class: str = ""
@@ -100,6 +104,11 @@ class Node(Model, frozen=True, kw_only=True):
 
     def schedulable(self) -> bool:
         return self.status == "ready" and self.scheduling_eligibility == "eligible"
+
+
+def secret_digest(secret: str) -> str:
+    """What servers keep of a node secret (its SHA-256; "" for none)."""
+    return hashlib.sha256(secret.encode()).hexdigest() if secret else ""
 
 
 def same_registration(recorded: Node, offered: Node) -> bool:

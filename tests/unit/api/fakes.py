@@ -132,7 +132,7 @@ class FakeBackend:
         result = self.apply(c.RegisterNode(now=NOW, node=replace(node, status="ready")))
         return NodeRegisterResponse(index=result.index, heartbeat_ttl=10 * SECOND)
 
-    def heartbeat(self, node_id: str) -> NodeRegisterResponse:
+    def heartbeat(self, node_id: str, secret: str | None = None) -> NodeRegisterResponse:
         result = self.apply(c.UpdateNodeStatus(now=NOW, node_id=node_id, status="ready"))
         return NodeRegisterResponse(index=result.index, heartbeat_ttl=10 * SECOND)
 
