@@ -21,15 +21,16 @@ Findings (pysyncobj 0.3.17 source, and runs on a 2-core VM, one process per node
   ms (the fork). So ``snapshot()`` runs in a forked child: read only, take no lock
   another thread may hold, start no thread; copy-on-write may double memory meanwhile.
   ``restore()`` runs on the Raft thread.
-* "truncating already-applied log entries" (CRITICAL, followers) comes from eager sends
-  (``appendEntriesUseBatch=False``) at any entry size: a stale ack moves the leader's
-  nextIndex back, the leader re-sends entries the follower holds, and the follower drops
-  everything after prevLogIdx before appending the re-send. Harmless only if the re-send
-  covers what was dropped; it is capped at ``appendEntriesBatchSizeBytes``, so that is
-  set far above what can be in flight (one frame). We saw 1 line per 25-250 frames
-  under 8 writers and never a follower log ending below its applied index (checked after
-  every message). An entry above that size would take pysyncobj's chunked path, whose
-  last-chunk test ignores the pickle overhead: frames stay under ``MAX_ENTRY_BYTES``.
+* "truncating already-applied log entries" (CRITICAL, followers) came from eager sends
+  (``appendEntriesUseBatch=False``): pysyncobj's leader set a follower's nextIndex from
+  every success reply, so a stale reply moved it back, the leader re-sent entries the
+  follower held, and the follower dropped everything after prevLogIdx before appending
+  the re-send. ``nextindex`` applies Raft's rule (a success reply only raises
+  nextIndex) around pysyncobj's message handler, and the line is gone (57 per
+  ``raft_commits.py`` run before, 0 after). ``appendEntriesBatchSizeBytes`` stays far
+  above what can be in flight (one frame): an entry above it would take pysyncobj's
+  chunked path, whose last-chunk test ignores the pickle overhead, so frames stay under
+  ``MAX_ENTRY_BYTES``.
 * Cost per byte: every message is pickled (protocol 2) and zlib-compressed (level 3) on
   the Raft thread, per follower: a 200 KB msgpack plan takes ~2 ms to compress, random
   bytes far more. A 200 KB commit takes ~8 ms; a 200-byte one ~0.4 ms.
