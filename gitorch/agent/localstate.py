@@ -66,29 +66,24 @@ class LocalState:
 
     def node_id(self) -> str:
         """This node's ID: read from disk, or created (a UUID) and saved on first use."""
-        path = self.root / "node-id"
-        try:
-            text = path.read_text().strip()
-        except FileNotFoundError:
-            text = ""
-        if text:
-            return text
-        node_id = str(uuid.uuid4())
-        write_atomic(path, node_id.encode() + b"\n", fsync=True)
-        return node_id
+        return self._kept_uuid("node-id")
 
     def node_secret(self) -> str:
         """This node's secret (Nomad's SecretID): read from disk (0600), or created."""
-        path = self.root / "node-secret"
+        return self._kept_uuid("node-secret")
+
+    def _kept_uuid(self, name: str) -> str:
+        """The UUID in file ``name``; a new one, saved (0600, fsync-ed), when there is none."""
+        path = self.root / name
         try:
             text = path.read_text().strip()
         except FileNotFoundError:
             text = ""
         if text:
             return text
-        secret = str(uuid.uuid4())
-        write_atomic(path, secret.encode() + b"\n", fsync=True)
-        return secret
+        value = str(uuid.uuid4())
+        write_atomic(path, value.encode() + b"\n", fsync=True)
+        return value
 
     def save_alloc(self, state: AllocRunnerState) -> None:
         data = _encoder.encode(_Envelope(version=VERSION, state=state))
