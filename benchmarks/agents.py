@@ -51,6 +51,10 @@ class Agent:
 
     def start(self, config: str) -> None:
         self.config.write_text(config)
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the process again with the config file and data dir it had."""
         args = ["-config", str(self.config), "--data-dir", str(self.data_dir)]
         args += ["--http-port", str(self.http), "--rpc-port", str(self.rpc)]
         with self.log.open("ab") as out:

@@ -15,61 +15,22 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
+from agents import Agent, wait
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, root: Path, index: int, config: Path) -> None:
-        self.http, self.rpc = free_port(), free_port()
-        self.data_dir = root / f"s{index}"
-        self.config = config
-        self.log = root / f"s{index}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.http}", timeout=5)
-
-    @property
-    def raft(self) -> str:
-        return f"127.0.0.1:{self.rpc}"
-
-    def start(self) -> None:
-        args = ["-config", str(self.config), "--data-dir", str(self.data_dir)]
-        args += ["--http-port", str(self.http), "--rpc-port", str(self.rpc)]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gitorch", "agent", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+class Server(Agent):
+    """A server agent that can be killed and asked who leads and to take a write."""
 
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
 
     def leader(self) -> str | None:
         try:
@@ -94,29 +55,24 @@ def agreed(servers: list[Server]) -> str | None:
     return names.pop() if len(names) == 1 and None not in names else None
 
 
-def wait(what: str, fn: Any, timeout: float, every: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(every)
-    raise SystemExit(f"timed out after {timeout}s waiting for {what}")
-
-
 def one_round(servers: list[Server], n: int) -> tuple[float, float]:
     """Kill the leader; return seconds to an agreed new leader and to a committed write."""
     name = agreed(servers)
     victim = next(s for s in servers if s.raft == name)
     survivors = [s for s in servers if s is not victim]
-    wait("a write before the kill", lambda: survivors[0].write(f"pre-{n}"), 30)
+    wait("a write before the kill", lambda: survivors[0].write(f"pre-{n}"), 30, every=0.01)
     t0 = time.monotonic()
     victim.kill()
-    wait("a new leader", lambda: (agreed(survivors) or victim.raft) != victim.raft, 30)
+    wait(
+        "a new leader",
+        lambda: (agreed(survivors) or victim.raft) != victim.raft,
+        30,
+        every=0.01,
+    )
     elected = time.monotonic() - t0
-    wait("a committed write", lambda: survivors[n % 2].write(f"post-{n}"), 30)
+    wait("a committed write", lambda: survivors[n % 2].write(f"post-{n}"), 30, every=0.01)
     written = time.monotonic() - t0
-    victim.start()
+    victim.restart()
     wait("three agree again", lambda: agreed(servers), 60, every=0.05)
     return elected, written
 
@@ -132,10 +88,9 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="gitorch-failover-") as tmp:
         root = Path(tmp)
-        config = root / "server.hcl"
-        servers = [Server(root, i, config) for i in range(3)]
+        servers = [Server(root, f"s{i}") for i in range(3)]
         peers = ", ".join(f'"{s.raft}"' for s in servers)
-        config.write_text(
+        config = (
             f"server {{\n  enabled = true\n  bootstrap_expect = 3\n"
             f"  server_join {{ retry_join = [{peers}] }}\n}}\n"
         )
@@ -143,8 +98,8 @@ def main() -> None:
         written: list[float] = []
         try:
             for s in servers:
-                s.start()
-            wait("a first leader", lambda: agreed(servers), 60)
+                s.start(config)
+            wait("a first leader", lambda: agreed(servers), 60, every=0.01)
             for n in range(args.rounds):
                 t_elected, t_written = one_round(servers, n)
                 elected.append(t_elected)
