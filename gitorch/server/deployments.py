@@ -12,66 +12,29 @@ off from replicated state alone.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 
 from gitorch.core import commands as c
 from gitorch.core.deployments.watcher import step
 from gitorch.core.model import Deployment, Evaluation, replace
 from gitorch.core.model.deployment import DESC_FAILED_BY_USER, DESC_PAUSED, DESC_RUNNING
-from gitorch.core.state import ApplyResult, StateView
-from gitorch.errors import BadRequestError, ConflictError, NotFoundError, NotLeaderError
-from gitorch.server.fsm import Fsm
+from gitorch.core.state import StateView
+from gitorch.errors import BadRequestError, ConflictError, NotFoundError
+from gitorch.server.stateloop import StateLoop
 
 log = logging.getLogger(__name__)
 TABLES = ("allocs", "deployments", "jobs")
-IDLE_WAIT_S = 30.0  # the longest block with no deadline pending (a stop is seen by then)
 
 
-class DeploymentWatcher:
+class DeploymentWatcher(StateLoop):
     """Started when the server becomes leader, stopped when it stops leading."""
 
-    def __init__(
-        self,
-        fsm: Fsm,
-        submit: Callable[[c.Command], ApplyResult],
-        new_id: Callable[[], str],
-        clock: Callable[[], int] = time.time_ns,
-    ) -> None:
-        self._fsm, self._submit, self._new_id, self._clock = fsm, submit, new_id, clock
-        self._stop: threading.Event | None = None
+    name = "deployment-watcher"
 
-    def start(self) -> None:
-        self.stop()
-        stop = self._stop = threading.Event()
-        threading.Thread(
-            target=self._run, args=(stop,), name="deployment-watcher", daemon=True
-        ).start()
+    def watched_tables(self) -> tuple[str, ...]:
+        return TABLES
 
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
-            self._stop = None
-
-    def _run(self, stop: threading.Event) -> None:
-        seen, wake = -1, 0
-        while not stop.is_set():
-            now = self._clock()
-            timeout = IDLE_WAIT_S if not wake else max(0.0, (wake - now) / 1e9)
-            index = self._fsm.wait_index(TABLES, seen, min(timeout, IDLE_WAIT_S))
-            if stop.is_set():
-                return
-            if index == seen and (not wake or self._clock() < wake):
-                continue  # an idle timeout with nothing due
-            seen = index
-            try:
-                wake = self.tick(self._fsm.snapshot(), self._clock())
-            except NotLeaderError:
-                return
-            except Exception:  # one bad deployment never stops the loop
-                log.exception("deployment watcher tick failed")
-                wake = self._clock() + 1_000_000_000
+    def step(self, state: StateView, now: int) -> int:
+        return self.tick(state, now)
 
     def tick(self, state: StateView, now: int) -> int:
         """Look at every active deployment once; return the earliest wake time (0: none)."""

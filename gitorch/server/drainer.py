@@ -11,21 +11,16 @@ state alone.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 
 from gitorch.core import commands as c
 from gitorch.core.drain import DrainView, NodeStep, step
 from gitorch.core.model import Allocation, Evaluation, Job, Node
-from gitorch.core.state import ApplyResult, StateView
-from gitorch.errors import NotLeaderError
-from gitorch.server.fsm import Fsm
+from gitorch.core.state import StateView
+from gitorch.server.stateloop import StateLoop
 
 log = logging.getLogger(__name__)
 DRAINING_TABLES = ("nodes", "allocs", "jobs")
 IDLE_TABLES = ("nodes",)
-IDLE_WAIT_S = 30.0
 
 
 def draining(state: StateView) -> list[Node]:
@@ -60,48 +55,20 @@ def view_of(state: StateView, nodes: list[Node]) -> DrainView:
     return DrainView(nodes=nodes, allocs=allocs, jobs=jobs, replacements=replacements)
 
 
-class Drainer:
-    """Started when the server becomes leader, stopped when it stops leading."""
+class Drainer(StateLoop):
+    """Started when the server becomes leader, stopped when it stops leading. While no
+    node drains it watches only the nodes table."""
 
-    def __init__(
-        self,
-        fsm: Fsm,
-        submit: Callable[[c.Command], ApplyResult],
-        new_id: Callable[[], str],
-        clock: Callable[[], int] = time.time_ns,
-    ) -> None:
-        self._fsm, self._submit, self._new_id, self._clock = fsm, submit, new_id, clock
-        self._stop: threading.Event | None = None
+    name = "drainer"
+    _busy = True
 
-    def start(self) -> None:
-        self.stop()
-        stop = self._stop = threading.Event()
-        threading.Thread(target=self._run, args=(stop,), name="drainer", daemon=True).start()
+    def watched_tables(self) -> tuple[str, ...]:
+        return DRAINING_TABLES if self._busy else IDLE_TABLES
 
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
-            self._stop = None
-
-    def _run(self, stop: threading.Event) -> None:
-        seen, wake, busy = -1, 0, True
-        while not stop.is_set():
-            now = self._clock()
-            timeout = IDLE_WAIT_S if not wake else max(0.0, (wake - now) / 1e9)
-            tables = DRAINING_TABLES if busy else IDLE_TABLES
-            index = self._fsm.wait_index(tables, seen, min(timeout, IDLE_WAIT_S))
-            if stop.is_set():
-                return
-            if index == seen and (not wake or self._clock() < wake):
-                continue  # an idle timeout with nothing due
-            seen = index
-            try:
-                busy, wake = self.tick(self._fsm.snapshot(), self._clock())
-            except NotLeaderError:
-                return
-            except Exception:  # one bad node never stops the loop
-                log.exception("drainer tick failed")
-                busy, wake = True, self._clock() + 1_000_000_000
+    def step(self, state: StateView, now: int) -> int:
+        self._busy = True  # until the tick says otherwise (a failed tick stays watchful)
+        self._busy, wake = self.tick(state, now)
+        return wake
 
     def tick(self, state: StateView, now: int) -> tuple[bool, int]:
         """One step over every draining node; return whether any node drains, and the
