@@ -30,8 +30,8 @@ from gitorch.api.wire import (
 )
 from gitorch.core.model import Job
 from gitorch.core.state import StateView
-from gitorch.errors import BadRequestError, ConflictError, NotFoundError
-from gitorch.jobspec import parse_file
+from gitorch.errors import BadRequestError, ConflictError, JobspecError, NotFoundError
+from gitorch.jobspec.isolate import parse_isolated
 from gitorch.jobspec.validate import problems as job_problems
 from gitorch.jobspec.validate import validate
 from gitorch.plugins.validation import installed_driver_check
@@ -128,7 +128,12 @@ def routes(backend: Backend) -> list[BaseRoute]:
         hcl = body.get("JobHCL")
         if not isinstance(hcl, str) or not hcl.strip():
             raise BadRequestError("Job spec is empty")
-        return json_response(parse_file(PARSE_PATH, hcl))
+        # In a budgeted worker process, as Git files are: a hostile spec sent here can
+        # neither stall the API nor exhaust the agent's memory.
+        parsed = await run_in_threadpool(parse_isolated, PARSE_PATH, hcl)
+        if isinstance(parsed, JobspecError):
+            raise parsed
+        return json_response(parsed)
 
     @endpoint
     async def validate_job(request: Request) -> Response:

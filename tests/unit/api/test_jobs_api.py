@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -282,3 +283,13 @@ def test_acl_tokens_gate_every_route_but_health_and_webhook(backend: FakeBackend
     assert client.get("/v1/jobs", headers={"X-Nomad-Token": "t0ken"}).status_code == 200
     bearer = client.get("/v1/jobs", headers={"Authorization": "Bearer t0ken"})
     assert bearer.status_code == 200
+
+
+def test_parse_runs_in_the_budgeted_worker_and_answers_hostile_specs_with_a_line(
+    client: TestClient,
+) -> None:
+    corpus = Path(__file__).parents[1] / "jobspec" / "corpus"
+    for name in ("int_4301_digits.nomad.hcl", "nested_lists_300.nomad.hcl"):
+        resp = client.post("/v1/jobs/parse", json={"JobHCL": (corpus / name).read_text()})
+        assert resp.status_code == 400, (name, resp.text[:200])
+        assert resp.text.startswith("request.nomad.hcl:"), resp.text[:200]  # located
