@@ -13,6 +13,7 @@ from gitorch.api import (
     routes_acl,
     routes_allocs,
     routes_deployments,
+    routes_events,
     routes_gitops,
     routes_internal,
     routes_jobs,
@@ -29,6 +30,7 @@ from gitorch.api.http import error_response, text_response
 from gitorch.api.workload import WorkloadGate
 from gitorch.server.acl import AclResolver, AclService
 from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
+from gitorch.server.events import EventBroker
 from gitorch.server.identity import IdentitySigner
 from gitorch.server.variables import VariableService
 from gitorch.ui import routes as ui_routes
@@ -67,6 +69,9 @@ def make_app(
         *(routes_operator.routes(cluster) if cluster is not None else []),
         *ui_routes(),
     ]
+    events = getattr(backend, "events", None)
+    if isinstance(events, EventBroker):
+        routes.extend(routes_events.routes(events))
     acl = getattr(backend, "acl", None)
     if isinstance(acl, AclService):
         routes.extend(routes_acl.routes(backend, acl, enabled=acl_tokens is not None))

@@ -116,6 +116,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/node/{node_id:str}/allocations"): scope("node", "read", "read-job"),
     ("POST", "/v1/node/{node_id:str}/drain"): scope("node", "write"),
     ("POST", "/v1/node/{node_id:str}/eligibility"): scope("node", "write"),
+    # the event stream: open at the gate, each event then shown only to a token that
+    # may read it (read-job in its namespace, node:read for nodes), as Nomad filters
+    ("GET", "/v1/event/stream"): OPEN,
     # status, agent, operator
     ("GET", "/v1/status/leader"): OPEN,
     ("GET", "/v1/status/peers"): OPEN,

@@ -44,6 +44,7 @@ from gitorch.server.broker import EvalBroker
 from gitorch.server.deployments import DeploymentWatcher
 from gitorch.server.dispatch import Dispatcher
 from gitorch.server.drainer import Drainer
+from gitorch.server.events import EventBroker
 from gitorch.server.fsm import Fsm
 from gitorch.server.heartbeat import Heartbeats
 from gitorch.server.identity import IdentitySigner
@@ -115,6 +116,8 @@ class Server:
         self._lead_lock = threading.Lock()
         self._system_jobs: tuple[int, list[Job]] = (-1, [])  # (jobs table index, jobs)
         fsm.listen(self._on_apply)
+        self.events = EventBroker()  # /v1/event/stream, on every server
+        fsm.listen(self.events.apply_listener(lambda: self.fsm.state))
 
     @classmethod
     def in_memory(cls, data_dir: Path | None = None, **kwargs: Any) -> Server:

@@ -1,0 +1,123 @@
+"""The event stream's source: a bounded in-memory ring of frames, fed by the FSM.
+
+``EventBroker.on_apply`` is an ``Fsm`` listener: after every applied command it derives
+the command's events (``gitorch.server.eventsource``), encodes each once, and appends
+them as one frame (Nomad's ``{"Index": N, "Events": [...]}``). Readers wait on the
+asyncio loop they run on, woken by the applying thread through
+``call_soon_threadsafe``: no thread and no polling per subscriber, so an idle stream
+costs nothing but its open socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gitorch.codec import to_json
+from gitorch.core import commands as c
+from gitorch.core.state import ApplyResult, StateView
+from gitorch.server.eventsource import Event, derive
+
+StateViewGetter = Callable[[], StateView]
+ApplyListener = Callable[[c.Command, ApplyResult], None]
+
+DEFAULT_RING = 4096  # frames (one per applied command that made events)
+HEARTBEAT_S = 30.0  # Nomad sends ``{}`` when nothing happened for this long
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One event, with its JSON encoded once for every reader."""
+
+    topic: str
+    key: str
+    namespace: str
+    json: bytes
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    events: tuple[Encoded, ...]
+
+
+def encode(event: Event) -> Encoded:
+    body = to_json(
+        {
+            "Topic": event.topic,
+            "Type": event.type,
+            "Key": event.key,
+            "Namespace": event.namespace,
+            "Index": event.index,
+            "Payload": event.payload,
+        }
+    )
+    return Encoded(event.topic, event.key, event.namespace, body)
+
+
+class EventBroker:
+    """The ring of recent frames and the readers waiting for the next one."""
+
+    def __init__(self, size: int = DEFAULT_RING) -> None:
+        self._frames: deque[Frame] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self.heartbeat_s = HEARTBEAT_S
+        self.published = 0  # events, for the metrics
+
+    def apply_listener(self, view: StateViewGetter) -> ApplyListener:
+        """An ``Fsm.listen`` callback that reads the state through ``view``."""
+
+        def on_apply(cmd: c.Command, result: ApplyResult) -> None:
+            if result.error:
+                return
+            events = derive(cmd, view(), result.index)
+            if events:
+                self.publish(Frame(result.index, tuple(encode(e) for e in events)))
+
+        return on_apply
+
+    def publish(self, frame: Frame) -> None:
+        with self._lock:
+            self._frames.append(frame)
+            self.published += len(frame.events)
+            waiters = list(self._waiters)
+        for loop, ready in waiters:
+            try:
+                loop.call_soon_threadsafe(ready.set)
+            except RuntimeError:  # that reader's loop has closed
+                with self._lock:
+                    self._waiters.discard((loop, ready))
+
+    def since(self, index: int) -> list[Frame]:
+        """Frames after ``index`` still in the ring, oldest first."""
+        with self._lock:
+            if not self._frames or self._frames[-1].index <= index:
+                return []
+            return [f for f in self._frames if f.index > index]
+
+    def latest(self) -> int:
+        with self._lock:
+            return self._frames[-1].index if self._frames else 0
+
+    async def wait(self, after: int, timeout: float) -> list[Frame]:
+        """Frames after ``after``, waiting up to ``timeout`` seconds for one."""
+        ready = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), ready)
+        with self._lock:
+            self._waiters.add(waiter)
+        try:
+            frames = self.since(after)
+            if frames:
+                return frames
+            try:
+                await asyncio.wait_for(ready.wait(), timeout)
+            except TimeoutError:
+                return []
+            return self.since(after)
+        finally:
+            with self._lock:
+                self._waiters.discard(waiter)
