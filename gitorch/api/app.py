@@ -18,6 +18,7 @@ from gitorch.api import (
     routes_internal,
     routes_jobs,
     routes_logs,
+    routes_metrics,
     routes_nodes,
     routes_operator,
     routes_services,
@@ -32,6 +33,7 @@ from gitorch.server.acl import AclResolver, AclService
 from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
 from gitorch.server.events import EventBroker
 from gitorch.server.identity import IdentitySigner
+from gitorch.server.metrics import Metrics
 from gitorch.server.variables import VariableService
 from gitorch.ui import routes as ui_routes
 
@@ -72,6 +74,9 @@ def make_app(
     events = getattr(backend, "events", None)
     if isinstance(events, EventBroker):
         routes.extend(routes_events.routes(events))
+    metrics = getattr(backend, "metrics", None)
+    if isinstance(metrics, Metrics):
+        routes.extend(routes_metrics.routes(backend, metrics))
     acl = getattr(backend, "acl", None)
     if isinstance(acl, AclService):
         routes.extend(routes_acl.routes(backend, acl, enabled=acl_tokens is not None))
@@ -79,6 +84,8 @@ def make_app(
     if isinstance(variables, VariableService) and isinstance(identity, IdentitySigner):
         routes.extend(routes_vars.routes(backend, variables, identity))
     middleware = []
+    if isinstance(metrics, Metrics):  # counts every answer, refusals included; judges none
+        middleware.append(Middleware(routes_metrics.RequestCounter, counters=metrics.counters))
     if isinstance(identity, IdentitySigner):  # outermost: a workload identity is judged first
         middleware.append(Middleware(WorkloadGate, routes=routes, signer=identity))
     if acl_tokens is not None:

@@ -119,6 +119,8 @@ CHECKS: dict[tuple[str, str], Check] = {
     # the event stream: open at the gate, each event then shown only to a token that
     # may read it (read-job in its namespace, node:read for nodes), as Nomad filters
     ("GET", "/v1/event/stream"): OPEN,
+    # metrics: Nomad's /v1/metrics needs no ACL (scrapers); it holds no secrets
+    ("GET", "/v1/metrics"): OPEN,
     # status, agent, operator
     ("GET", "/v1/status/leader"): OPEN,
     ("GET", "/v1/status/peers"): OPEN,

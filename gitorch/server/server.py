@@ -52,6 +52,7 @@ from gitorch.server.ids import new_id
 from gitorch.server.jobplan import plan_job
 from gitorch.server.keyring import Keyring, load_kek
 from gitorch.server.log import LocalLog, ReplicatedLog
+from gitorch.server.metrics import Metrics
 from gitorch.server.periodic import PeriodicDispatcher
 from gitorch.server.planner import PlanApplier
 from gitorch.server.variables import VariableService
@@ -118,6 +119,8 @@ class Server:
         fsm.listen(self._on_apply)
         self.events = EventBroker()  # /v1/event/stream, on every server
         fsm.listen(self.events.apply_listener(lambda: self.fsm.state))
+        self.metrics = Metrics()  # /v1/metrics counters
+        fsm.listen(self.metrics.apply_listener())
 
     @classmethod
     def in_memory(cls, data_dir: Path | None = None, **kwargs: Any) -> Server:
