@@ -89,6 +89,7 @@ class TaskStartFailed(_Frozen, frozen=True, kw_only=True):
     error: str
     recoverable: bool = False
     jitter: float = 0.0
+    kind: str = "Driver Failure"  # the task event's type
 
 
 class TaskExited(_Frozen, frozen=True, kw_only=True):
@@ -359,9 +360,7 @@ class _Step:
         if run is None or run.phase != "starting":
             return
         fails = not event.recoverable
-        failure = _ev(
-            "Driver Failure", self.now, event.error, message=event.error, fails_task=fails
-        )
+        failure = _ev(event.kind, self.now, event.error, message=event.error, fails_task=fails)
         self.put(event.task, run, failure)
         if run.kill_after_start or self.halting(event.task):
             self.dead(event.task, failed=False, event=_killed(self.now))

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from gitorch.agent import allocrunner as ar
+from gitorch.agent.artifacts import ArtifactFailed, fetch_artifacts
 from gitorch.agent.devices import DeviceManager
 from gitorch.agent.identity import IdentityHook, hand_over
 from gitorch.agent.payload import write_payload
@@ -240,8 +241,17 @@ class TaskRunner:
             make_dirs(cfg)
             write_payload(cfg.task_dir, self.state.job, self.state.task(cfg.task_name))
             task = self.state.task(cfg.task_name)
+            fetch_artifacts(cfg, task.artifacts, self.state.node)
             cfg, source = self._identity(cfg, task)
             cfg = render_templates(cfg, task.templates, source)
+        except ArtifactFailed as exc:
+            return ar.TaskStartFailed(
+                task=cfg.task_name,
+                error=str(exc),
+                recoverable=exc.recoverable,
+                jitter=random.random(),
+                kind="Failed Artifact Download",
+            )
         except TemplateFailed as exc:
             return ar.TaskStartFailed(task=cfg.task_name, error=f"task {cfg.id}: {exc}")
         except TemplateWaiting as exc:

@@ -35,6 +35,7 @@ from gitorch.core.model.job import (
     default_reschedule,
 )
 from gitorch.errors import JobspecError
+from gitorch.jobspec.artifacts import decode_artifacts
 from gitorch.jobspec.hcl import Body
 from gitorch.jobspec.identity import decode_identity
 from gitorch.jobspec.launch import decode_dispatch_payload, decode_parameterized, decode_periodic
@@ -62,7 +63,7 @@ _NOT_YET_USED = {
     "group": "ephemeral_disk "
     "scaling shutdown_delay max_run_duration "
     "consul prevent_reschedule_on_lost vault secret",
-    "task": "artifact vault consul csi_plugin "
+    "task": "vault consul csi_plugin "
     "shutdown_delay kind scaling secret action schedule",
     "resources": "cores numa secrets iops",
     "network": "hostname dns mbits cidr device ip cni",
@@ -212,6 +213,7 @@ def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) 
         dispatch_payload=one(r, "dispatch_payload", None, decode_dispatch_payload),
         identity=one(r, "identity", None, decode_identity),
         volume_mounts=decode_volume_mounts(r),
+        artifacts=decode_artifacts(r),
     )
 
 

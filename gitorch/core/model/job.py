@@ -168,6 +168,18 @@ class Template(Model, frozen=True, kw_only=True):
     gid: int = -1
 
 
+class TaskArtifact(Model, frozen=True, kw_only=True):
+    """A task's ``artifact``: fetched into the task dir before the task starts
+    (gitorch.agent.artifacts). Field names are Nomad's (``GetterSource``...)."""
+
+    getter_source: str = ""
+    getter_options: dict[str, str] = {}
+    getter_headers: dict[str, str] = {}
+    getter_mode: Literal["any", "file", "dir"] = "any"
+    getter_insecure: bool = False
+    relative_dest: str = "local/"
+
+
 class LogConfig(Model, frozen=True, kw_only=True):
     max_files: int = 10
     max_file_size_mb: int = 10
@@ -206,6 +218,7 @@ class Task(Model, frozen=True, kw_only=True):
     dispatch_payload: DispatchPayloadConfig | None = None
     identity: WorkloadIdentity | None = None  # the default workload identity's block
     volume_mounts: list[VolumeMount] = []
+    artifacts: list[TaskArtifact] = []
 
 
 class TaskGroup(Model, frozen=True, kw_only=True):
