@@ -255,3 +255,20 @@ def test_an_interpolated_destination_is_checked_again(cfg: TaskConfig, served: A
 
 def _fields(cfg: TaskConfig) -> dict[str, Any]:
     return {f: getattr(cfg, f) for f in cfg.__struct_fields__}
+
+
+def test_mode_file_into_a_directory_keeps_the_name(cfg: TaskConfig, served: Any) -> None:
+    root, url = served
+    make_tar(root / "keep.tar.gz", {"x": b"y"})
+    (Path(cfg.task_dir) / "local" / "other.txt").write_text("stays")
+    fetch(cfg, getter_source=f"{url}/keep.tar.gz", getter_mode="file")
+    local = Path(cfg.task_dir) / "local"
+    assert tarfile.is_tarfile(local / "keep.tar.gz") and not (local / "x").exists()
+    assert (local / "other.txt").read_text() == "stays"  # local/ itself is not replaced
+
+
+def test_mode_dir_needs_something_to_unpack(cfg: TaskConfig, served: Any) -> None:
+    root, url = served
+    (root / "plain.txt").write_text("just text")
+    with pytest.raises(ArtifactFailed, match='mode = "dir" needs an archive or a directory'):
+        fetch(cfg, getter_source=f"{url}/plain.txt", getter_mode="dir")
