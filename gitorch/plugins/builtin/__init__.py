@@ -1,5 +1,5 @@
-"""gitorch's built-in plugin: the raw_exec, exec, java, qemu, docker and mock task
-drivers, and the nvidia and usb device plugins.
+"""gitorch's built-in plugin: the raw_exec, exec, java, qemu, docker, containerd and mock
+task drivers, and the nvidia and usb device plugins.
 
 It is registered through the same hooks as any third-party plugin (entry point
 ``builtin`` in the ``gitorch`` group); ``gitorch.plugins.manager`` loads it first.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gitorch.plugins.builtin.containerd import ContainerdDriver
 from gitorch.plugins.builtin.exec import ExecDriver
 from gitorch.plugins.builtin.java import JavaDriver
 from gitorch.plugins.builtin.mock import MockDriver
@@ -21,6 +22,7 @@ from gitorch.plugins.driver import Driver
 from gitorch.plugins.hookspecs import hookimpl
 
 __all__ = [
+    "ContainerdDriver",
     "ExecDriver",
     "JavaDriver",
     "MockDriver",
@@ -35,7 +37,15 @@ __all__ = [
 def register_drivers() -> Sequence[type[Driver]]:
     from gitorch.plugins.builtin.docker import DockerDriver  # undetected without the SDK
 
-    return [RawExecDriver, ExecDriver, MockDriver, JavaDriver, QemuDriver, DockerDriver]
+    return [
+        RawExecDriver,
+        ExecDriver,
+        MockDriver,
+        JavaDriver,
+        QemuDriver,
+        DockerDriver,
+        ContainerdDriver,
+    ]
 
 
 @hookimpl

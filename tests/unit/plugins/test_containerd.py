@@ -1,0 +1,392 @@
+"""The containerd driver against a real containerd (the one .ci/setup starts at
+/run/containerd/containerd.sock): the conformance suite, then what is containerd's
+own (a broken daemon in the fingerprint, recovery with logs that kept flowing, exit
+codes kept across restarts, limits and options in the container's spec, cleanup).
+
+The test image is a busybox root filesystem packed as an OCI image tarball and
+imported with ``ctr images import`` (no registry is reachable); it lives in a
+containerd namespace of its own and is removed when the session ends. Skipped, saying
+why, only when the ``ctr``/``containerd`` binaries are absent."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from images import busybox_tar
+
+from gitorch.core.task import TaskConfig, TaskHandle
+from gitorch.errors import DriverError
+from gitorch.plugins.builtin.containerd import ContainerdDriver
+from gitorch.plugins.builtin.containerd_ctr import Ctr
+from gitorch.plugins.driver import Driver
+from gitorch.plugins.manager import load
+from gitorch.plugins.testing import Behaviour, DriverConformance, ShellHarness, _roundtrip
+
+NAMESPACE = "gitorch-test"
+IMAGE = "gitorch-test/busybox:latest"
+FULL_IMAGE = "docker.io/gitorch-test/busybox:latest"
+PLUGIN = {"namespace": NAMESPACE}
+MIB = 1024 * 1024
+# PID 1 of a PID namespace ignores signals it has no handler for: the conformance tasks
+# run under tini (a docker.io dependency), bound in from the host as a user would.
+TINI = shutil.which("tini-static") or "/usr/bin/tini-static"
+
+needs_binaries = pytest.mark.skipif(
+    shutil.which("ctr") is None or shutil.which("containerd") is None,
+    reason="containerd is not installed (apt-get install containerd; .ci/setup does)",
+)
+pytestmark = needs_binaries
+
+
+def image_tarball() -> bytes:
+    """An OCI image layout (as a tar) of busybox, named ``FULL_IMAGE``."""
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    layer = busybox_tar(busybox)
+
+    def digest(data: bytes) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [digest(layer)]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": digest(layer),
+                    "size": len(layer),
+                }
+            ],
+        }
+    ).encode()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": digest(manifest),
+                    "size": len(manifest),
+                    "annotations": {"io.containerd.image.name": FULL_IMAGE},
+                }
+            ],
+        }
+    ).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": index}
+        files.update({f"blobs/sha256/{digest(b)[7:]}": b for b in (layer, config, manifest)})
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _ctr(driver: ContainerdDriver) -> Ctr:
+    return driver.ctr
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    driver = ContainerdDriver(PLUGIN)
+    fp = driver.fingerprint()
+    assert fp.healthy, f"containerd is installed but does not work: {fp.health_description}"
+    tarball = tmp_path_factory.mktemp("image") / "busybox.tar"
+    tarball.write_bytes(image_tarball())
+    _ctr(driver).import_image(str(tarball), timeout=60)
+    yield IMAGE
+    ctr = _ctr(driver)
+    for cid in ctr.call("containers", "ls", "-q").split():
+        if ctr.container_labels(cid).get("com.gitorch.alloc_id", "").startswith("conformance-"):
+            ctr.delete_task(cid, force=True) if cid in ctr.tasks() else None
+            ctr.remove_container(cid)
+    ctr.remove_image(FULL_IMAGE)
+
+
+class ContainerdHarness(ShellHarness):
+    driver_name = "containerd"
+    plugin_config: dict[str, Any] = PLUGIN
+
+    def make_driver(self) -> Driver:
+        return ContainerdDriver(self.plugin_config)
+
+    def config_for(self, behaviour: Behaviour) -> dict[str, Any]:
+        script = super().config_for(behaviour)["args"][1]
+        return {
+            "image": IMAGE,
+            "entrypoint": ["/sbin/tini", "--"],
+            "command": "/bin/sh",
+            "args": ["-c", script],
+            "cwd": "/local",
+            "mounts": [
+                {"type": "bind", "source": TINI, "target": "/sbin/tini", "options": ["rbind", "ro"]}
+            ],
+        }
+
+    def missing_command_config(self) -> tuple[dict[str, Any], str]:
+        return {"image": IMAGE, "command": "no-such-command-xyz"}, "no-such-command-xyz"
+
+    def is_ready(self, cfg: TaskConfig, handle: TaskHandle) -> bool:
+        marker = Path(cfg.task_dir, "local", "ready")
+        return marker.exists() or self.driver.wait(handle, 0) is not None
+
+    def run(self, script: str, **overrides: Any) -> tuple[TaskConfig, TaskHandle]:
+        """Start ``sh -c script`` and return at once."""
+        config = {"image": IMAGE, "command": "/bin/sh", "args": ["-c", script]}
+        config.update(overrides.pop("config", {}))
+        cfg = self.task_config(config, **overrides)
+        handle = self.driver.start(cfg)
+        self.started.append((self.driver, handle))
+        return cfg, handle
+
+    def close(self) -> None:
+        super().close()
+        for driver, _ in self.started:
+            assert isinstance(driver, ContainerdDriver)
+            driver.close()
+
+
+class TestContainerdConformance(DriverConformance):
+    @pytest.fixture
+    def harness(self, tmp_path: Path, image: str) -> ContainerdHarness:
+        return ContainerdHarness(tmp_path)
+
+
+@pytest.fixture
+def h(tmp_path: Path, image: str) -> Iterator[ContainerdHarness]:
+    harness = ContainerdHarness(tmp_path)
+    yield harness
+    harness.close()
+
+
+def _spec(h: ContainerdHarness, handle: TaskHandle) -> dict[str, Any]:
+    assert isinstance(h.driver, ContainerdDriver)
+    info: dict[str, Any] = json.loads(
+        h.driver.ctr.call("containers", "info", handle.state["container_id"])
+    )
+    return dict(info["Spec"])
+
+
+def _containers(driver: Driver) -> list[str]:
+    assert isinstance(driver, ContainerdDriver)
+    return driver.ctr.call("containers", "ls", "-q").split()
+
+
+def _until(check: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+# -- fingerprint: a probe, not a file check ----------------------------------------------
+
+
+def test_fingerprint_reports_a_socket_nobody_answers_on(tmp_path: Path) -> None:
+    dead = tmp_path / "containerd.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(dead))  # bound, never listening: connections are refused
+    try:
+        fp = ContainerdDriver({"address": str(dead)}).fingerprint()
+    finally:
+        listener.close()
+    assert fp.health == "unhealthy"
+    assert str(dead) in fp.health_description and "does not answer" in fp.health_description
+
+
+def test_fingerprint_reports_a_missing_socket(tmp_path: Path) -> None:
+    fp = ContainerdDriver({"address": str(tmp_path / "none.sock")}).fingerprint()
+    assert fp.health == "unhealthy" and "none.sock" in fp.health_description
+
+
+def test_fingerprint_without_ctr_is_undetected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    fp = ContainerdDriver(PLUGIN).fingerprint()
+    assert fp.health == "undetected" and "ctr" in fp.health_description
+
+
+def test_healthy_fingerprint_names_the_daemon_version(image: str) -> None:
+    fp = ContainerdDriver(PLUGIN).fingerprint()
+    assert fp.healthy
+    assert fp.attributes["driver.containerd.namespace"] == NAMESPACE
+    assert fp.attributes["driver.containerd.containerd_version"][:1].isdigit()
+
+
+def test_registered_as_a_builtin_driver() -> None:
+    assert load().driver_classes()["containerd"] is ContainerdDriver
+
+
+# -- config -------------------------------------------------------------------------------
+
+
+def test_invalid_config_fields_are_named(h: ContainerdHarness) -> None:
+    problems = h.driver.validate_config(
+        {
+            "image": 3,
+            "privileged": True,
+            "args": ["x"],
+            "seccomp_profile": "/p.json",
+            "memory_hard_limit": 0,
+            "mounts": [{"type": "bind", "target": "/t", "bogus": 1}],
+        }
+    )
+    text = "\n".join(problems)
+    for field in (
+        "config.image:",
+        "config.privileged:",
+        "allow_privileged",
+        "config.args: needs command or entrypoint",
+        "config.seccomp_profile: needs seccomp",
+        "config.memory_hard_limit:",
+        "config.mounts[0].bogus:",
+        "config.mounts[0].source:",
+    ):
+        assert field in text, (field, problems)
+    assert any(p.startswith("config.image: required") for p in h.driver.validate_config({}))
+    # What this agent forbids is its own business: the schema alone allows it.
+    assert ContainerdDriver.schema_problems({"image": IMAGE, "privileged": True}) == []
+
+
+def test_missing_image_is_a_clear_start_error(h: ContainerdHarness) -> None:
+    cfg = h.task_config({"image": "gitorch-test/no-such-image:1.0", "command": "true"})
+    with pytest.raises(DriverError) as err:
+        h.driver.start(cfg)
+    message = str(err.value)
+    assert cfg.id in message and "docker.io/gitorch-test/no-such-image:1.0" in message
+
+
+# -- containerd's own behaviour ------------------------------------------------------------
+
+
+def test_output_keeps_flowing_into_the_log_files_while_no_agent_runs(
+    h: ContainerdHarness,
+) -> None:
+    cfg, handle = h.run(
+        "echo before; while [ ! -e /local/go ]; do sleep 0.05; done; echo after; echo oops >&2"
+    )
+    _until(lambda: Path(cfg.stdout_path()).read_text() == "before\n", "first line")
+    assert isinstance(h.driver, ContainerdDriver)
+    h.driver.close()  # the agent goes away
+    Path(cfg.task_dir, "local", "go").touch()
+    _until(lambda: "after" in Path(cfg.stdout_path()).read_text(), "output with no agent")
+    agent2 = ContainerdDriver(PLUGIN)
+    h.started.append((agent2, handle))
+    assert agent2.recover(_roundtrip(handle))
+    result = agent2.wait(handle, 10)
+    assert result is not None and result.exit_code == 0
+    assert Path(cfg.stdout_path()).read_text() == "before\nafter\n"
+    assert Path(cfg.stderr_path()).read_text() == "oops\n"
+
+
+def test_exit_code_survives_more_than_one_agent_restart(h: ContainerdHarness) -> None:
+    _, handle = h.run("exit 7")
+    result = h.driver.wait(handle, 10)
+    assert result is not None and result.exit_code == 7
+    for _ in range(2):
+        agent = ContainerdDriver(PLUGIN)
+        h.started.append((agent, handle))
+        assert agent.recover(_roundtrip(handle))
+        status = agent.inspect(handle)
+        assert status.state == "exited" and status.exit_result is not None
+        assert status.exit_result.exit_code == 7
+
+
+def test_resources_and_options_reach_the_container(h: ContainerdHarness, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "hello").write_text("from the host\n")
+    cfg, handle = h.run(
+        "cat /proc/self/status | grep CapEff; echo x > /x 2>/dev/null || echo read-only; "
+        "cat /data/hello; exec sleep 60",
+        config={
+            "readonly_rootfs": True,
+            "cap_drop": ["ALL"],
+            "memory_hard_limit": 96,
+            "mounts": [
+                {"type": "bind", "target": "/data", "source": str(data), "options": ["rbind", "ro"]}
+            ],
+        },
+        cpu_mhz=300,
+    )
+    spec = _spec(h, handle)
+    resources = spec["linux"]["resources"]
+    assert resources["memory"]["limit"] == 96 * MIB
+    assert resources["cpu"]["shares"] == 300
+    assert spec["root"].get("readonly") is True
+    assert spec["process"]["capabilities"].get("effective") in (None, [])
+    _until(lambda: "host" in Path(cfg.stdout_path()).read_text(), "the task's report")
+    out = Path(cfg.stdout_path()).read_text()
+    assert "CapEff:\t0000000000000000" in out and "read-only" in out
+    h.driver.stop(handle, "SIGKILL", 1)
+
+
+def test_memory_limit_defaults_to_the_task_resources(h: ContainerdHarness) -> None:
+    _, handle = h.run("exec sleep 60", memory_mb=48)
+    assert _spec(h, handle)["linux"]["resources"]["memory"]["limit"] == 48 * MIB
+    h.driver.stop(handle, "SIGKILL", 1)
+
+
+def test_host_network_shares_the_hosts_interfaces(h: ContainerdHarness) -> None:
+    cfg, handle = h.run("ls /sys/class/net", config={"host_network": True})
+    assert h.driver.wait(handle, 10) is not None
+    host = set(os.listdir("/sys/class/net"))
+    assert set(Path(cfg.stdout_path()).read_text().split()) == host
+    _, isolated = h.run("ls /sys/class/net")
+    assert h.driver.wait(isolated, 10) is not None
+
+
+def test_destroy_removes_the_container(h: ContainerdHarness) -> None:
+    _, handle = h.run("exit 0")
+    assert h.driver.wait(handle, 10) is not None
+    cid = handle.state["container_id"]
+    assert cid in _containers(h.driver)
+    h.driver.destroy(handle)
+    assert cid not in _containers(h.driver)
+
+
+def test_a_stopped_container_of_an_earlier_run_is_replaced(h: ContainerdHarness) -> None:
+    cfg, first = h.run("exit 1")
+    assert h.driver.wait(first, 10) is not None
+    again = h.driver.start(cfg)  # same alloc and task: same container ID
+    h.started.append((h.driver, again))
+    result = h.driver.wait(again, 10)
+    assert result is not None and result.exit_code == 1
+
+
+def test_ctr_agrees_the_task_is_gone_after_stop(h: ContainerdHarness) -> None:
+    _, handle = h.run("trap 'exit 3' TERM; while true; do sleep 0.1; done")
+    h.driver.stop(handle, "SIGTERM", 5)
+    result = h.driver.wait(handle, 1)
+    assert result is not None and result.exit_code == 3
+    listed = subprocess.run(
+        ["ctr", "-n", NAMESPACE, "tasks", "ls", "-q"], capture_output=True, text=True, check=True
+    )
+    assert handle.state["container_id"] not in listed.stdout.split()
