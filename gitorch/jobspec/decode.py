@@ -382,6 +382,11 @@ def _check(c: BlockReader, service: str) -> ServiceCheck:
         timeout=c.duration("timeout", 0),
         command=c.string("command"),
         args=c.strings("args"),
+        initial_status=c.string("initial_status"),
+        success_before_passing=c.integer("success_before_passing", 0),
+        failures_before_critical=c.integer("failures_before_critical", 0),
+        on_update=c.string("on_update", "require_healthy"),
+        check_restart=one(c, "check_restart", None, check_restart),
     )
 
 
