@@ -29,11 +29,14 @@ from gitorch.api.wire import (
     job_summary,
 )
 from gitorch.core.model import Job
+from gitorch.core.model.base import replace
 from gitorch.core.state import StateView
 from gitorch.errors import BadRequestError, ConflictError, JobspecError, NotFoundError
+from gitorch.jobspec.apicheck import check_api_job
 from gitorch.jobspec.isolate import parse_isolated
 from gitorch.jobspec.validate import problems as job_problems
 from gitorch.jobspec.validate import validate
+from gitorch.jobspec.warnings import JobspecWarning, joined
 from gitorch.plugins.validation import installed_driver_check
 from gitorch.server.backend import Backend
 
@@ -68,10 +71,13 @@ def routes(backend: Backend) -> list[BaseRoute]:
     async def register(request: Request) -> Response:
         body = await read_object(request)
         path_id = request.path_params.get("job_id")
+        warnings = check_api_job(body.get("Job"))  # what the JSON asks that gitorch lacks
         job = job_from_body(body, request, path_id)
         validate(job, driver_check=installed_driver_check())
         _check_index(backend.state, job, body)
         result = await run_in_threadpool(backend.register_job, job)
+        if warnings:
+            result = replace(result, warnings=_joined(result.warnings, warnings))
         return json_response(result, index=result.index)
 
     @endpoint
@@ -117,9 +123,12 @@ def routes(backend: Backend) -> list[BaseRoute]:
     @endpoint
     async def plan(request: Request) -> Response:
         body = await read_object(request)
+        warnings = check_api_job(body.get("Job"))
         job = job_from_body(body, request, request.path_params["job_id"])
         validate(job, driver_check=installed_driver_check())
         result = await run_in_threadpool(backend.plan_job, job, bool(body.get("Diff", False)))
+        if warnings:
+            result = replace(result, warnings=_joined(result.warnings, warnings))
         return json_response(result, index=backend.state.index)
 
     @endpoint
@@ -140,15 +149,23 @@ def routes(backend: Backend) -> list[BaseRoute]:
         body = await read_object(request)
         if body.get("Job") is None:
             raise BadRequestError("Job must be specified")
+        warnings, problems = [], []
+        try:
+            warnings = check_api_job(body["Job"])
+        except JobspecError as exc:
+            problems = [p.located() for p in exc.problems]
         job = decode_job(body["Job"], default_namespace=namespace(request))
-        problems = [
+        problems += [
             f"{where}: {message}" for where, message in job_problems(job, installed_driver_check())
         ]
         error = ""
         if problems:
             bullets = "".join(f"\n\t* {p}" for p in problems)
             error = f"{len(problems)} error{'s' if len(problems) > 1 else ''} occurred:{bullets}"
-        return json_response(JobValidateResponse(validation_errors=problems, error=error))
+        response = JobValidateResponse(
+            validation_errors=problems, error=error, warnings=joined(warnings)
+        )
+        return json_response(response)
 
     return [
         Route("/v1/jobs", list_jobs, methods=["GET"]),
@@ -181,3 +198,8 @@ def _check_index(state: StateView, job: Job, body: dict[str, Any]) -> None:
             f"Enforcing job modify index {want}: job exists with conflicting job modify "
             f"index: {have}"
         )
+
+
+def _joined(server: str, warnings: list[JobspecWarning]) -> str:
+    """Nomad's ``Warnings``: the server's own, then the job's, one a line."""
+    return "\n".join(w for w in (server, joined(warnings)) if w)

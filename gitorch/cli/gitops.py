@@ -13,7 +13,7 @@ from gitorch.cli.output import Context, emit_json, pass_context, table
 from gitorch.codec import from_json
 from gitorch.core.desired import SUSPENDED
 from gitorch.core.model import GitopsStatus
-from gitorch.core.model.gitops import GitopsJob, HistoryItem, SyncReport
+from gitorch.core.model.gitops import FileError, GitopsJob, HistoryItem, SyncReport
 
 APPLIED = ("register", "update", "prune")
 WAIT_POLL_S = 1.0  # how often `sync --wait` looks at the rollout
@@ -61,6 +61,7 @@ def sync(
     for err in report.errors:
         where = f"{err.file}:{err.line}" if err.line else err.file
         click.echo(f"{where}: {err.message}", err=True)
+    _print_warnings(report.warnings, report.warnings_omitted)
     if report.fetch_error:
         click.echo(f"fetch failed: {report.fetch_error}", err=True)
     failed = bool(report.errors or report.fetch_error)
@@ -201,6 +202,15 @@ def print_status(status: GitopsStatus) -> None:
     )
     for e in status.errors:
         click.echo(e.message, err=True)
+    _print_warnings(status.warnings, status.warnings_omitted)
+
+
+def _print_warnings(warnings: list[FileError], omitted: int) -> None:
+    """Each file's located warnings (its job runs; gitorch does something differently)."""
+    for w in warnings:
+        click.echo(f"Warning: {w.message}", err=True)
+    if omitted:
+        click.echo(f"Warning: {omitted} more warning(s) not recorded", err=True)
 
 
 @gitops.command("history")

@@ -15,7 +15,7 @@ from gitorch.cli import job_versions, launch
 from gitorch.cli.output import Context, emit_json, fields, pass_context, short, table, when
 from gitorch.core.model import Evaluation, Job
 from gitorch.errors import GitorchError, JobspecError
-from gitorch.jobspec import parse_file
+from gitorch.jobspec import JobspecWarning, parse_file
 from gitorch.jobspec.isolate import parse_isolated
 from gitorch.jobspec.limits import DEFAULT_LIMITS
 from gitorch.plugins.validation import installed_driver_check
@@ -28,8 +28,14 @@ def job() -> None:
     """Run, plan, inspect and stop jobs."""
 
 
-def load_job(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Job:
-    """Parse a local jobspec (rendering ``.j2``) the way a sync would, without a server."""
+def load_job(
+    file: str,
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    warnings: list[JobspecWarning] | None = None,
+) -> Job:
+    """Parse a local jobspec (rendering ``.j2``) the way a sync would, without a server;
+    ``warnings``, when given, receives the file's located warnings."""
     path = Path(file)
     try:
         text = path.read_text()
@@ -49,7 +55,17 @@ def load_job(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Job:
         var_files=var_files,
         driver_check=installed_driver_check(),
         env=os.environ,
+        warnings=warnings,
     )
+
+
+def show_warnings(warnings: list[JobspecWarning], *, err: bool = False) -> None:
+    """Nomad's "Job Warnings:" section: each located warning on its own line."""
+    if warnings:
+        click.echo(f"Job Warnings:\n{len(warnings)} warning(s):\n", err=err)
+        for w in warnings:
+            click.echo(f"* {w.located()}", err=err)
+        click.echo("", err=err)
 
 
 def _with_vars(fn: FC) -> FC:
@@ -76,6 +92,7 @@ def validate(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None
         if not sep or not name:
             raise click.ClickException(f"-var {item!r} is not NAME=VALUE")
         overrides[name] = value
+    warnings: list[JobspecWarning] = []
     parsed = parse_isolated(
         file,
         texts[0],
@@ -84,9 +101,11 @@ def validate(file: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None
         driver_check=installed_driver_check(),
         limits=limits,
         env=os.environ,
+        warnings=warnings,
     )
     if isinstance(parsed, JobspecError):
         raise click.ClickException(parsed.located())
+    show_warnings(warnings)
     click.echo(f"Job validation successful: {parsed.id}")
 
 
@@ -119,7 +138,9 @@ def run(
     output: bool,
 ) -> None:
     """Parse FILE locally and register the job; exits 2 if it cannot be placed."""
-    parsed = load_job(file, var, var_file)
+    warnings: list[JobspecWarning] = []
+    parsed = load_job(file, var, var_file, warnings)
+    show_warnings(warnings, err=output or ctx.json)  # JSON output stays parseable
     if output:  # Nomad's -output: the API form of the job, no request
         emit_json({"Job": parsed})
         return
@@ -128,6 +149,8 @@ def run(
     if ctx.json:
         emit_json(result)
         return
+    if result.warnings:  # the server's own (a job it was sent holds what it warns about)
+        click.echo(f"Job Warnings:\n{result.warnings}\n")
     if not result.eval_id:  # a periodic or parameterized job: nothing runs until launched
         click.echo(f'==> Job "{parsed.id}" registered (it runs when launched)')
         for key, value in launch.status_fields(parsed)[2:]:
@@ -151,12 +174,14 @@ def plan(ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...
     Exit code, as Nomad's: 0 no allocations would be created or destroyed, 1 some
     would, 255 an error.
     """
+    warnings: list[JobspecWarning] = []
     try:
-        parsed = load_job(file, var, var_file)
+        parsed = load_job(file, var, var_file, warnings)
         result = ctx.client().plan_job(parsed, diff=True)
     except (click.ClickException, GitorchError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(255) from exc
+    show_warnings(warnings, err=ctx.json)
     changes = any(
         up.place or up.stop or up.destructive_update or up.migrate or up.canary
         for up in result.annotations.desired_tg_updates.values()

@@ -6,8 +6,9 @@ parsed once per blob SHA (and vars), in a worker process with a time and memory
 budget (:mod:`gitorch.jobspec.isolate`); a file that fails, whatever the reason, blocks
 only its own job and is listed with its line. The record kept in Raft is bounded (each
 message cut to ``max_message_length``, all of them to ``max_errors_size``, the rest
-counted). Any failure of a sync (a fetch, a missing vars file, anything else) is retried
-with exponential backoff up to a cap, and logged once per change of error, not once per
+counted; the files' warnings likewise). Any failure of a sync (a fetch, a missing vars
+file, anything else) is retried with exponential backoff up to a cap, and logged once
+per change of error, not once per
 attempt; running jobs stay as they are meanwhile.
 """
 
@@ -228,6 +229,7 @@ class GitopsLoop:
             registered = {job_id for (_, job_id), j in state.jobs.items() if not j.stop}
             wanted, dep_errors = dependson.check(wanted, registered, self._parser.line_of(wanted))
             errors, omitted = bounded_errors(errors + dep_errors, self.settings.limits)
+            warned = bounded_errors(self._parser.warnings, self.settings.limits)
             error_files = {e.file for e in errors}
             changes = desired.diff(
                 wanted,
@@ -252,7 +254,7 @@ class GitopsLoop:
             ]
             if not dry_run:
                 self._apply(changes)
-                self._record(commit, wanted, errors, omitted, changes, pin or "")
+                self._record(commit, wanted, errors, omitted, changes, pin or "", warned)
             return SyncReport(
                 commit=commit,
                 dry_run=dry_run,
@@ -260,6 +262,8 @@ class GitopsLoop:
                 errors=errors,
                 errors_omitted=omitted,
                 revision=pin or "",
+                warnings=warned[0],
+                warnings_omitted=warned[1],
             )
 
     @staticmethod
@@ -324,6 +328,7 @@ class GitopsLoop:
         omitted: int,
         changes: list[desired.Change],
         pin: str,
+        warned: tuple[list[FileError], int] = ([], 0),
     ) -> None:
         state = self._sink.state
         previous = state.gitsync
@@ -349,6 +354,8 @@ class GitopsLoop:
             synced_at=now,
             errors=errors,
             errors_omitted=omitted,
+            warnings=warned[0],
+            warnings_omitted=warned[1],
             files=files,
             job_versions=versions,
             job_namespaces=namespaces,

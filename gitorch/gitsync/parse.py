@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from msgspec.structs import replace as replace_struct
+
 from gitorch.core import dependson, desired
 from gitorch.core.model import FileError, Job, JobSource
 from gitorch.core.model import replace as replace_model
@@ -16,6 +18,7 @@ from gitorch.jobspec.isolate import parse_many_isolated
 from gitorch.jobspec.limits import Limits
 from gitorch.jobspec.redact import cut
 from gitorch.jobspec.validate import DriverCheck
+from gitorch.jobspec.warnings import JobspecWarning
 
 
 class CommitParser:
@@ -34,27 +37,35 @@ class CommitParser:
         self._limits = limits
         self._driver_check = driver_check
         self._cache: dict[tuple[str, str], Job | JobspecError] = {}
+        self._warned: dict[tuple[str, str], list[JobspecWarning]] = {}
+        self.warnings: list[FileError] = []
+        """The located warnings of the last parsed commit's files, in file order."""
 
     def parse(
         self, commit: str, files: list[RepoFile]
     ) -> tuple[list[desired.DesiredJob], list[FileError]]:
         """The jobs that parsed at ``commit`` (each with its Source) and the located
-        errors of the files that did not."""
+        errors of the files that did not; their warnings are left in ``warnings``."""
         var_files = self._var_files(commit)
         var_key = hashlib.sha256(repr(var_files).encode()).hexdigest()
         wanted: list[desired.DesiredJob] = []
         errors: list[FileError] = []
         seen: dict[str, str] = {}
         cache: dict[tuple[str, str], Job | JobspecError] = {}
+        warned: dict[tuple[str, str], list[JobspecWarning]] = {}
+        self.warnings = []
         files = [f for f in files if is_jobspec_file(f.path) and f.path not in self._vars_files]
         # Files not parsed before (at this blob and vars) go to the workers in one batch.
         new = [f for f in files if (f.blob_sha, var_key) not in self._cache]
-        for f, result in zip(new, self._parse_new(new, var_files), strict=True):
+        found: list[list[JobspecWarning]] = []
+        for f, result, w in zip(new, self._parse_new(new, var_files, found), found, strict=True):
             cache[(f.blob_sha, var_key)] = result
+            warned[(f.blob_sha, var_key)] = w
         for f in files:
             key = (f.blob_sha, var_key)
             parsed = cache.get(key) or self._cache[key]
             cache[key] = parsed
+            warned[key] = warned.get(key, self._warned.get(key, []))
             if isinstance(parsed, JobspecError):
                 errors.append(FileError(file=f.path, line=parsed.line, message=parsed.located()))
                 continue
@@ -63,21 +74,31 @@ class CommitParser:
                 errors.append(FileError(file=f.path, line=1, message=msg + seen[parsed.id]))
                 continue
             seen[parsed.id] = f.path
+            # a file's own path: the same blob may sit at two paths
+            for w in warned[key]:
+                here = replace_struct(w, file=f.path)
+                self.warnings.append(FileError(file=f.path, line=w.line, message=here.located()))
             job = replace_model(
                 parsed, source=JobSource(file=f.path, commit=commit, blob=f.blob_sha)
             )
             wanted.append(desired.DesiredJob(job=job, file=f.path))
         self._cache = cache  # only this commit's files: the cache never outgrows the repo
+        self._warned = warned
         return wanted, errors
 
     def _parse_new(
-        self, files: list[RepoFile], var_files: list[tuple[str, str]]
+        self,
+        files: list[RepoFile],
+        var_files: list[tuple[str, str]],
+        warnings: list[list[JobspecWarning]],
     ) -> list[Job | JobspecError]:
         """Each file's Job or located error, in order; whatever the files hold, this
         returns. Files too big or not UTF-8 are refused here; the rest are parsed in
-        worker processes with a time and memory budget each."""
+        worker processes with a time and memory budget each. ``warnings`` receives
+        each file's warnings, in the same order."""
         limits = self._limits
         results: dict[int, Job | JobspecError] = {}
+        warned: dict[int, list[JobspecWarning]] = {}
         texts: list[tuple[int, str, str]] = []
         for i, f in enumerate(files):
             if f.size > limits.max_file_size:
@@ -91,14 +112,17 @@ class CommitParser:
                 line = data[: exc.start].count(b"\n") + 1
                 msg = f"not UTF-8 text (byte {exc.start})"
                 results[i] = JobspecError(msg, file=f.path, line=line)
+        found: list[list[JobspecWarning]] = []
         parsed = parse_many_isolated(
             [(path, text) for _, path, text in texts],
             var_files=var_files,
             driver_check=self._driver_check,
             limits=limits,
+            warnings=found,
         )
-        for (i, _, _), result in zip(texts, parsed, strict=True):
-            results[i] = result
+        for (i, _, _), result, w in zip(texts, parsed, found, strict=True):
+            results[i], warned[i] = result, w
+        warnings.extend(warned.get(i, []) for i in range(len(files)))
         return [results[i] for i in range(len(files))]
 
     def _var_files(self, commit: str) -> list[tuple[str, str]]:

@@ -64,6 +64,8 @@ def gitops_status(state: StateView) -> GitopsStatus:
         fetch_error=sync.fetch_error,
         errors_omitted=sync.errors_omitted,
         pinned_revision=sync.pinned,
+        warnings=sync.warnings,
+        warnings_omitted=sync.warnings_omitted,
     )
 
 

@@ -27,10 +27,12 @@ from gitorch.jobspec.limits import DEFAULT_LIMITS, Limits
 from gitorch.jobspec.render import Reader, render
 from gitorch.jobspec.validate import DriverCheck, validate
 from gitorch.jobspec.variables import load_var_file, resolve
+from gitorch.jobspec.warnings import JobspecWarning, unique
 
 __all__ = [
     "JOBSPEC_SUFFIXES",
     "VAR_FILE_SUFFIXES",
+    "JobspecWarning",
     "is_jobspec_file",
     "is_var_file",
     "parse_file",
@@ -83,6 +85,7 @@ def parse_file(
     limits: Limits = DEFAULT_LIMITS,
     lines: dict[str, int] | None = None,
     env: Mapping[str, str] | None = None,
+    warnings: list[JobspecWarning] | None = None,
 ) -> Job:
     """The Job in repository file ``path_in_repo``; any problem raises JobspecError.
 
@@ -95,7 +98,9 @@ def parse_file(
     Everything runs under :func:`~gitorch.jobspec.guard.guarded`: whatever goes wrong is
     this file's located JobspecError, with no secret in it. The size ``limits`` hold
     here; the time and memory budgets need a worker (:mod:`gitorch.jobspec.isolate`).
-    ``lines``, when given, is filled with the line of each block path and attribute.
+    ``lines``, when given, is filled with the line of each block path and attribute;
+    ``warnings``, when given, receives the file's located warnings (what the job asks
+    for that gitorch does differently: :mod:`gitorch.jobspec.unsupported`).
     """
     return guarded(
         path_in_repo,
@@ -111,6 +116,7 @@ def parse_file(
             limits,
             lines,
             env,
+            warnings,
         ),
     )
 
@@ -127,6 +133,7 @@ def _parse_file(
     limits: Limits,
     lines: dict[str, int] | None,
     env: Mapping[str, str] | None = None,
+    warnings: list[JobspecWarning] | None = None,
 ) -> Job:
     rendered = text
     if path_in_repo.endswith(".j2"):
@@ -147,6 +154,7 @@ def _parse_file(
             lines=lines,
             env=env,
             rendered=path_in_repo.endswith(".j2"),
+            warnings=warnings,
         )
     except JobspecError as exc:
         if rendered.count("\n") == text.count("\n"):
@@ -170,18 +178,25 @@ def parse_text(
     lines: dict[str, int] | None = None,
     env: Mapping[str, str] | None = None,
     rendered: bool = False,
+    warnings: list[JobspecWarning] | None = None,
 ) -> Job:
     """The Job in HCL2 ``text`` (no Jinja2 rendering); errors name ``file``.
 
     Guarded as :func:`parse_file` is. ``rendered`` says the text came from a ``.j2``
-    template that ``vars_`` fed (so they need no ``variable`` block).
+    template that ``vars_`` fed (so they need no ``variable`` block). ``warnings``, when
+    given, receives the located warnings, each once.
     """
-    return guarded(
+    found: list[JobspecWarning] = []
+    job = guarded(
         file,
         lambda: _parse_text(
-            text, file, vars_, var_files, source, strict, driver_check, limits, lines, env, rendered
+            text, file, vars_, var_files, source, strict, driver_check, limits, lines, env,
+            rendered, found,
         ),
-    )
+    )  # fmt: skip
+    if warnings is not None:
+        warnings.extend(sorted(unique(found), key=lambda w: w.line))
+    return job
 
 
 def _parse_text(
@@ -196,6 +211,7 @@ def _parse_text(
     lines: dict[str, int] | None,
     env: Mapping[str, str] | None = None,
     rendered: bool = False,
+    warnings: list[JobspecWarning] | None = None,
 ) -> Job:
     scan.check(text, file, limits)
     body = hcl.parse(text, file)
@@ -216,6 +232,6 @@ def _parse_text(
         rendered=rendered,
     )
     table: dict[str, int] = {} if lines is None else lines
-    job = decode(resolved, file, table)
+    job = decode(resolved, file, table, warnings)
     validate(job, file, driver_check, lines=table)
     return replace(job, source=source) if source is not None else job

@@ -1,9 +1,10 @@
 """A resolved HCL body to a :class:`Job`, with Nomad's grammar and defaults.
 
 The block and attribute names are those of Nomad's ``api`` package hcl tags. Blocks and
-attributes that Nomad knows but gitorch does not use yet are listed, by ``kind.name``, in
-:data:`ACCEPTED_NOT_YET_USED`; they are accepted and ignored. Anything else unknown is
-an error naming the line and block path, with a "did you mean" hint when one is close.
+attributes that Nomad knows but gitorch does not do are in the one table of
+:mod:`gitorch.jobspec.unsupported`: each is a located warning (the job runs; gitorch
+says what it does instead) or a located error. Anything else unknown is an error naming
+the line and block path, with a "did you mean" hint when one is close.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gitorch.core.model.job import (
     SECOND,
     Affinity,
     Constraint,
+    EphemeralDisk,
     Job,
     LogConfig,
     NetworkResource,
@@ -48,34 +50,10 @@ from gitorch.jobspec.placement import (
     decode_volumes,
 )
 from gitorch.jobspec.reader import BlockReader, each, one
-from gitorch.jobspec.services import (
-    CHECK_UNSUPPORTED,
-    SERVICE_UNSUPPORTED,
-    check_header,
-    check_restart,
-    unsupported,
-)
+from gitorch.jobspec.services import check_header, check_restart
 from gitorch.jobspec.templates import decode_template
 from gitorch.jobspec.validate import combine
-
-_NOT_YET_USED = {
-    "job": "multiregion ui vault secret consul_token vault_token",
-    "group": "ephemeral_disk "
-    "scaling shutdown_delay max_run_duration "
-    "consul prevent_reschedule_on_lost vault secret",
-    "task": "vault consul csi_plugin "
-    "shutdown_delay kind scaling secret action schedule",
-    "resources": "cores numa secrets iops",
-    "network": "hostname dns mbits cidr device ip cni",
-    "port": "ignore_collision",
-    "restart": "render_templates",
-    "logs": "disabled enabled",
-    "template": "vault_grace",
-}
-ACCEPTED_NOT_YET_USED: frozenset[str] = frozenset(
-    f"{kind}.{name}" for kind, names in _NOT_YET_USED.items() for name in names.split()
-)
-"""Nomad's blocks and attributes gitorch accepts and ignores for now, as ``kind.name``."""
+from gitorch.jobspec.warnings import JobspecWarning
 
 # Nomad's constraint shorthands: ``regexp = "x"`` means operator "regexp", value "x".
 _SHORTHAND_RTARGET = ("version", "semver", "regexp", "set_contains", "set_contains_all",
@@ -87,16 +65,23 @@ _TASK_NETWORK = (
 )
 
 
-def decode(body: Body, file: str, lines: dict[str, int] | None = None) -> Job:
+def decode(
+    body: Body,
+    file: str,
+    lines: dict[str, int] | None = None,
+    warnings: list[JobspecWarning] | None = None,
+) -> Job:
     """The one ``job`` block of a resolved document, as a Job with Nomad's defaults.
 
     ``lines``, when given, is filled with the line of each block path (``job "x" > group
     "y"``), of each block by position (``... > constraint#0``) and of each attribute
     (``... > task "z".kill_signal``), for :func:`~gitorch.jobspec.validate.validate`.
+    ``warnings``, when given, receives the located warnings (see
+    :mod:`gitorch.jobspec.unsupported`); errors raise, all of them at once.
     """
     problems: list[JobspecError] = []
     table = {} if lines is None else lines
-    top = BlockReader(problems, table, file, "file", "", body, ACCEPTED_NOT_YET_USED)
+    top = BlockReader(problems, table, file, "file", "", body, warnings)
     jobs = each(top, "job", 1, _job)
     top.finish()
     found = top.body.blocks_of("job")
@@ -188,7 +173,17 @@ def _group(
         stop_after_client_disconnect=stop_after_client_disconnect,
         spreads=decode_spreads(r),
         volumes=volumes,
+        ephemeral_disk=one(r, "ephemeral_disk", None, _ephemeral_disk),
     )
+
+
+def _ephemeral_disk(c: BlockReader, _: str) -> EphemeralDisk:
+    """``ephemeral_disk { size }``, counted with the tasks' disk when placing; ``sticky``
+    and ``migrate`` are in the unsupported table."""
+    size = c.integer("size", 300)
+    if size < 0:
+        c.error(f'"size" must be 0 or more MB; got {size}', c.lines.get(f"{c.path}.size", 0))
+    return EphemeralDisk(size_mb=max(size, 0))
 
 
 def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) -> Task:
@@ -345,7 +340,6 @@ def _services(r: BlockReader, default_name: str) -> list[Service]:
     def service(c: BlockReader, _: str) -> Service:
         name = c.string("name", default_name)
         fields: dict[str, Any] = {"provider": c.string("provider", "nomad")}
-        unsupported(c, SERVICE_UNSUPPORTED)
         return Service(
             name=name,
             task_name=c.string("task"),
@@ -366,7 +360,6 @@ def _services(r: BlockReader, default_name: str) -> list[Service]:
 
 
 def _check(c: BlockReader, service: str) -> ServiceCheck:
-    unsupported(c, CHECK_UNSUPPORTED)
     return ServiceCheck(
         name=c.string("name", f'service: "{service}" check'),
         type=c.string("type"),

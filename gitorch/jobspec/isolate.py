@@ -16,7 +16,7 @@ are re-armed for each), and a file that exhausts its budget costs only the worke
 killed; the rest go to a fresh one. Forking a worker per file would cost ~0.1 s each.
 
 Driver ``config`` checks (plugins live in the agent) run back in the caller, on the
-decoded job, under the same guard.
+decoded job, under the same guard. The file's warnings come back beside its job.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from gitorch.jobspec import parse_file
 from gitorch.jobspec.guard import BudgetExceeded, clean, guarded
 from gitorch.jobspec.limits import DEFAULT_LIMITS, Limits
 from gitorch.jobspec.validate import DriverCheck, validate
+from gitorch.jobspec.warnings import JobspecWarning
 
 _GRACE_S = 2.0  # after the worker's own timer, how long before it is killed
 _context_lock = threading.Lock()
@@ -60,6 +61,7 @@ class _Answer(msgspec.Struct):
     lines: dict[str, int] = {}
     error: tuple[str, str, int, str] | None = None  # message, file, line, path
     problems: list[tuple[str, str, int, str]] = []
+    warnings: list[JobspecWarning] = []
 
 
 def parse_isolated(
@@ -71,17 +73,24 @@ def parse_isolated(
     driver_check: DriverCheck | None = None,
     limits: Limits = DEFAULT_LIMITS,
     env: Mapping[str, str] | None = None,
+    warnings: list[JobspecWarning] | None = None,
 ) -> Job | JobspecError:
     """The Job in ``path_in_repo``, or its located JobspecError: never raises, never
-    takes much longer than ``limits.max_seconds`` nor more than ``limits.max_memory``."""
-    return parse_many_isolated(
+    takes much longer than ``limits.max_seconds`` nor more than ``limits.max_memory``.
+    ``warnings``, when given, receives the file's located warnings."""
+    found: list[list[JobspecWarning]] = []
+    result = parse_many_isolated(
         [(path_in_repo, text)],
         vars_=vars_,
         var_files=var_files,
         driver_check=driver_check,
         limits=limits,
         env=env,
+        warnings=found,
     )[0]
+    if warnings is not None:
+        warnings.extend(found[0])
+    return result
 
 
 def parse_many_isolated(
@@ -92,16 +101,20 @@ def parse_many_isolated(
     driver_check: DriverCheck | None = None,
     limits: Limits = DEFAULT_LIMITS,
     env: Mapping[str, str] | None = None,
+    warnings: list[list[JobspecWarning]] | None = None,
 ) -> list[Job | JobspecError]:
     """Each ``(path, text)``'s Job or located JobspecError, in order, parsed one after
     another by as few workers as the files' budgets allow (each file has the whole
-    ``max_seconds`` and ``max_memory``). ``env`` supplies ``NOMAD_VAR_<name>`` values."""
+    ``max_seconds`` and ``max_memory``). ``env`` supplies ``NOMAD_VAR_<name>`` values.
+    ``warnings``, when given, receives each file's warnings, in the same order."""
     results: list[Job | JobspecError] = []
     pending = list(files)
     while pending:
         nomad_vars = {k: v for k, v in (env or {}).items() if k.startswith("NOMAD_VAR_")}
         done = _run_worker(pending, dict(vars_ or {}), list(var_files), limits, nomad_vars)
         results.extend(_finish(path, answer, driver_check) for path, answer in done)
+        if warnings is not None:
+            warnings.extend(a.warnings if isinstance(a, _Answer) else [] for _, a in done)
         pending = pending[len(done) :]
     return results
 
@@ -241,11 +254,11 @@ def _answer(
     env: dict[str, str] | None = None,
 ) -> _Answer:
     lines: dict[str, int] = {}
+    warnings: list[JobspecWarning] = []
     try:
-        job = parse_file(
-            file, text, vars_=vars_, var_files=var_files, limits=limits, lines=lines, env=env
-        )
-        return _Answer(job=job, lines=lines)
+        job = parse_file(file, text, vars_=vars_, var_files=var_files, limits=limits,
+                         lines=lines, env=env, warnings=warnings)  # fmt: skip
+        return _Answer(job=job, lines=lines, warnings=warnings)
     except JobspecError as exc:
         return _Answer(
             error=(exc.message, exc.file, exc.line, exc.path),

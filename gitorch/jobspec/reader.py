@@ -2,20 +2,24 @@
 
 A :class:`BlockReader` reads one block's attributes as typed values, records where each
 was (for error messages and for :mod:`gitorch.jobspec.validate`), collects problems
-instead of stopping at the first, and at the end reports every attribute and block it
-was not asked for (unless listed as accepted) with a "did you mean" hint.
+and warnings instead of stopping at the first, and at the end reports every attribute
+and block of :data:`~gitorch.jobspec.unsupported.UNSUPPORTED` (a warning or an error, as
+the table says) and every other one it was not asked for (an error with a "did you
+mean" hint).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from gitorch.errors import JobspecError
 from gitorch.jobspec.durations import parse_duration
 from gitorch.jobspec.hcl import Attribute, Block, Body
 from gitorch.jobspec.redact import add_secret, excerpt, looks_secret
+from gitorch.jobspec.unsupported import UNSUPPORTED, Unsupported, harmless, message
+from gitorch.jobspec.warnings import JobspecWarning
 
 T = TypeVar("T")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -27,14 +31,22 @@ class BlockReader:
     """Typed, located access to one block's body; remembers what the decoder asked for."""
 
     def __init__(self, problems: list[JobspecError], lines: dict[str, int], file: str,
-                 kind: str, path: str, body: Body, accepted: frozenset[str]) -> None:  # fmt: skip
+                 kind: str, path: str, body: Body,
+                 warnings: list[JobspecWarning] | None = None,
+                 table: Mapping[str, Unsupported] = UNSUPPORTED) -> None:  # fmt: skip
         self.problems, self.lines, self.file = problems, lines, file
         self.kind, self.path, self.body = kind, path, body
-        self.accepted = accepted
+        self.warnings: list[JobspecWarning] = [] if warnings is None else warnings
+        self.table = table
         self.asked: set[str] = set()
 
     def error(self, message: str, line: int) -> None:
         self.problems.append(JobspecError(message, file=self.file, line=line, path=self.path))
+
+    def warn(self, message: str, line: int) -> None:
+        """A located warning: the job runs, and gitorch says what it does instead."""
+        found = JobspecWarning(message=message, file=self.file, line=line, path=self.path)
+        self.warnings.append(found)
 
     def child(self, block: Block, labels: int = 0, index: int = 0) -> BlockReader | None:
         if len(block.labels) != labels:
@@ -45,9 +57,8 @@ class BlockReader:
         path = f"{self.path} > {name}" if self.path else name
         self.lines.setdefault(path, block.line)
         self.lines[f"{path}#{index}"] = block.line
-        return BlockReader(
-            self.problems, self.lines, self.file, block.type, path, block.body, self.accepted
-        )
+        return BlockReader(self.problems, self.lines, self.file, block.type, path,
+                           block.body, self.warnings, self.table)  # fmt: skip
 
     def _get(self, name: str) -> Attribute | None:
         self.asked.add(name)
@@ -130,18 +141,35 @@ class BlockReader:
         return self.body.blocks_of(name)
 
     def finish(self) -> None:
-        """Report every attribute and block the decoder did not ask for."""
+        """Report each name of the unsupported table this block sets (a warning or an
+        error, as the table says) and every other name the decoder did not ask for."""
         prefix = self.kind + "."
-        accepted = {k.removeprefix(prefix) for k in self.accepted if k.startswith(prefix)}
-        known = sorted(self.asked | accepted)
-        items = [(a.name, a.line, "attribute") for a in self.body.attributes.values()]
-        items += [(b.type, b.line, "block") for b in self.body.blocks]
-        for name, line, what in items:
-            if name in self.asked or f"{self.kind}.{name}" in self.accepted:
+        listed = {k.removeprefix(prefix) for k in self.table if k.startswith(prefix)}
+        known = sorted(self.asked | listed)
+        items: list[tuple[str, int, str, Any]] = [
+            (a.name, a.line, "attribute", a.value) for a in self.body.attributes.values()
+        ]
+        items += [(b.type, b.line, "block", _BLOCK) for b in self.body.blocks]
+        reported: set[str] = set()
+        for name, line, what, value in items:
+            entry = self.table.get(prefix + name)
+            # a name the decoder reads is listed only for the values it cannot honour
+            applies = entry is not None and (name not in self.asked or bool(entry.harmless))
+            if entry is not None and applies and not harmless(entry, value):
+                if name not in reported:  # several blocks of one name: said once
+                    reported.add(name)
+                    if entry.severity == "warning":
+                        self.warn(message(name, entry), line)
+                    else:
+                        self.error(message(name, entry), line)
+            if name in self.asked or entry is not None:
                 continue
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             self.error(f'unknown {what} "{name}"{hint}', line)
+
+
+_BLOCK = object()  # a block is set by being there, whatever it holds
 
 
 def each(r: BlockReader, name: str, labels: int, fn: Callable[[BlockReader, str], T]) -> list[T]:

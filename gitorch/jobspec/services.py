@@ -1,5 +1,5 @@
 """The ``service`` and ``check`` blocks: what the decoder reads beyond plain attributes,
-what gitorch does not do yet (a located error, never silently ignored), and the semantic
+(what gitorch does not do is in :mod:`gitorch.jobspec.unsupported`), and the semantic
 checks on decoded services (names, providers, address modes, port labels, checks).
 """
 
@@ -14,25 +14,6 @@ from gitorch.jobspec.redact import excerpt
 
 Problem = tuple[str, str, str]  # (block path, message, key of the line)
 
-SERVICE_UNSUPPORTED = {
-    "connect": "Consul Connect needs Consul, which gitorch does not provide",
-    "tagged_addresses": "only Consul keeps tagged addresses",
-    "enable_tag_override": "only Consul overrides tags",
-    "weights": "only Consul keeps DNS weights",
-    "identity": "workload identities for services are not built yet",
-    "cluster": "only Consul Enterprise has clusters",
-    "kind": "only Consul knows service kinds",
-}
-CHECK_UNSUPPORTED = {
-    "expose": "exposed checks need Consul Connect",
-    "grpc_service": "grpc checks are not built yet",
-    "grpc_use_tls": "grpc checks are not built yet",
-    "tls_server_name": "checks verify TLS without a server name override; use tls_skip_verify",
-    "advertise": "only Consul advertises a check address",
-    "notes": "only Consul keeps check notes",
-    "failures_before_warning": "checks are success or failure; there is no warning state",
-    "task": "script checks are not built yet",
-}
 CHECK_TYPES = ("http", "tcp")
 LATER_CHECK_TYPES = {
     "script": "script checks are not built yet",
@@ -43,16 +24,6 @@ CHECK_ADDRESS_MODES = ("", "host", "alloc")
 ON_UPDATE = ("require_healthy", "ignore_warnings", "ignore")
 INITIAL_STATUS = ("", "passing", "critical")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
-
-
-def unsupported(c: BlockReader, names: dict[str, str]) -> None:
-    """A located error for each of ``names`` the block sets, saying why."""
-    items = [(a.name, a.line) for a in c.body.attributes.values()]
-    items += [(b.type, b.line) for b in c.body.blocks]
-    for name, line in items:
-        if name in names:
-            c.asked.add(name)
-            c.error(f'"{name}" is not supported by gitorch yet: {names[name]}', line)
 
 
 def check_header(c: BlockReader) -> dict[str, list[str]]:

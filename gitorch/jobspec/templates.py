@@ -3,12 +3,8 @@ no effect yet (templates render once, at task start; nothing re-renders them).""
 
 from __future__ import annotations
 
-import logging
-
 from gitorch.core.model.job import Template
 from gitorch.jobspec.reader import BlockReader
-
-log = logging.getLogger(__name__)
 
 RENDER_ONCE = (
     "has no effect yet: gitorch renders templates once, when the task starts, "
@@ -20,7 +16,7 @@ _NO_RERENDER_BLOCKS = ("wait", "change_script")
 
 def _warn(c: BlockReader, name: str) -> None:
     line = c.lines.get(f"{c.path}.{name}", c.body.line)
-    log.warning('%s:%d: %s: "%s" %s', c.file, line, c.path, name, RENDER_ONCE)
+    c.warn(f'"{name}" {RENDER_ONCE}', line)
 
 
 def decode_template(c: BlockReader, _: str) -> Template:
@@ -48,5 +44,5 @@ def decode_template(c: BlockReader, _: str) -> Template:
     for name in _NO_RERENDER_BLOCKS:
         if c.blocks(name) and not once:
             line = c.body.blocks_of(name)[0].line
-            log.warning('%s:%d: %s: "%s" %s', c.file, line, c.path, name, RENDER_ONCE)
+            c.warn(f'"{name}" {RENDER_ONCE}', line)
     return tpl

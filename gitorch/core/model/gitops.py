@@ -53,6 +53,10 @@ class GitSync(Model, frozen=True, kw_only=True):
     errors: list[FileError] = []
     # how many file errors were left out of ``errors`` to keep the record small
     errors_omitted: int = 0
+    # located warnings of the files that synced (what gitorch does differently from
+    # Nomad), bounded as ``errors`` are
+    warnings: list[FileError] = []
+    warnings_omitted: int = 0
     fetch_error: str = ""
     # file path -> job ID for every file that produced a job at ``commit`` (or before,
     # for a file that now fails: its job keeps its last good version)
@@ -107,6 +111,8 @@ class GitopsStatus(Model, frozen=True, kw_only=True):
     fetch_error: str = ""
     errors_omitted: int = 0
     pinned_revision: str = ""
+    warnings: list[FileError] = []  # per file, located; the jobs run
+    warnings_omitted: int = 0
 
 
 class SyncChange(Model, frozen=True, kw_only=True):
@@ -127,6 +133,8 @@ class SyncReport(Model, frozen=True, kw_only=True):
     fetch_error: str = ""
     errors_omitted: int = 0
     revision: str = ""
+    warnings: list[FileError] = []
+    warnings_omitted: int = 0
 
 
 class HistoryRollout(Model, frozen=True, kw_only=True):

@@ -135,6 +135,16 @@ class Resources(Model, frozen=True, kw_only=True):
     devices: list[RequestedDevice] = []
 
 
+class EphemeralDisk(Model, frozen=True, kw_only=True):
+    """A group's ``ephemeral_disk { size }``: disk one allocation asks of its node, beside
+    the tasks' own ``disk`` (``sticky``/``migrate`` are not built; the decoder refuses
+    them)."""
+
+    size_mb: int = 300
+    sticky: bool = False
+    migrate: bool = False
+
+
 class Port(Model, frozen=True, kw_only=True):
     """``port "http" { static = 8080  to = 80 }``: ``value`` is the static host port
     (0 for a dynamic one), ``to`` the port inside the task (docker mapping)."""
@@ -239,13 +249,16 @@ class TaskGroup(Model, frozen=True, kw_only=True):
     stop_after_client_disconnect: int | None = None
     spreads: list[Spread] = []
     volumes: dict[str, VolumeRequest] = {}
+    ephemeral_disk: EphemeralDisk | None = None
 
     def resources(self) -> Resources:
-        """The sum of the group's task resources: what one allocation asks of a node."""
+        """The sum of the group's task resources and its ephemeral disk: what one
+        allocation asks of a node."""
+        disk = self.ephemeral_disk.size_mb if self.ephemeral_disk is not None else 0
         return Resources(
             cpu=sum(t.resources.cpu for t in self.tasks),
             memory_mb=sum(t.resources.memory_mb for t in self.tasks),
-            disk_mb=sum(t.resources.disk_mb for t in self.tasks),
+            disk_mb=disk + sum(t.resources.disk_mb for t in self.tasks),
         )
 
 

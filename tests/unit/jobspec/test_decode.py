@@ -19,7 +19,7 @@ from gitorch.core.model.job import (
 )
 from gitorch.errors import JobspecError
 from gitorch.jobspec import is_jobspec_file, is_var_file, parse_file, parse_text
-from gitorch.jobspec.decode import ACCEPTED_NOT_YET_USED
+from gitorch.jobspec.unsupported import UNSUPPORTED
 
 # In the shape of Nomad's documentation examples (redis with a template, a service and
 # its check, a restart policy, a kernel constraint and the alloc ID in the environment).
@@ -429,10 +429,10 @@ job "web" {
     assert message.count("\n") == 3
 
 
-def test_blocks_not_used_yet_are_accepted_only_when_listed() -> None:
-    listed = {"group.ephemeral_disk", "job.ui", "task.vault", "network.dns"}
-    assert listed <= ACCEPTED_NOT_YET_USED
-    assert not {"group.network", "resources.device", "resources.network"} & ACCEPTED_NOT_YET_USED
+def test_a_known_block_in_the_wrong_place_is_unknown() -> None:
+    listed = {"job.ui", "task.vault", "network.dns"}
+    assert listed <= UNSUPPORTED.keys()
+    assert not {"group.network", "resources.device", "resources.network"} & UNSUPPORTED.keys()
     job = parse_file("jobs/redis.nomad.hcl", REDIS)  # has update {} and network {}
     assert job.id == "redis-cache"
     with pytest.raises(JobspecError, match='unknown block "network"'):

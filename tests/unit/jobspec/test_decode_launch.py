@@ -13,7 +13,7 @@ from gitorch.core.model import Job, Task
 from gitorch.core.model.launch import DispatchPayloadConfig
 from gitorch.errors import DriverError, JobspecError
 from gitorch.jobspec import parse_text
-from gitorch.jobspec.decode import ACCEPTED_NOT_YET_USED
+from gitorch.jobspec.unsupported import UNSUPPORTED
 
 TASK = """
   group "g" {
@@ -32,7 +32,7 @@ def spec(job_body: str, task_body: str = "", job_type: str = "batch") -> str:
 
 def test_blocks_are_no_longer_ignored() -> None:
     for name in ("job.periodic", "job.parameterized", "task.dispatch_payload"):
-        assert name not in ACCEPTED_NOT_YET_USED
+        assert name not in UNSUPPORTED
 
 
 def test_periodic_decodes_with_nomad_defaults() -> None:

@@ -8,7 +8,7 @@ import pytest
 from gitorch.core.model import TaskLifecycle
 from gitorch.errors import JobspecError
 from gitorch.jobspec import parse_text
-from gitorch.jobspec.decode import ACCEPTED_NOT_YET_USED
+from gitorch.jobspec.unsupported import UNSUPPORTED
 
 JOB = """job "web" {
   group "g" {
@@ -37,7 +37,7 @@ def test_lifecycle_decodes(hook: str, sidecar: bool) -> None:
 
 
 def test_lifecycle_is_used_not_just_accepted() -> None:
-    assert "task.lifecycle" not in ACCEPTED_NOT_YET_USED
+    assert "task.lifecycle" not in UNSUPPORTED
 
 
 def test_unknown_hook_is_a_located_error() -> None:

@@ -114,9 +114,13 @@ def test_a_task_network_block_points_to_the_group() -> None:
         parse_text(text)
 
 
-def test_accepted_network_attributes_do_not_fail() -> None:
+def test_network_settings_host_networking_cannot_honour_are_located_errors() -> None:
     text = GPU_JOB.replace('mode = "host"', 'mode = "host"\n      hostname = "h"')
-    assert parse_text(text).task_groups[0].networks[0].mode == "host"
+    with pytest.raises(JobspecError, match=r'<text>:5: .*network: "hostname" is not supported'):
+        parse_text(text)
+    with pytest.raises(JobspecError, match=r'"mode" is not supported.*use mode = "host"'):
+        parse_text(GPU_JOB.replace('mode = "host"', 'mode = "bridge"'))
+    assert parse_text(GPU_JOB).task_groups[0].networks[0].mode == "host"
 
 
 def good_job(networks: list[NetworkResource], devices: list[RequestedDevice]) -> Job:

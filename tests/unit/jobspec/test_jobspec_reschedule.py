@@ -17,7 +17,7 @@ from gitorch.core.model.job import (
 )
 from gitorch.errors import JobspecError
 from gitorch.jobspec import parse_text
-from gitorch.jobspec.decode import ACCEPTED_NOT_YET_USED
+from gitorch.jobspec.unsupported import UNSUPPORTED
 from gitorch.jobspec.validate import problems
 
 JOB = """\
@@ -36,8 +36,8 @@ job "web" {
 
 
 def test_reschedule_is_no_longer_ignored() -> None:
-    assert "job.reschedule" not in ACCEPTED_NOT_YET_USED
-    assert "group.reschedule" not in ACCEPTED_NOT_YET_USED
+    assert "job.reschedule" not in UNSUPPORTED
+    assert "group.reschedule" not in UNSUPPORTED
 
 
 @pytest.mark.parametrize(("kind", "default"), [("service", SERVICE_RESCHEDULE),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
-from gitorch.jobspec import parse_file
+from gitorch.jobspec import JobspecWarning, parse_file
 
 JOB = """job "web" {
   group "g" {
@@ -27,12 +25,12 @@ JOB = """job "web" {
 """
 
 
-def test_decodes_error_on_missing_key_uid_gid(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="gitorch.jobspec.templates"):
-        job = parse_file("jobs/web.nomad.hcl", JOB % 'change_mode = "noop"')
+def test_decodes_error_on_missing_key_uid_gid() -> None:
+    warnings: list[JobspecWarning] = []
+    job = parse_file("jobs/web.nomad.hcl", JOB % 'change_mode = "noop"', warnings=warnings)
     tpl = job.task_groups[0].tasks[0].templates[0]
     assert (tpl.error_on_missing_key, tpl.uid, tpl.gid) == (True, 1000, 1001)
-    assert caplog.records == []
+    assert warnings == []
 
 
 @pytest.mark.parametrize(
@@ -43,19 +41,17 @@ def test_decodes_error_on_missing_key_uid_gid(caplog: pytest.LogCaptureFixture) 
         ('wait {\n min = "2s"\n }', "wait", 12),
     ],
 )
-def test_rerender_settings_warn_with_file_and_line(
-    caplog: pytest.LogCaptureFixture, extra: str, name: str, line: int
-) -> None:
-    with caplog.at_level(logging.WARNING, logger="gitorch.jobspec.templates"):
-        parse_file("jobs/web.nomad.hcl", JOB % extra)
-    messages = [r.getMessage() for r in caplog.records]
+def test_rerender_settings_warn_with_file_and_line(extra: str, name: str, line: int) -> None:
+    warnings: list[JobspecWarning] = []
+    parse_file("jobs/web.nomad.hcl", JOB % extra, warnings=warnings)
+    messages = [w.located() for w in warnings]
     assert any(
         m.startswith(f"jobs/web.nomad.hcl:{line}: ") and f'"{name}" has no effect yet' in m
         for m in messages
     ), messages
 
 
-def test_once_means_no_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="gitorch.jobspec.templates"):
-        parse_file("jobs/web.nomad.hcl", JOB % 'once = true\n splay = "5s"')
-    assert caplog.records == []
+def test_once_means_no_warning() -> None:
+    warnings: list[JobspecWarning] = []
+    parse_file("jobs/web.nomad.hcl", JOB % 'once = true\n splay = "5s"', warnings=warnings)
+    assert warnings == []
