@@ -74,14 +74,14 @@ def fetch_artifacts(
 def fetch_one(cfg: TaskConfig, artifact: TaskArtifact, env: TaskEnv, limits: Limits) -> None:
     source = env.replace(artifact.getter_source)
     shown = redact(source)
-    what = f"task {cfg.id}: artifact {shown!r}"
+    what = f"artifact {shown!r}"
     try:
         options = {k: env.replace(v) for k, v in artifact.getter_options.items()}
         found = parse_source(source, options)
         dest_rel = check_destination(env.replace(artifact.relative_dest))
         checksum = parse_checksum(options["checksum"]) if "checksum" in options else None
     except ArtifactError as exc:
-        msg = f"{what}: {exc}; fix the job's artifact block"
+        msg = f"task {cfg.id}: {what}: {exc}; fix the job's artifact block"
         raise ArtifactFailed(msg, recoverable=False) from None
     headers = {k: env.replace(v) for k, v in artifact.getter_headers.items()}
     staging = tempfile.mkdtemp(prefix=".artifact-", dir=cfg.task_dir)
@@ -90,10 +90,12 @@ def fetch_one(cfg: TaskConfig, artifact: TaskArtifact, env: TaskEnv, limits: Lim
         _fetch(cfg, found, artifact, dest, staging, headers, checksum, limits)
     except FetchFailed as exc:
         reason = str(exc).replace(found.url, shown)
-        raise ArtifactFailed(f"failed to download {what}: {reason}", recoverable=True) from None
+        msg = f"task {cfg.id}: failed to download {what}: {reason}"
+        raise ArtifactFailed(msg, recoverable=True) from None
     except OSError as exc:
         reason = f"{exc.strerror or exc}"
-        raise ArtifactFailed(f"failed to place {what}: {reason}", recoverable=True) from None
+        msg = f"task {cfg.id}: failed to place {what} in the task dir: {reason}"
+        raise ArtifactFailed(msg, recoverable=True) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

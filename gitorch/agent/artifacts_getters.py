@@ -63,7 +63,8 @@ def download(
         ):
             if resp.status_code >= 400:
                 raise FetchFailed(
-                    f"the server answered HTTP {resp.status_code} {resp.reason_phrase}"
+                    f"the server answered HTTP {resp.status_code} {resp.reason_phrase}; "
+                    "check the URL (and the headers, for a 401 or 403)"
                 )
             declared = resp.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limits.max_bytes:
@@ -80,11 +81,15 @@ def download(
                         )
                     out.write(chunk)
     except httpx.TimeoutException as exc:
-        raise FetchFailed(f"timed out: {type(exc).__name__}") from None
+        raise FetchFailed(
+            f"timed out ({type(exc).__name__}); check that this client can reach the host"
+        ) from None
     except httpx.TooManyRedirects:
         raise FetchFailed(f"more than {limits.max_redirects} redirects") from None
     except httpx.HTTPError as exc:
-        raise FetchFailed(f"{type(exc).__name__}: {exc}") from None
+        raise FetchFailed(
+            f"{type(exc).__name__}: {exc}; check that this client can reach the host"
+        ) from None
 
 
 def copy_local(path: str, dest: str, limits: Limits) -> bool:

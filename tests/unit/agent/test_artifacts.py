@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import socket
 import subprocess
 import tarfile
 import threading
@@ -272,3 +273,14 @@ def test_mode_dir_needs_something_to_unpack(cfg: TaskConfig, served: Any) -> Non
     (root / "plain.txt").write_text("just text")
     with pytest.raises(ArtifactFailed, match='mode = "dir" needs an archive or a directory'):
         fetch(cfg, getter_source=f"{url}/plain.txt", getter_mode="dir")
+
+
+def test_unreachable_server_is_a_retryable_failure(cfg: TaskConfig) -> None:
+    with socket.socket() as s:  # a port nothing listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ArtifactFailed) as err:
+        fetch(cfg, getter_source=f"http://127.0.0.1:{port}/a.bin")
+    assert err.value.recoverable
+    assert f"failed to download artifact 'http://127.0.0.1:{port}/a.bin'" in str(err.value)
+    assert "check that this client can reach the host" in str(err.value)
