@@ -12,7 +12,10 @@ PID 2 of its namespace (bwrap's init is PID 1, so default signal actions still a
 Before bwrap runs, the wrapper joins the task's cgroup(s) (``cgroups``), so everything
 the task starts is limited and accounted, and destroy can kill all of it.
 
-Healthy only as root, with ``bwrap`` on PATH and writable cgroups.
+Healthy only as root, with writable cgroups and a ``bwrap`` that works: the fingerprint
+runs ``/bin/true`` in a probe sandbox with the task's isolation flags, and reports
+bubblewrap's own error when it cannot (unprivileged user namespaces disabled, no mount
+namespaces in this container...).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -48,6 +53,7 @@ DEFAULT_CHROOT = {
     "/usr": "/usr",
 }
 TASK_SUBDIRS = ("local", "secrets", "tmp")
+PROBE_TIMEOUT_S = 10.0
 # Nomad's default allow_caps for exec (Docker's default set without net_raw).
 DEFAULT_CAPS = (
     "audit_write",
@@ -111,6 +117,7 @@ class ExecDriver(SupervisedDriver):
             else:
                 self._binds += ["--ro-bind", src, dst]
         self._layout: Cgroups | str | None = None
+        self._sandbox_problem = ""
         self._allow_caps = {_cap(c) for c in self.plugin_config.get("allow_caps", DEFAULT_CAPS)}
 
     def _cgroups(self) -> Cgroups | str:
@@ -125,12 +132,42 @@ class ExecDriver(SupervisedDriver):
             return "undetected", "the exec driver must run as root"
         if self._bwrap is None:
             return "undetected", "bubblewrap (bwrap) not found on PATH: apt-get install bubblewrap"
+        if self._sandbox_problem:
+            return "unhealthy", self._sandbox_problem
         layout = self._cgroups()
         if isinstance(layout, str):
             return "unhealthy", layout
         return None
 
+    def _isolation(self) -> list[str]:
+        """bwrap's namespace and capability flags of every task (pid/ipc: private)."""
+        assert self._bwrap is not None
+        return [
+            self._bwrap, "--new-session", "--die-with-parent", "--unshare-pid", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
+        ]  # fmt: skip
+
+    def _probe_sandbox(self) -> str:
+        """Run ``/bin/true`` in a sandbox as tasks get one; bwrap's error, or ""."""
+        with tempfile.TemporaryDirectory(prefix="gitorch-exec-probe-") as root:
+            argv = [*self._isolation(), "--bind", root, "/", *self._binds]
+            for name, target in self._links:
+                argv += ["--symlink", target, "/" + name]
+            argv += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/", "--", "/bin/true"]
+            try:
+                done = subprocess.run(
+                    argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return f"bubblewrap cannot make a sandbox: {exc}"
+        if done.returncode == 0:
+            return ""
+        why = done.stderr.strip() or f"exit code {done.returncode}"
+        return f"bubblewrap cannot make a sandbox: {why}"
+
     def fingerprint(self) -> DriverFingerprint:
+        if os.geteuid() == 0 and self._bwrap is not None:
+            self._sandbox_problem = self._probe_sandbox()
         problem = self._unready()
         if problem is not None:
             health, reason = problem
@@ -201,13 +238,11 @@ class ExecDriver(SupervisedDriver):
                 f"task {cfg.id}: command {command!r} not found in the task's chroot "
                 f"(looked in the task dir and on PATH={path})"
             )
-        assert self._bwrap is not None
-        argv = [self._bwrap, "--new-session", "--die-with-parent"]
-        if cfg.config.get("pid_mode", "private") == "private":
-            argv.append("--unshare-pid")
-        if cfg.config.get("ipc_mode", "private") == "private":
-            argv.append("--unshare-ipc")
-        argv += ["--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]
+        argv = self._isolation()
+        if cfg.config.get("pid_mode", "private") == "host":
+            argv.remove("--unshare-pid")
+        if cfg.config.get("ipc_mode", "private") == "host":
+            argv.remove("--unshare-ipc")
         for cap in self._caps(cfg):
             argv += ["--cap-add", "CAP_" + cap.upper()]
         argv += ["--bind", cfg.task_dir, "/"]

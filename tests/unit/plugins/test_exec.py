@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gitorch.core.task import ExitResult, TaskConfig, TaskHandle
+from gitorch.errors import DriverError
 from gitorch.plugins.builtin import cgroups, process
 from gitorch.plugins.builtin.cgroups import Cgroups
 from gitorch.plugins.builtin.exec import ExecDriver
@@ -256,3 +257,55 @@ def test_cgroup_v2_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(cgroups, "_mounts", lambda: ({}, str(root)))
     (root / "cgroup.controllers").write_text("cpuset io pids\n")
     assert "lacks the memory, cpu" in str(Cgroups.detect())
+
+
+def _fake_bwrap(folder: Path, body: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``bwrap`` first on PATH, running ``body`` (sh)."""
+    fake = folder / "bwrap"
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ.get('PATH', '')}")
+
+
+def test_a_bwrap_that_cannot_sandbox_is_unhealthy_with_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = (
+        "bwrap: No permissions to creating new namespace, likely because the kernel "
+        "does not allow non-privileged user namespaces."
+    )
+    _fake_bwrap(tmp_path, f"echo '{message}' >&2; exit 1", monkeypatch)
+    driver = ExecDriver({})
+    fp = driver.fingerprint()
+    assert fp.health == "unhealthy" and message in fp.health_description
+    harness = ExecHarness(tmp_path / "allocs")
+    cfg = harness.task_config({"command": "/bin/true"})
+    with pytest.raises(DriverError, match="non-privileged user namespaces") as err:
+        driver.start(cfg)
+    assert cfg.id in str(err.value)
+
+
+def test_the_probe_uses_the_tasks_isolation_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = shutil.which("bwrap")
+    # A kernel without PID namespaces, as far as this bwrap can tell.
+    _fake_bwrap(
+        tmp_path,
+        'for a; do [ "$a" = --unshare-pid ] && '
+        '{ echo "bwrap: Creating new namespace failed: Invalid argument" >&2; exit 1; }; done; '
+        f'exec {real} "$@"',
+        monkeypatch,
+    )
+    fp = ExecDriver({}).fingerprint()
+    assert fp.health == "unhealthy"
+    assert "Creating new namespace failed: Invalid argument" in fp.health_description
+
+
+def test_the_probe_runs_a_real_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = shutil.which("bwrap")
+    seen = tmp_path / "ran"
+    # The real bwrap, noting that /bin/true really ran inside the sandbox it made.
+    _fake_bwrap(tmp_path, f'{real} "$@" && echo ok >{seen}', monkeypatch)
+    assert ExecDriver({}).fingerprint().healthy
+    assert seen.read_text() == "ok\n"
