@@ -58,9 +58,10 @@ class CommitParser:
         # Files not parsed before (at this blob and vars) go to the workers in one batch.
         new = [f for f in files if (f.blob_sha, var_key) not in self._cache]
         found: list[list[JobspecWarning]] = []
-        for f, result, w in zip(new, self._parse_new(new, var_files, found), found, strict=True):
+        results = self._parse_new(new, var_files, found)
+        for f, result, its in zip(new, results, found, strict=True):
             cache[(f.blob_sha, var_key)] = result
-            warned[(f.blob_sha, var_key)] = w
+            warned[(f.blob_sha, var_key)] = its
         for f in files:
             key = (f.blob_sha, var_key)
             parsed = cache.get(key) or self._cache[key]

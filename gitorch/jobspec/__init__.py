@@ -17,6 +17,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from gitorch.core.model.base import replace
 from gitorch.core.model.job import Job, JobSource
 from gitorch.errors import JobspecError
@@ -141,8 +143,11 @@ def _parse_file(
         values = template_values(var_files, vars_)
         rendered = render(text, path_in_repo, values, read=read, limits=limits)
         limits = dataclasses.replace(limits, max_file_size=limits.max_rendered_size)
+    found: list[JobspecWarning] = []
+    same_lines = rendered.count("\n") == text.count("\n")
+    note = "\n(line numbers are those of the rendered template)"
     try:
-        return parse_text(
+        job = parse_text(
             rendered,
             file=path_in_repo,
             vars_=vars_,
@@ -154,15 +159,22 @@ def _parse_file(
             lines=lines,
             env=env,
             rendered=path_in_repo.endswith(".j2"),
-            warnings=warnings,
+            warnings=found,
         )
     except JobspecError as exc:
-        if rendered.count("\n") == text.count("\n"):
+        if same_lines:
             raise
-        note = "\n(line numbers are those of the rendered template)"
         raise JobspecError(
             exc.message + note, file=exc.file, line=exc.line, path=exc.path, problems=exc.problems
         ) from None
+    if warnings is not None:  # one line each: Nomad's Warnings are one a line
+        noted = (
+            found
+            if same_lines
+            else [msgspec.structs.replace(w, message=f"{w.message} {note.strip()}") for w in found]
+        )
+        warnings.extend(noted)
+    return job
 
 
 def parse_text(

@@ -297,3 +297,14 @@ def test_docs_show_every_entry_with_its_severity() -> None:
         kind, name = key.split(".")
         rows = [r for r in docs.splitlines() if r.startswith(f"| `{kind}` | `{name}`")]
         assert len(rows) == 1 and f"| {entry.severity} |" in rows[0], key
+
+
+def test_a_rendered_template_s_warning_says_its_lines_are_the_rendered_ones() -> None:
+    from gitorch.jobspec import parse_file
+
+    text = "[% for i in range(2) %]\n# [[ i ]]\n[% endfor %]\n" + spec("job", "ui {\n}")
+    warnings: list[JobspecWarning] = []
+    parse_file("jobs/w.nomad.hcl.j2", text, warnings=warnings)
+    (found,) = warnings
+    assert found.message.endswith("(line numbers are those of the rendered template)")
+    assert "\n" not in found.located()
