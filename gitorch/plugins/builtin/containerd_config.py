@@ -18,6 +18,7 @@ Task config::
       seccomp    = true                   # containerd's default profile
       seccomp_profile = "/etc/seccomp.json"
       memory_hard_limit = 512             # MiB; above the task's memory resources
+      extra_hosts = ["db.internal:10.0.0.7"]  # added to the container's /etc/hosts
       mounts { type = "bind" target = "/data" source = "/srv/data" options = ["rbind", "ro"] }
     }
 
@@ -37,6 +38,7 @@ Agent config (Nomad's names, plus where the daemon is)::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -71,6 +73,7 @@ TASK_SCHEMA: Mapping[str, Field] = {
     "seccomp": Field("bool", doc="containerd's default seccomp profile"),
     "seccomp_profile": Field("string", doc="a seccomp profile file (needs seccomp)"),
     "memory_hard_limit": Field("integer", doc="hard memory limit in MiB"),
+    "extra_hosts": Field("list(string)", doc='"host:IP" lines added to /etc/hosts'),
     "mounts": Field("any", doc="mounts { type target source options }"),
 }
 
@@ -118,6 +121,10 @@ def task_problems(config: Mapping[str, Any], settings: Settings | None) -> list[
     limit = config.get("memory_hard_limit")
     if isinstance(limit, int) and not isinstance(limit, bool) and limit <= 0:
         problems.append("config.memory_hard_limit: must be a positive number of MiB")
+    for i, entry in enumerate(config.get("extra_hosts") or []):
+        host, _, address = str(entry).partition(":")
+        if not host or not _valid_ip(address):
+            problems.append(f'config.extra_hosts[{i}]: want "host:IP" (got {entry!r})')
     if "args" in config and not (config.get("command") or config.get("entrypoint")):
         problems.append("config.args: needs command or entrypoint")
     if settings is not None and config.get("privileged") is True and not settings.allow_privileged:
@@ -126,6 +133,31 @@ def task_problems(config: Mapping[str, Any], settings: Settings | None) -> list[
             '(set allow_privileged = true in its plugin "containerd" config)'
         )
     return problems
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def hosts_file(cfg: TaskConfig) -> str | None:
+    """Write the container's /etc/hosts when ``extra_hosts`` asks for lines (the
+    host's own file under ``host_network``, else localhost); its host path."""
+    extra = [str(e).partition(":") for e in cfg.config.get("extra_hosts") or []]
+    if not extra:
+        return None
+    if cfg.config.get("host_network") is True:
+        with open("/etc/hosts", encoding="utf-8") as f:
+            base = f.read().rstrip("\n") + "\n"
+    else:
+        base = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    path = os.path.join(os.path.abspath(cfg.task_dir), ".containerd-hosts")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(base + "".join(f"{address}\t{host}\n" for host, _, address in extra))
+    return path
 
 
 def _mount_problems(value: object) -> list[str]:
@@ -226,6 +258,9 @@ def run_flags(cfg: TaskConfig, settings: Settings) -> list[str]:
             "--mount",
             f"type={mount['type']},src={source},dst={mount['target']},options={options}",
         ]
+    hosts = hosts_file(cfg)
+    if hosts:
+        flags += ["--mount", f"type=bind,src={hosts},dst=/etc/hosts,options=rbind:ro"]
     for spec in cfg.device_specs:
         flags += ["--device", spec.host_path]
     memory_mb = int(config.get("memory_hard_limit") or cfg.memory_max_mb or cfg.memory_mb)

@@ -348,6 +348,18 @@ def test_resources_and_options_reach_the_container(h: ContainerdHarness, tmp_pat
     h.driver.stop(handle, "SIGKILL", 1)
 
 
+def test_extra_hosts_are_in_etc_hosts(h: ContainerdHarness) -> None:
+    cfg, handle = h.run(
+        "cat /etc/hosts", config={"extra_hosts": ["db.internal:10.0.0.7", "v6.internal:fd00::1"]}
+    )
+    assert h.driver.wait(handle, 10) is not None
+    lines = [line.split() for line in Path(cfg.stdout_path()).read_text().splitlines()]
+    assert ["10.0.0.7", "db.internal"] in lines and ["fd00::1", "v6.internal"] in lines
+    assert ["127.0.0.1", "localhost"] in lines
+    problems = h.driver.validate_config({"image": IMAGE, "extra_hosts": ["nocolon", "a:b"]})
+    assert [p.split(":")[0] for p in problems] == ["config.extra_hosts[0]", "config.extra_hosts[1]"]
+
+
 def test_memory_limit_defaults_to_the_task_resources(h: ContainerdHarness) -> None:
     _, handle = h.run("exec sleep 60", memory_mb=48)
     assert _spec(h, handle)["linux"]["resources"]["memory"]["limit"] == 48 * MIB
@@ -359,8 +371,9 @@ def test_host_network_shares_the_hosts_interfaces(h: ContainerdHarness) -> None:
     assert h.driver.wait(handle, 10) is not None
     host = set(os.listdir("/sys/class/net"))
     assert set(Path(cfg.stdout_path()).read_text().split()) == host
-    _, isolated = h.run("ls /sys/class/net")
+    cfg2, isolated = h.run("ls /sys/class/net")
     assert h.driver.wait(isolated, 10) is not None
+    assert Path(cfg2.stdout_path()).read_text().split() == ["lo"]
 
 
 def test_destroy_removes_the_container(h: ContainerdHarness) -> None:
