@@ -182,6 +182,8 @@ def plan(ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(255) from exc
     show_warnings(warnings, err=ctx.json)
+    if result.warnings and not ctx.json:  # the server's own
+        click.echo(f"Job Warnings:\n{result.warnings}\n")
     changes = any(
         up.place or up.stop or up.destructive_update or up.migrate or up.canary
         for up in result.annotations.desired_tg_updates.values()

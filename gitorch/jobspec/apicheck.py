@@ -82,10 +82,15 @@ def _walk(obj: dict[str, Any], kind: str, path: str) -> Iterator[tuple[str, str,
                 yield from _walk(child, child_kind, f"{path} > {name}")
 
 
+# Values Nomad's canonicalization fills in that ask for nothing either.
+_DEFAULTS = {("Cluster", "default"), ("Affinity", "none")}
+
+
 def _empty(value: Any) -> bool:
-    """Nothing asked: null, zero, false, empty, or an object holding only such values."""
+    """Nothing asked: null, zero, false, empty, or an object holding only such values
+    (or Nomad's canonical defaults: ``"Consul": {"Cluster": "default"}``)."""
     if isinstance(value, dict):
-        return all(_empty(v) for v in value.values())
+        return all(_empty(v) or (k, v) in _DEFAULTS for k, v in value.items())
     if isinstance(value, list):
         return all(_empty(v) for v in value)
     return value in (None, 0, "", False)

@@ -101,7 +101,8 @@ def test_nomads_empty_and_default_fields_warn_of_nothing(client: TestClient) -> 
     job = simple_job()
     job.update({"Multiregion": None, "UI": None, "ConsulToken": "", "VaultToken": ""})
     group = job["TaskGroups"][0]
-    group.update({"ShutdownDelay": 0, "Scaling": None, "Consul": {"Namespace": ""}})
+    group.update({"ShutdownDelay": 0, "Scaling": None})
+    group["Consul"] = {"Namespace": "", "Cluster": "default"}  # as Nomad canonicalizes it
     group["EphemeralDisk"] = {"SizeMB": 300, "Sticky": False, "Migrate": False}
     group["Networks"] = [{"Mode": "host", "MBits": 0, "DNS": None, "CNI": None}]
     task = group["Tasks"][0]
