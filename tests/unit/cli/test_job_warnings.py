@@ -12,10 +12,11 @@ from click.testing import CliRunner, Result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from fakes import FakeClient, in_memory_server, serve  # noqa: E402
+from fakes import FakeBackend, FakeClient, in_memory_server, serve  # noqa: E402
 
 from gitorch.api.app import make_app  # noqa: E402
 from gitorch.cli.main import cli  # noqa: E402
+from gitorch.core.model import FileError, replace  # noqa: E402
 from gitorch.jobspec.unsupported import UNSUPPORTED  # noqa: E402
 
 NODE = "5" * 36
@@ -100,3 +101,16 @@ def test_run_output_keeps_stdout_json(jobfile: str) -> None:
     assert result.exit_code == 0
     assert result.stdout.startswith("{") and UI not in result.stdout
     assert UI in result.stderr
+
+
+def test_sync_prints_each_file_warning_and_succeeds() -> None:
+    backend = FakeBackend()
+    warning = FileError(
+        file="jobs/web.nomad.hcl", line=6, message=DELAY.replace("web.", "jobs/web.")
+    )
+    backend.report = replace(backend.report, warnings=[warning], warnings_omitted=2)
+    with serve(make_app(backend)) as address:
+        result = run("--address", address, "sync")
+    assert result.exit_code == 0, result.output
+    assert f"Warning: {warning.message}" in result.stderr
+    assert "Warning: 2 more warning(s) not recorded" in result.stderr
