@@ -30,6 +30,8 @@ from typing import Any
 DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
 DEFAULT_NAMESPACE = "nomad"
 CALL_TIMEOUT_S = 60.0
+# Run "$@" (ctr events) with our stdout; end it when our stdin reaches EOF.
+_EVENTS_GUARD = '"$@" </dev/null & c=$!; exec >/dev/null; read _; kill $c 2>/dev/null'
 _EXIT_WARNING = re.compile(r"exit with non-zero exit code (\d+)")
 
 
@@ -108,9 +110,15 @@ class Ctr:
         return match.group(1) if match else ""
 
     def events(self) -> subprocess.Popen[str]:
-        """A running ``ctr events`` of this namespace's task exits (one JSON per line)."""
+        """A running ``ctr events`` of this namespace's task exits (one JSON per line).
+
+        It runs under a small sh that ends it once its stdin closes: when the caller
+        closes it, and when the caller dies (even by SIGKILL), so no ``ctr events``
+        outlives the agent that started it."""
+        watch = self.argv("events", f'namespace=={self.namespace},topic=="/tasks/exit"')
         return subprocess.Popen(
-            self.argv("events", f'namespace=={self.namespace},topic=="/tasks/exit"'),
+            ["/bin/sh", "-c", _EVENTS_GUARD, "ctr-events", *watch],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

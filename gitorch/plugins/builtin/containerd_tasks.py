@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -106,7 +107,7 @@ class ExitWatcher:
         self._started = False
         self._closed = False
         self._lock = threading.Lock()
-        self._proc: object = None
+        self._proc: subprocess.Popen[str] | None = None
 
     def ensure(self) -> None:
         """Start following events (once); returns when the subscription is live enough
@@ -121,9 +122,8 @@ class ExitWatcher:
     def close(self) -> None:
         self._closed = True
         proc = self._proc
-        kill = getattr(proc, "kill", None)
-        if kill is not None:
-            kill()
+        if proc is not None and proc.stdin is not None:
+            proc.stdin.close()  # its guard ends ``ctr events``
 
     def reconcile(self) -> None:
         """Collect every watched task that ``ctr tasks ls`` shows ended or missing."""
@@ -155,6 +155,8 @@ class ExitWatcher:
             assert proc.stdout is not None
             for line in proc.stdout:
                 self._on_line(line)
+            if proc.stdin is not None and not proc.stdin.closed:
+                proc.stdin.close()
             proc.wait()
             if not self._closed:
                 log.warning("containerd: the event stream ended; following it again")

@@ -15,21 +15,24 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from images import busybox_tar
 
 from gitorch.core.task import TaskConfig, TaskHandle
 from gitorch.errors import DriverError
 from gitorch.plugins.builtin.containerd import ContainerdDriver
-from gitorch.plugins.builtin.containerd_ctr import Ctr
+from gitorch.plugins.builtin.containerd_ctr import Ctr, CtrError
 from gitorch.plugins.driver import Driver
 from gitorch.plugins.manager import load
 from gitorch.plugins.testing import Behaviour, DriverConformance, ShellHarness, _roundtrip
@@ -127,6 +130,12 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             ctr.delete_task(cid, force=True) if cid in ctr.tasks() else None
             ctr.remove_container(cid)
     ctr.remove_image(FULL_IMAGE)
+    for _ in range(20):  # the namespace goes too, once containerd's GC has emptied it
+        try:
+            ctr.call("namespaces", "rm", NAMESPACE)
+            break
+        except CtrError:
+            time.sleep(0.1)
 
 
 class ContainerdHarness(ShellHarness):
@@ -304,6 +313,51 @@ def test_output_keeps_flowing_into_the_log_files_while_no_agent_runs(
     assert result is not None and result.exit_code == 0
     assert Path(cfg.stdout_path()).read_text() == "before\nafter\n"
     assert Path(cfg.stderr_path()).read_text() == "oops\n"
+
+
+AGENT = """
+import sys, msgspec, time
+from gitorch.core.task import TaskConfig
+from gitorch.plugins.builtin.containerd import ContainerdDriver
+cfg = msgspec.json.decode(sys.stdin.buffer.read(), type=TaskConfig)
+handle = ContainerdDriver({"namespace": sys.argv[1]}).start(cfg)
+sys.stdout.buffer.write(msgspec.json.encode(handle) + b"\\n")
+sys.stdout.flush()
+time.sleep(600)
+"""
+
+
+def test_task_outlives_an_agent_killed_with_sigkill(h: ContainerdHarness) -> None:
+    cfg = h.task_config(
+        {
+            "image": IMAGE,
+            "command": "/bin/sh",
+            "args": ["-c", "echo up; while [ ! -e /local/go ]; do sleep 0.05; done; exit 9"],
+        }
+    )
+    agent = subprocess.Popen(
+        [sys.executable, "-c", AGENT, NAMESPACE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert agent.stdin is not None
+        agent.stdin.write(msgspec.json.encode(cfg))
+        agent.stdin.close()
+        assert agent.stdout is not None
+        handle = msgspec.json.decode(agent.stdout.readline(), type=TaskHandle)
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(10)
+    agent2 = ContainerdDriver(PLUGIN)
+    h.started.append((agent2, handle))
+    assert agent2.recover(handle)
+    assert agent2.inspect(handle).state == "running"
+    Path(cfg.task_dir, "local", "go").touch()
+    result = agent2.wait(handle, 10)
+    assert result is not None and result.exit_code == 9
+    assert Path(cfg.stdout_path()).read_text() == "up\n"
+    agent2.close()
 
 
 def test_exit_code_survives_more_than_one_agent_restart(h: ContainerdHarness) -> None:
