@@ -59,6 +59,7 @@ _NO_DELAY = _w(
     "ShutdownDelay",
     (0, "0s"),
 )
+_NO_ROTATION = "task logs are not rotated: alloc/logs/<task>.stdout.0 and .stderr.0 keep growing"
 _NO_CONNECT = "Consul Connect needs Consul, which gitorch does not provide"
 
 UNSUPPORTED: dict[str, Unsupported] = {
@@ -186,6 +187,8 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "restart.render_templates": _w(
         "templates are rendered the same way on every start", "RenderTemplates", (False,)
     ),
+    "logs.max_files": _w(_NO_ROTATION, "MaxFiles", (10,)),
+    "logs.max_file_size": _w(_NO_ROTATION, "MaxFileSizeMB", (10,)),
     "logs.disabled": _w(
         "the task's stdout and stderr are still written to alloc/logs", "Disabled", (False,)
     ),

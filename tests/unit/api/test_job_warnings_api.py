@@ -53,8 +53,9 @@ def value_for(key: str) -> Any:
         return False
     if False in h:
         return True
-    if 0 in h:
-        return 5_000_000_000
+    numbers = [v for v in h if type(v) is int]
+    if numbers:  # nanoseconds for a duration, a count or a size otherwise
+        return numbers[0] + 5_000_000_000
     if "host" in h:
         return "bridge"
     if "" in h:

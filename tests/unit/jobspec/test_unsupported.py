@@ -159,14 +159,15 @@ def setting(name: str, entry: Unsupported) -> str:
     if name in _BLOCKS:
         return f"{name} {{\n}}"
     h = entry.harmless
+    numbers = [v for v in h if type(v) is int]
     if True in h:
         value = "false"
     elif False in h:
         value = "true"
     elif "0s" in h:
         value = '"5s"'
-    elif 0 in h:
-        value = "2"
+    elif numbers:
+        value = str(numbers[0] + 2)
     elif "host" in h:
         value = '"bridge"'
     else:
