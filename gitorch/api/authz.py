@@ -121,6 +121,13 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/event/stream"): OPEN,
     # metrics: Nomad's /v1/metrics needs no ACL (scrapers); it holds no secrets
     ("GET", "/v1/metrics"): OPEN,
+    # search and namespaces: open at the gate, each answer then holds only what the token
+    # may read (Nomad filters them the same way; search refuses a token that reads nothing)
+    ("POST", "/v1/search"): OPEN,
+    ("POST", "/v1/search/fuzzy"): OPEN,
+    ("GET", "/v1/regions"): OPEN,
+    ("GET", "/v1/namespaces"): OPEN,
+    ("GET", "/v1/namespace/{name:str}"): OPEN,
     # status, agent, operator
     ("GET", "/v1/status/leader"): OPEN,
     ("GET", "/v1/status/peers"): OPEN,

@@ -83,6 +83,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
         if isinstance(route, Route)
         for method in route.methods or ()
         if method != "HEAD"
+        and route.path != "/v1/event/stream"  # streams until the client leaves: its own tests
     )
     try:
         yield Fuzzed(api_client(app), server, routes)
