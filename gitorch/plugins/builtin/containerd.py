@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
+import msgspec
+
 from gitorch.core.task import (
     DriverFingerprint,
     ExitResult,
@@ -324,7 +326,15 @@ class ContainerdDriver(Driver):
     @_reported
     def stats(self, handle: TaskHandle) -> TaskStats:
         watched = self._task(handle)
-        return _stats(self.ctr.metrics(watched.cid))
+        sample = _stats(self.ctr.metrics(watched.cid))
+        used = sample.cpu_user_s + sample.cpu_system_s
+        percent = 0.0
+        if watched.last_cpu is not None:
+            before_ns, before_used = watched.last_cpu
+            elapsed = (sample.timestamp_ns - before_ns) / 1e9
+            percent = max(0.0, (used - before_used) / elapsed * 100) if elapsed > 0 else 0.0
+        watched.last_cpu = (sample.timestamp_ns, used)
+        return msgspec.structs.replace(sample, cpu_percent=percent)
 
     @_reported
     def exec(self, handle: TaskHandle, cmd: Sequence[str], timeout: float) -> tuple[bytes, int]:
@@ -349,8 +359,8 @@ def _stats(metrics: Mapping[str, Any]) -> TaskStats:
         used = int(memory.get("usage", 0))
     else:
         total_s = float(usage.get("total", 0)) / 1e9
-        user_s = float(usage.get("user", 0)) / 1e9 or total_s
         system_s = float(usage.get("kernel", 0)) / 1e9
+        user_s = float(usage.get("user", 0)) / 1e9 or max(0.0, total_s - system_s)
         rss = int(memory.get("total_rss", memory.get("rss", 0)))
         used = int((memory.get("usage") or {}).get("usage", 0))
     return TaskStats(

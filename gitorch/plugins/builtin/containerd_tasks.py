@@ -41,6 +41,8 @@ class Watched:
         self.cid = cid
         self.done = threading.Event()
         self.result: ExitResult | None = None
+        self.last_cpu: tuple[int, float] | None = None
+        """(when, CPU seconds) of the last stats sample, for ``cpu_percent``."""
         self.started = threading.Event()
         """Set once ``ctr run`` returned: before, a task missing from ``ctr tasks ls``
         is one not created yet, not one that ended."""

@@ -430,6 +430,20 @@ def test_host_network_shares_the_hosts_interfaces(h: ContainerdHarness) -> None:
     assert Path(cfg2.stdout_path()).read_text().split() == ["lo"]
 
 
+def test_stats_see_a_busy_task_use_cpu_and_memory(h: ContainerdHarness) -> None:
+    cfg, handle = h.run("echo busy; while :; do :; done")
+    _until(lambda: Path(cfg.stdout_path()).read_text() == "busy\n", "the task to run")
+    first = h.driver.stats(handle)
+    samples = [first]
+    # The sample that first sees more CPU time than the one before it has a share > 0.
+    _until(
+        lambda: samples.append(h.driver.stats(handle)) or samples[-1].cpu_user_s > first.cpu_user_s,
+        "CPU time to grow",
+    )
+    assert samples[-1].cpu_percent > 0 and samples[-1].memory_usage_bytes > 0
+    h.driver.stop(handle, "SIGKILL", 1)
+
+
 def test_destroy_removes_the_container(h: ContainerdHarness) -> None:
     _, handle = h.run("exit 0")
     assert h.driver.wait(handle, 10) is not None
