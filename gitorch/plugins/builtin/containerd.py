@@ -52,6 +52,7 @@ from gitorch.plugins.driver import Driver, Field
 PROBE_TIMEOUT_S = 5.0
 KILL_WAIT_S = 10.0
 POLL_S = 2.0
+POLL_MAX_S = 30.0
 P = ParamSpec("P")
 R = TypeVar("R")
 _exec_ids = itertools.count(1)
@@ -239,13 +240,16 @@ class ContainerdDriver(Driver):
     def wait(self, handle: TaskHandle, timeout: float | None = None) -> ExitResult | None:
         watched = self._task(handle)
         deadline = None if timeout is None else time.monotonic() + timeout
+        interval = POLL_S
         while True:
-            left = POLL_S if deadline is None else min(POLL_S, deadline - time.monotonic())
+            left = interval if deadline is None else min(interval, deadline - time.monotonic())
             if watched.done.wait(max(0.0, left)):
                 return watched.result
             if deadline is not None and time.monotonic() >= deadline:
                 return None
-            # Not told by the event stream yet: ask (covers a stream that lagged).
+            # Not told by the event stream: ask, in case an exit came before the stream
+            # was subscribed (then less and less often: the stream is what tells).
+            interval = min(interval * 2, POLL_MAX_S)
             state = self.ctr.tasks().get(watched.cid)
             if state is None or state.status == "STOPPED":
                 watched.collect(self.ctr)
