@@ -16,6 +16,7 @@ from gitorch.api import (
     routes_events,
     routes_gitops,
     routes_internal,
+    routes_jobactions,
     routes_jobs,
     routes_logs,
     routes_metrics,
@@ -36,6 +37,7 @@ from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
 from gitorch.server.events import EventBroker
 from gitorch.server.identity import IdentitySigner
 from gitorch.server.metrics import Metrics
+from gitorch.server.useractions import UserActions
 from gitorch.server.variables import VariableService
 from gitorch.ui import routes as ui_routes
 
@@ -78,6 +80,9 @@ def make_app(
     events = getattr(backend, "events", None)
     if isinstance(events, EventBroker):
         routes.extend(routes_events.routes(events))
+    actions = getattr(backend, "actions", None)
+    if isinstance(actions, UserActions):
+        routes.extend(routes_jobactions.routes(backend, actions))
     metrics = getattr(backend, "metrics", None)
     if isinstance(metrics, Metrics):
         routes.extend(routes_metrics.routes(backend, metrics))

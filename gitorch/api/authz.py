@@ -88,9 +88,13 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("POST", f"{_JOBS}/revert"): ns("submit-job"),
     ("POST", f"{_JOBS}/stable"): ns("submit-job"),
     ("GET", f"{_JOBS}/services"): ns("read-job"),
+    ("POST", f"{_JOB}/evaluate"): ns("submit-job"),
+    ("GET", f"{_JOB}/scale"): ns("read-job-scaling"),
+    ("POST", f"{_JOB}/scale"): ns("scale-job"),
     # allocations and evaluations
     ("GET", "/v1/allocations"): ns("read-job", lists=True),
     ("GET", _ALLOC): ns("read-job", "alloc"),
+    ("POST", f"{_ALLOC}/stop"): ns("alloc-lifecycle", "alloc"),
     ("GET", f"{_ALLOC}/services"): ns("read-job", "alloc"),
     ("GET", f"{_ALLOC}/checks"): ns("read-job", "alloc"),
     ("GET", "/v1/client/allocation/{alloc_id:str}/checks"): ns("read-job", "alloc"),

@@ -104,6 +104,15 @@ class ApplyDrainStep(_Cmd, frozen=True, kw_only=True):
     evals: list[Evaluation] = []
 
 
+class StopAllocation(_Cmd, frozen=True, kw_only=True):
+    """A user's stop of one allocation (``/v1/allocation/:id/stop``): desired stop,
+    and the evaluation that places its replacement."""
+
+    alloc_id: str
+    description: str = "alloc was stopped by user"
+    evals: list[Evaluation] = []
+
+
 class UpsertEvals(_Cmd, frozen=True, kw_only=True):
     evals: list[Evaluation]
 
@@ -215,6 +224,7 @@ Command = (
     | UpdateNodeDrain
     | ApplyDrainStep
     | UpsertEvals
+    | StopAllocation
     | ApplyPlan
     | UpdateAllocsFromClient
     | RecordGitSync
@@ -256,6 +266,7 @@ __all__ = [
     "ApplyDrainStep",
     "UpdateNodeDrain",
     "SetJobStable",
+    "StopAllocation",
     "UpdateDeployment",
     "ApplyPlan",
     "Command",

@@ -251,6 +251,8 @@ class StateStore(StateView):
                 )
             case c.UpdateNodeDrain() | c.ApplyDrainStep():
                 return self._drain(idx, cmd)
+            case c.StopAllocation():
+                return self._stop_alloc(idx, cmd)
             case c.UpsertEvals():
                 return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
             case c.ApplyPlan():
@@ -428,6 +430,15 @@ class StateStore(StateView):
                 node = nodestate.finish_drain(node, cmd.now)
         self.nodes = self.nodes.set(node.id, replace(node, modify_index=idx))
         self._touch(idx, "nodes")
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
+
+    def _stop_alloc(self, idx: int, cmd: c.StopAllocation) -> ApplyResult:
+        alloc = self.allocs.get(cmd.alloc_id)
+        if alloc is None:
+            return ApplyResult(index=idx, error=f"alloc {cmd.alloc_id!r} not found")
+        stop = [(alloc.id, cmd.description)]
+        self._set_allocs(nodestate.drain_step(self.allocs, [], stop, idx, cmd.now), [alloc.id])
+        self._touch(idx, "allocs")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
 
     def _group_of(self, alloc: Allocation) -> TaskGroup | None:

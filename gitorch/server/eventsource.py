@@ -69,6 +69,8 @@ def _events(cmd: c.Command, state: StateView, index: int) -> Iterator[Event]:
             yield from _deployments(state, index, deployments, "PlanResult")
             evals = [plan.eval_update] if plan.eval_update is not None else []
             yield from _evals(state, index, [*evals, *plan.new_evals])
+        case c.StopAllocation():
+            yield from _allocs(state, index, [cmd.alloc_id], "AllocationUpdateDesiredStatus")
         case c.UpdateAllocsFromClient():
             yield from _allocs(state, index, [u.id for u in cmd.updates], "AllocationUpdated")
         case c.UpdateDeployment():

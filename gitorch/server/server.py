@@ -55,6 +55,7 @@ from gitorch.server.log import LocalLog, ReplicatedLog
 from gitorch.server.metrics import Metrics
 from gitorch.server.periodic import PeriodicDispatcher
 from gitorch.server.planner import PlanApplier
+from gitorch.server.useractions import UserActions
 from gitorch.server.variables import VariableService
 from gitorch.server.worker import Worker
 
@@ -121,6 +122,7 @@ class Server:
         fsm.listen(self.events.apply_listener(lambda: self.fsm.state))
         self.metrics = Metrics()  # /v1/metrics counters
         fsm.listen(self.metrics.apply_listener())
+        self.actions = UserActions(lambda: self.fsm.state, self._submit)  # alloc stop, evaluate
 
     @classmethod
     def in_memory(cls, data_dir: Path | None = None, **kwargs: Any) -> Server:
