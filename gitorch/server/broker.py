@@ -28,6 +28,7 @@ class EvalBroker:
         self._ready: list[tuple[int, int, str]] = []  # (-priority, create_index, eval id)
         self._evals: dict[str, Evaluation] = {}
         self._inflight: dict[JobKey, str] = {}
+        self._unacked: set[str] = set()  # dequeued by a worker, not acked yet
         # Per job, the evaluations waiting behind the one in flight, by ID in arrival
         # order (a dict: a flood of 10,000 for one job costs O(1) each, not a scan).
         self._waiting: dict[JobKey, dict[str, Evaluation]] = {}
@@ -42,6 +43,7 @@ class EvalBroker:
                 self._ready.clear()
                 self._evals.clear()
                 self._inflight.clear()
+                self._unacked.clear()
                 self._waiting.clear()
                 self._delayed.clear()
                 self._delayed_ids.clear()
@@ -97,9 +99,12 @@ class EvalBroker:
                 next_due = None
                 if self._enabled:
                     next_due = self._promote()
-                    if self._ready:
+                    while self._ready:
                         _, _, eval_id = heapq.heappop(self._ready)
-                        return self._evals[eval_id]
+                        ev = self._evals.get(eval_id)
+                        if ev is not None:
+                            self._unacked.add(eval_id)
+                            return ev
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
@@ -109,6 +114,12 @@ class EvalBroker:
         """The evaluation is done: let the job's next waiting evaluation go. Return the
         waiting ones coalesced into it (the caller records them as canceled, as Nomad)."""
         with self._cond:
+            if ev.id not in self._unacked:
+                # Not dequeued since the broker was last enabled: a worker finishing an
+                # evaluation from before a leadership change, which the new term has
+                # enqueued again from state. Acking would drop the new copy.
+                return []
+            self._unacked.discard(ev.id)
             self._evals.pop(ev.id, None)
             key = (ev.namespace, ev.job_id)
             if self._inflight.get(key) == ev.id:

@@ -34,6 +34,7 @@ class Worker:
         self._log = log_
         self._broker = broker
         self._planner = planner
+        self._name = name
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -46,18 +47,25 @@ class Worker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            ev = self._broker.dequeue(timeout=0.5)
-            if ev is None:
-                continue
             try:
-                self.process(ev)
-            except NotLeaderError:  # demoted: the new leader's broker has this evaluation
-                log.info("evaluation %s left to the new leader", ev.id)
-            except Exception as exc:  # one bad evaluation never stops the worker
-                log.exception("evaluation %s for job %s failed", ev.id, ev.job_id)
-                self._fail(ev, f"scheduler error: {exc}")
-            finally:
-                self._cancel(self._broker.ack(ev))
+                self._one()
+            except Exception:  # nothing stops a worker: it would stop scheduling for good
+                log.exception("scheduler worker %s: unexpected error; going on", self._name)
+                self._stop.wait(0.1)
+
+    def _one(self) -> None:
+        ev = self._broker.dequeue(timeout=0.5)
+        if ev is None:
+            return
+        try:
+            self.process(ev)
+        except NotLeaderError:  # demoted: the new leader's broker has this evaluation
+            log.info("evaluation %s left to the new leader", ev.id)
+        except Exception as exc:  # one bad evaluation never stops the worker
+            log.exception("evaluation %s for job %s failed", ev.id, ev.job_id)
+            self._fail(ev, f"scheduler error: {exc}")
+        finally:
+            self._cancel(self._broker.ack(ev))
 
     def process(self, ev: Evaluation) -> None:
         for _attempt in range(MAX_PLAN_ATTEMPTS):

@@ -127,3 +127,23 @@ def test_a_follower_dequeue_sleeps_for_its_timeout_instead_of_spinning() -> None
     start = time.monotonic()
     assert broker.dequeue(timeout=0.2) is None
     assert time.monotonic() - start >= 0.19
+
+
+def test_a_worker_finishing_an_evaluation_from_before_a_leadership_change_does_not_drop_it() -> None:
+    """Demoted and re-elected: the broker is rebuilt from state, so an evaluation a worker
+    still holds from the old term is enqueued again. That worker's late ack must not
+    remove the new copy (it left a ready entry with no evaluation: a KeyError that killed
+    every worker)."""
+    broker = EvalBroker()
+    broker.set_enabled(True)
+    ev = Evaluation(id="held", job_id="j")
+    broker.enqueue(ev)
+    assert broker.dequeue(timeout=0.01) == ev  # a worker of the old term holds it
+    broker.set_enabled(False)
+    broker.set_enabled(True)
+    broker.enqueue(ev)  # the new term's broker, from the pending evaluations in state
+    assert broker.ack(ev) == []  # the old worker finishes late
+    again = broker.dequeue(timeout=0.01)
+    assert again is not None and again.id == "held"
+    assert broker.ack(again) == []
+    assert broker.dequeue(timeout=0.01) is None
