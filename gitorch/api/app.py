@@ -31,6 +31,7 @@ from gitorch.api import (
 from gitorch.api.authz import AclGate
 from gitorch.api.forward import LeaderForwarding
 from gitorch.api.http import error_response, text_response
+from gitorch.api.listing import ListOptions
 from gitorch.api.workload import WorkloadGate
 from gitorch.server.acl import AclResolver, AclService
 from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
@@ -97,6 +98,9 @@ def make_app(
         middleware.append(Middleware(routes_metrics.RequestCounter, counters=metrics.counters))
     if isinstance(identity, IdentitySigner):  # outermost: a workload identity is judged first
         middleware.append(Middleware(WorkloadGate, routes=routes, signer=identity))
+    # filter, per_page, next_token on the list routes: outside the ACL gate, so a page is
+    # cut from what the token may read
+    middleware.append(Middleware(ListOptions))
     if acl_tokens is not None:
         resolver = resolver or AclResolver(lambda: backend.state, acl_tokens)
         gate = Middleware(AclGate, routes=routes, resolver=resolver, state=lambda: backend.state)
