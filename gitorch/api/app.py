@@ -26,6 +26,7 @@ from gitorch.api import (
     routes_search,
     routes_services,
     routes_status,
+    routes_system,
     routes_vars,
 )
 from gitorch.api.authz import AclGate
@@ -84,6 +85,7 @@ def make_app(
     actions = getattr(backend, "actions", None)
     if isinstance(actions, UserActions):
         routes.extend(routes_jobactions.routes(backend, actions))
+        routes.extend(routes_system.routes(actions))
     metrics = getattr(backend, "metrics", None)
     if isinstance(metrics, Metrics):
         routes.extend(routes_metrics.routes(backend, metrics))

@@ -125,6 +125,8 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/event/stream"): OPEN,
     # metrics: Nomad's /v1/metrics needs no ACL (scrapers); it holds no secrets
     ("GET", "/v1/metrics"): OPEN,
+    # Nomad's System.GarbageCollect needs a management token
+    ("POST", "/v1/system/gc"): MANAGEMENT,
     # search and namespaces: open at the gate, each answer then holds only what the token
     # may read (Nomad filters them the same way; search refuses a token that reads nothing)
     ("POST", "/v1/search"): OPEN,

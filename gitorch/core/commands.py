@@ -113,6 +113,14 @@ class StopAllocation(_Cmd, frozen=True, kw_only=True):
     evals: list[Evaluation] = []
 
 
+class GarbageCollect(_Cmd, frozen=True, kw_only=True):
+    """``/v1/system/gc``: delete these finished allocations and evaluations (chosen by
+    the leader; any no longer finished when applied is kept)."""
+
+    alloc_ids: list[str] = []
+    eval_ids: list[str] = []
+
+
 class UpsertEvals(_Cmd, frozen=True, kw_only=True):
     evals: list[Evaluation]
 
@@ -225,6 +233,7 @@ Command = (
     | ApplyDrainStep
     | UpsertEvals
     | StopAllocation
+    | GarbageCollect
     | ApplyPlan
     | UpdateAllocsFromClient
     | RecordGitSync
@@ -267,6 +276,7 @@ __all__ = [
     "UpdateNodeDrain",
     "SetJobStable",
     "StopAllocation",
+    "GarbageCollect",
     "UpdateDeployment",
     "ApplyPlan",
     "Command",

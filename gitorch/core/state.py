@@ -12,7 +12,7 @@ sees a whole table.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterable
-from typing import TypeVar, assert_never
+from typing import Any, TypeVar, assert_never
 
 import msgspec
 
@@ -251,6 +251,8 @@ class StateStore(StateView):
                 )
             case c.UpdateNodeDrain() | c.ApplyDrainStep():
                 return self._drain(idx, cmd)
+            case c.GarbageCollect():
+                return self._collect(idx, cmd)
             case c.StopAllocation():
                 return self._stop_alloc(idx, cmd)
             case c.UpsertEvals():
@@ -440,6 +442,35 @@ class StateStore(StateView):
         self._set_allocs(nodestate.drain_step(self.allocs, [], stop, idx, cmd.now), [alloc.id])
         self._touch(idx, "allocs")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
+
+    def _collect(self, idx: int, cmd: c.GarbageCollect) -> ApplyResult:
+        allocs, by_job, by_node = self.allocs.mutate(), self.by_job.mutate(), self.by_node.mutate()
+        gone: list[str] = []
+        for alloc_id in cmd.alloc_ids:
+            a = allocs.get(alloc_id)
+            if a is None or not a.client_terminal():
+                continue
+            del allocs[alloc_id]
+            gone.append(alloc_id)
+            _drop_from(by_job, (a.namespace, a.job_id), alloc_id)
+            _drop_from(by_node, a.node_id, alloc_id)
+        if gone:
+            self.by_job, self.by_node = by_job.finish(), by_node.finish()
+            self._set_allocs(allocs.finish(), gone)
+            self._touch(idx, "allocs")
+        evals, evals_by_job = self.evals.mutate(), self.evals_by_job.mutate()
+        dropped = False
+        for eval_id in cmd.eval_ids:
+            ev = evals.get(eval_id)
+            if ev is None or not ev.terminal():
+                continue
+            del evals[eval_id]
+            _drop_from(evals_by_job, (ev.namespace, ev.job_id), eval_id)
+            dropped = True
+        if dropped:
+            self.evals, self.evals_by_job = evals.finish(), evals_by_job.finish()
+            self._touch(idx, "evals")
+        return ApplyResult(index=idx)
 
     def _group_of(self, alloc: Allocation) -> TaskGroup | None:
         job = self.job_version(alloc.namespace, alloc.job_id, alloc.job_version) or self.job(
@@ -803,3 +834,13 @@ def _plan_touches(plan: Plan) -> set[str]:
     ids.update(p.id for p in plan.placements)
     ids.update(p.previous_allocation for p in plan.placements if p.previous_allocation)
     return ids
+
+
+def _drop_from(index: Any, key: Any, item: str) -> None:
+    """Remove ``item`` from the set at ``key`` of a mutating index (the key too, once
+    empty, as a reload would build it)."""
+    rest = index.get(key, frozenset()) - {item}
+    if rest:
+        index[key] = rest
+    elif key in index:
+        del index[key]

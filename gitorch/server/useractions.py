@@ -8,10 +8,13 @@ import time
 from collections.abc import Callable
 
 from gitorch.core import commands as c
+from gitorch.core.gc import collectable
 from gitorch.core.model import Evaluation, Job
 from gitorch.core.state import ApplyResult, StateView
 from gitorch.errors import BadRequestError, NotFoundError
 from gitorch.server.ids import new_id
+
+GC_BATCH = 5000  # IDs of each kind per Raft entry (well under its 1 MiB limit)
 
 
 class UserActions:
@@ -60,3 +63,21 @@ class UserActions:
         ev = self._eval(job, "job-register")
         result = self._submit(c.UpsertEvals(now=self._clock(), evals=[ev]))
         return result.index, ev.id, job.job_modify_index
+
+    def collect_garbage(self, threshold: int = 0) -> tuple[int, int, int]:
+        """Purge the finished allocations and evaluations of stopped jobs last changed at
+        least ``threshold`` nanoseconds ago (0: all of them, as Nomad's forced GC).
+        Returns (index, allocations purged, evaluations purged)."""
+        now = self._clock()
+        alloc_ids, eval_ids = collectable(self._state(), now, threshold)
+        if not alloc_ids and not eval_ids:
+            return self._state().index, 0, 0
+        index = 0
+        for i in range(0, max(len(alloc_ids), len(eval_ids)), GC_BATCH):  # bounded entries
+            cmd = c.GarbageCollect(
+                now=now,
+                alloc_ids=alloc_ids[i : i + GC_BATCH],
+                eval_ids=eval_ids[i : i + GC_BATCH],
+            )
+            index = self._submit(cmd).index
+        return index, len(alloc_ids), len(eval_ids)
