@@ -54,11 +54,13 @@ class TaskState:
 def log_uri(stdout_path: str, stderr_path: str) -> str:
     """A ``binary://`` log URI whose process appends the task's stdout and stderr to
     the two files. The shim hands it the streams as fds 3 and 4 and waits for fd 5 to
-    close; on task delete it closes the streams and sends SIGTERM, and the process
-    exits only once both copies have drained. The shim passes query keys (in no fixed
-    order) as arguments: a single ``-c`` key makes ``/bin/sh -c <script>``."""
+    close; on task delete it closes the streams, sends SIGTERM and waits for the
+    process (up to 12 s). The logger ignores SIGTERM (so do its two ``cat``): it exits
+    once both copies have drained to end of stream, and only then does the delete
+    return. The shim passes query keys (in no fixed order) as arguments: a single
+    ``-c`` key makes ``/bin/sh -c <script>``."""
     script = (
-        "exec 5>&-; trap wait TERM; "
+        "exec 5>&-; trap '' TERM; "
         f"cat <&3 >>{shlex.quote(stdout_path)} & cat <&4 >>{shlex.quote(stderr_path)} & wait"
     )
     return "binary:///bin/sh?" + urllib.parse.urlencode(

@@ -10,8 +10,6 @@ why, only when the ``ctr``/``containerd`` binaries are absent."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import shutil
@@ -19,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +24,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from images import busybox_tar
+from images import oci_image_tarball
 
 from gitorch.core.task import TaskConfig, TaskHandle
 from gitorch.errors import DriverError
@@ -53,64 +50,6 @@ needs_binaries = pytest.mark.skipif(
 pytestmark = needs_binaries
 
 
-def image_tarball() -> bytes:
-    """An OCI image layout (as a tar) of busybox, named ``FULL_IMAGE``."""
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    layer = busybox_tar(busybox)
-
-    def digest(data: bytes) -> str:
-        return "sha256:" + hashlib.sha256(data).hexdigest()
-
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["/bin/sh"]},
-            "rootfs": {"type": "layers", "diff_ids": [digest(layer)]},
-        }
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": digest(layer),
-                    "size": len(layer),
-                }
-            ],
-        }
-    ).encode()
-    index = json.dumps(
-        {
-            "schemaVersion": 2,
-            "manifests": [
-                {
-                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                    "digest": digest(manifest),
-                    "size": len(manifest),
-                    "annotations": {"io.containerd.image.name": FULL_IMAGE},
-                }
-            ],
-        }
-    ).encode()
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": index}
-        files.update({f"blobs/sha256/{digest(b)[7:]}": b for b in (layer, config, manifest)})
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def _ctr(driver: ContainerdDriver) -> Ctr:
     return driver.ctr
 
@@ -121,7 +60,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     fp = driver.fingerprint()
     assert fp.healthy, f"containerd is installed but does not work: {fp.health_description}"
     tarball = tmp_path_factory.mktemp("image") / "busybox.tar"
-    tarball.write_bytes(image_tarball())
+    tarball.write_bytes(oci_image_tarball(FULL_IMAGE))
     _ctr(driver).import_image(str(tarball), timeout=60)
     yield IMAGE
     ctr = _ctr(driver)
@@ -358,6 +297,21 @@ def test_task_outlives_an_agent_killed_with_sigkill(h: ContainerdHarness) -> Non
     assert result is not None and result.exit_code == 9
     assert Path(cfg.stdout_path()).read_text() == "up\n"
     agent2.close()
+
+
+def test_output_of_a_stopping_task_is_all_in_the_log_when_wait_returns(
+    h: ContainerdHarness,
+) -> None:
+    cfg, handle = h.run(
+        "trap 'i=0; while [ $i -lt 3000 ]; do echo line$i; i=$((i+1)); done; exit 0' TERM; "
+        "echo up; while true; do sleep 0.1; done"
+    )
+    _until(lambda: Path(cfg.stdout_path()).read_text() == "up\n", "the task to run")
+    h.driver.stop(handle, "SIGTERM", 10)
+    result = h.driver.wait(handle, 1)
+    assert result is not None and result.exit_code == 0
+    lines = Path(cfg.stdout_path()).read_text().splitlines()
+    assert len(lines) == 3001 and lines[-1] == "line2999"
 
 
 def test_exit_code_survives_more_than_one_agent_restart(h: ContainerdHarness) -> None:
