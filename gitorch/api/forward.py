@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 FORWARDED = "X-Gitorch-Forwarded"
 NOT_LEADER = "X-Gitorch-Not-Leader"
-LOCAL_PREFIXES = ("/v1/agent/", "/v1/status/", "/v1/client/")
+# the event stream and metrics are every server's own (each derives the events from its
+# own log): answered where asked, and a stream is never buffered through a relay
+LOCAL_PREFIXES = ("/v1/agent/", "/v1/status/", "/v1/client/", "/v1/event/", "/v1/metrics")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HOP = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
 _HOP_BACK = _HOP | {"content-encoding", "date", "server"}  # decoded body; ours

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from gitorch.api.app import make_app
+from gitorch.api.forward import needs_leader
 from gitorch.server.server import Server
 from tests.unit.api.fakes import in_memory_server, serve, simple_job
 
@@ -173,3 +174,11 @@ def until_topic(lines: queue.Queue[Line], topic: str, timeout: float = 5.0) -> l
         seen.append(lines.get(timeout=timeout))
         if any(e["Topic"] == topic for e in seen[-1].get("Events", [])):
             return seen
+
+
+def test_each_server_answers_its_own_stream_and_metrics() -> None:
+    # a follower relays leader reads by buffering the answer: an endless stream must
+    # never go through it (every server derives the events from its own log)
+    assert not needs_leader("GET", "/v1/event/stream", "topic=Node")
+    assert not needs_leader("GET", "/v1/metrics", "format=prometheus")
+    assert needs_leader("GET", "/v1/jobs", "")
