@@ -27,6 +27,7 @@ from gitorch.cli.options import TlsOptions, general_options, hoist
 from gitorch.cli.output import Context, emit_json, pass_context, table
 from gitorch.cli.overview import status
 from gitorch.cli.service import service
+from gitorch.cli.system import alloc_stop, job_scale, system
 from gitorch.cli.var import root, var
 from gitorch.errors import GitorchError
 
@@ -84,6 +85,8 @@ cli.add_command(var)
 operator.add_command(root)
 for _command in (evals, deployment, service, status, completion, sync, diff, gitops):
     cli.add_command(_command)
+for _group, _sub in ((cli, system), (alloc, alloc_stop), (job, job_scale)):
+    _group.add_command(_sub)
 
 
 @cli.group()
