@@ -11,6 +11,7 @@ the event's namespace, ``node:read`` for Node events, ``management`` for the res
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
@@ -64,11 +65,13 @@ class Reader:
     def may_read(self, event: Encoded) -> bool:
         if self.identity is None:  # ACLs off
             return True
+        now = time.time_ns()  # a token that expires mid-stream sees nothing after
         if event.topic in NAMESPACED:
-            return self.identity.allows(READ_JOB, event.namespace or "default")
+            return self.identity.allows(READ_JOB, event.namespace or "default", now)
         if event.topic == "Node":
-            return self.identity.allows(NODE_READ)
-        return self.identity.management
+            return self.identity.allows(NODE_READ, now=now)
+        token = self.identity.token
+        return self.identity.management and token is not None and not token.expired(now)
 
     def frame(self, frame: Frame) -> bytes:
         kept = [e.json for e in frame.events if self.wants(e)]
