@@ -124,5 +124,7 @@ def test_containerd_job_from_git_survives_agent_sigkill(
         assert stdout() == "hello-from-containerd\nbye\n"
         assert cid not in driver.ctr.tasks()
     finally:
-        agent.stop_jobs()
-        agent.stop()
+        try:
+            agent.stop_jobs()
+        finally:
+            agent.stop()
