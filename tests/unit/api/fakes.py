@@ -27,6 +27,7 @@ from gitorch.core.model import (
     Job,
     Node,
     NodeCpu,
+    NodeDisk,
     NodeMemory,
     NodeResources,
     Placement,
@@ -293,7 +294,9 @@ def in_memory_server(node_id: str, name: str = "node", http_addr: str = "127.0.0
             name=name,
             http_addr=http_addr,
             node_resources=NodeResources(
-                cpu=NodeCpu(cpu_shares=4000), memory=NodeMemory(memory_mb=8192)
+                cpu=NodeCpu(cpu_shares=4000),
+                memory=NodeMemory(memory_mb=8192),
+                disk=NodeDisk(disk_mb=100_000),  # jobs' ephemeral disks count since 8896b17
             ),
             drivers={"raw_exec": DriverInfo(detected=True, healthy=True)},
         )

@@ -10,7 +10,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from gitorch.api.app import make_app
-from gitorch.core.model import NodeDisk, replace
 from gitorch.server.server import Server
 from tests.unit.api.fakes import api_client, in_memory_server, simple_job, wait_for
 
@@ -22,9 +21,6 @@ NODE = "5ca1e000-0000-4000-8000-000000000004"
 @pytest.fixture
 def server() -> Iterator[Server]:
     srv = in_memory_server(NODE)
-    node = srv.state.nodes[NODE]
-    disk = NodeDisk(disk_mb=10_000)  # room for the jobs' ephemeral disks
-    srv.register_node(replace(node, node_resources=replace(node.node_resources, disk=disk)))
     yield srv
     srv.stop()
 

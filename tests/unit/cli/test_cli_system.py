@@ -11,7 +11,6 @@ from click.testing import CliRunner, Result
 
 from gitorch.api.app import make_app
 from gitorch.cli.main import cli
-from gitorch.core.model import NodeDisk, replace
 from gitorch.server.server import Server
 from tests.unit.api.fakes import in_memory_server, serve, simple_job, wait_for
 
@@ -23,9 +22,6 @@ NODE = "c11c0000-0000-4000-8000-000000000007"
 @pytest.fixture
 def server() -> Iterator[Server]:
     srv = in_memory_server(NODE)
-    node = srv.state.nodes[NODE]
-    disk = NodeDisk(disk_mb=10_000)  # room for the jobs' ephemeral disks
-    srv.register_node(replace(node, node_resources=replace(node.node_resources, disk=disk)))
     yield srv
     srv.stop()
 
