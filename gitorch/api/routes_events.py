@@ -2,7 +2,8 @@
 
 Each line is ``{"Index": N, "Events": [...]}`` or, after ``heartbeat`` seconds without
 one, ``{}``. ``?topic=Topic:Key`` (repeatable; ``*`` for any topic or key, a bare
-``Topic`` for every key) chooses events, ``?namespace=`` (``*`` for all) their
+``Topic`` for every key; the key may also be one of the event's ``FilterKeys``, such
+as an allocation's job ID) chooses events, ``?namespace=`` (``*`` for all) their
 namespace, ``?index=N`` replays the frames from index N still in the ring. With ACLs
 on, each event is shown only to a token that may read it: ``namespace:read-job`` in
 the event's namespace, ``node:read`` for Node events, ``management`` for the rest.
@@ -56,7 +57,7 @@ class Reader:
 
     def wants(self, event: Encoded) -> bool:
         keys = self.topics.get(event.topic, frozenset()) | self.topics.get("*", frozenset())
-        if "*" not in keys and event.key not in keys:
+        if "*" not in keys and event.key not in keys and keys.isdisjoint(event.filter_keys):
             return False
         if event.namespace and self.namespace not in ("*", event.namespace):
             return False

@@ -36,6 +36,7 @@ class Encoded:
     key: str
     namespace: str
     json: bytes
+    filter_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,12 @@ def encode(event: Event) -> Encoded:
             "Type": event.type,
             "Key": event.key,
             "Namespace": event.namespace,
+            "FilterKeys": list(event.filter_keys) or None,
             "Index": event.index,
             "Payload": event.payload,
         }
     )
-    return Encoded(event.topic, event.key, event.namespace, body)
+    return Encoded(event.topic, event.key, event.namespace, body, event.filter_keys)
 
 
 class EventBroker:

@@ -30,6 +30,7 @@ class Event:
     namespace: str
     index: int
     payload: dict[str, Any]
+    filter_keys: tuple[str, ...] = ()  # other keys a topic filter may name (the job ID)
 
 
 def derive(cmd: c.Command, state: StateView, index: int) -> list[Event]:
@@ -141,14 +142,17 @@ def _allocs(state: StateView, index: int, ids: Iterable[str], kind: str) -> Iter
     for alloc_id in dict.fromkeys(ids):
         alloc = state.allocs.get(alloc_id)
         if alloc is not None:
-            yield Event("Allocation", kind, alloc_id, alloc.namespace, index, {"Allocation": alloc})
+            keys = tuple(k for k in (alloc.job_id, alloc.deployment_id) if k)
+            payload = {"Allocation": alloc}
+            yield Event("Allocation", kind, alloc_id, alloc.namespace, index, payload, keys)
 
 
 def _deployments(state: StateView, index: int, ids: Iterable[str], kind: str) -> Iterator[Event]:
     for dep_id in dict.fromkeys(ids):
         dep = state.deployments.get(dep_id)
         if dep is not None:
-            yield Event("Deployment", kind, dep_id, dep.namespace, index, {"Deployment": dep})
+            payload = {"Deployment": dep}
+            yield Event("Deployment", kind, dep_id, dep.namespace, index, payload, (dep.job_id,))
 
 
 def _evals(state: StateView, index: int, evals: Iterable[Evaluation]) -> Iterator[Event]:
@@ -165,4 +169,5 @@ def _evals(state: StateView, index: int, evals: Iterable[Evaluation]) -> Iterato
             stored.namespace,
             index,
             {"Evaluation": stored},
+            tuple(k for k in (stored.job_id, stored.deployment_id) if k),
         )

@@ -182,3 +182,15 @@ def test_each_server_answers_its_own_stream_and_metrics() -> None:
     assert not needs_leader("GET", "/v1/event/stream", "topic=Node")
     assert not needs_leader("GET", "/v1/metrics", "format=prometheus")
     assert needs_leader("GET", "/v1/jobs", "")
+
+
+def test_an_allocation_topic_key_may_name_its_job(server: Server) -> None:
+    with serve(make_app(server)) as addr, stream(addr, topic="Allocation:web") as lines:
+        assert lines.get(timeout=5)["_status"] == 200
+        resp = httpx.post(f"http://{addr}/v1/jobs", json={"Job": simple_job("web", count=2)})
+        assert resp.status_code == 200
+        frame = next_events(lines, "Allocation")
+        events = frame["Events"]
+        assert {e["Type"] for e in events} == {"PlanResult"} and len(events) == 2
+        assert all(e["Payload"]["Allocation"]["JobID"] == "web" for e in events)
+        assert all("web" in e["FilterKeys"] for e in events)
