@@ -120,17 +120,17 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/node/{node_id:str}/allocations"): scope("node", "read", "read-job"),
     ("POST", "/v1/node/{node_id:str}/drain"): scope("node", "write"),
     ("POST", "/v1/node/{node_id:str}/eligibility"): scope("node", "write"),
-    # the event stream: open at the gate, each event then shown only to a token that
-    # may read it (read-job in its namespace, node:read for nodes), as Nomad filters
-    ("GET", "/v1/event/stream"): OPEN,
+    # the event stream: read-job in the asked namespace (somewhere, for ?namespace=*),
+    # then each event shown only to a token that may read it (node:read for nodes)
+    ("GET", "/v1/event/stream"): ns("read-job"),
     # metrics: Nomad's /v1/metrics needs no ACL (scrapers); it holds no secrets
     ("GET", "/v1/metrics"): OPEN,
     # Nomad's System.GarbageCollect needs a management token
     ("POST", "/v1/system/gc"): MANAGEMENT,
-    # search and namespaces: open at the gate, each answer then holds only what the token
-    # may read (Nomad filters them the same way; search refuses a token that reads nothing)
-    ("POST", "/v1/search"): OPEN,
-    ("POST", "/v1/search/fuzzy"): OPEN,
+    # search: read-job as the event stream, then each context holds only what the token
+    # may read; namespaces: open, the list holds those the token has a capability in
+    ("POST", "/v1/search"): ns("read-job"),
+    ("POST", "/v1/search/fuzzy"): ns("read-job"),
     ("GET", "/v1/regions"): OPEN,
     ("GET", "/v1/namespaces"): OPEN,
     ("GET", "/v1/namespace/{name:str}"): OPEN,

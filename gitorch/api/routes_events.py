@@ -5,7 +5,8 @@ one, ``{}``. ``?topic=Topic:Key`` (repeatable; ``*`` for any topic or key, a bar
 ``Topic`` for every key; the key may also be one of the event's ``FilterKeys``, such
 as an allocation's job ID) chooses events, ``?namespace=`` (``*`` for all) their
 namespace, ``?index=N`` replays the frames from index N still in the ring. With ACLs
-on, each event is shown only to a token that may read it: ``namespace:read-job`` in
+on, the gate asks for ``read-job`` in the namespace asked (anywhere, for ``*``), and
+each event is then shown only to a token that may read it: ``namespace:read-job`` in
 the event's namespace, ``node:read`` for Node events, ``management`` for the rest.
 """
 

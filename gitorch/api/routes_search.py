@@ -3,8 +3,9 @@ Nomad's shape: ``{"Matches": {context: [...]}, "Truncations": {context: bool}}``
 
 Contexts: ``jobs``, ``evals``, ``allocs``, ``nodes``, ``deployments``, ``namespaces``
 (``all`` for every one; fuzzy adds ``groups`` and ``tasks`` under ``jobs``). Each
-context lists at most ``LIMIT`` matches and says when it cut more. With ACLs on, a
-context is searched only where the token may read it: namespaced contexts in the
+context lists at most ``LIMIT`` matches and says when it cut more. With ACLs on, the gate
+asks for ``read-job`` as the event stream does, and a context is searched only where
+the token may read it: namespaced contexts in the
 namespaces where it holds ``read-job``, nodes with ``node:read``.
 """
 
