@@ -9,6 +9,7 @@
     client { enabled = true  servers = ["127.0.0.1:4646"]  node_class = ""  meta { }
              node_pool = "default"  host_volume "data" { path = "/srv/data"  read_only = false } }
     acl    { enabled = false  tokens = [] }     # tokens: static management tokens
+    tls    { http = true  rpc = true  ca_file = ""  cert_file = ""  key_file = "" ... }
     plugin "raw_exec" { config { enabled = true } }
     gitops { repo = "./example-repo"  branch = "main"  path = "jobs"  poll_interval = "15s"
              vars_files = []  prune = true  webhook_secret = "" }
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitorch.config_tls import TlsSettings
+from gitorch.config_tls import parse as parse_tls
 from gitorch.config_values import Values, string_map
 from gitorch.config_volumes import host_volumes
 from gitorch.core.model.node import ClientHostVolume
@@ -69,6 +72,7 @@ class AgentConfig:
     acl_tokens: tuple[str, ...] = field(default=(), repr=False)
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
     gitops: GitopsSettings | None = None
+    tls: TlsSettings = TlsSettings()
     dev: bool = False
 
     @property
@@ -198,6 +202,8 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
                 cfg = dataclasses.replace(cfg, plugins={**cfg.plugins, block.labels[0]: conf})
             case "gitops":
                 cfg = dataclasses.replace(cfg, gitops=_gitops(values, cfg.gitops, where))
+            case "tls":
+                cfg = dataclasses.replace(cfg, tls=parse_tls(block.body, cfg.tls, file, block.line))
             case _:
                 raise ConfigError(f"{where}: unknown agent config block {block.type!r}")
     return cfg

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import httpx
 import msgspec
 
+from gitorch.config_tls import TlsSettings
 from gitorch.core.commands import (
     AllocClientUpdate,
     Command,
@@ -84,15 +85,24 @@ class HTTPConn:
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         node_secret: str = "",
+        tls: TlsSettings | None = None,
+        region: str = "global",
     ) -> None:
         if not addresses:
             raise ValueError("HTTPConn needs at least one server address")
-        self._addresses = [a if "://" in a else f"http://{a}" for a in addresses]
+        tls = tls or TlsSettings()  # tls.http: HTTPS with ca_file and the agent's own cert
+        self._addresses = [a if "://" in a else f"{tls.scheme}://{a}" for a in addresses]
+        self._sni = tls.sni(region)
         self._timeout = timeout
         self._lock = threading.Lock()
         # The node secret authenticates this client's calls (Nomad's node SecretID).
         headers = {"X-Nomad-Token": node_secret} if node_secret else None
-        self._http = httpx.Client(timeout=timeout, transport=transport, headers=headers)
+        self._http = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            headers=headers,
+            verify=tls.client_context() or True,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -149,7 +159,7 @@ class HTTPConn:
         errors: list[str] = []
         for addr in addresses:
             try:
-                resp = self._http.request(method, addr + path, **kwargs)
+                resp = self._http.request(method, addr + path, extensions=self._sni, **kwargs)
             except httpx.HTTPError as exc:
                 errors.append(f"{addr}: {type(exc).__name__}: {exc}")
                 continue

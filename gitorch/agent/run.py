@@ -70,9 +70,14 @@ class Agent:
             if self.server is not None and not self._clustered():
                 conn = LocalConn(self.server)
             elif self.server is not None:  # a follower's writes go through its HTTP API
-                conn = HTTPConn([cfg.http_addr, *cfg.client.servers], node_secret=secret)
+                conn = HTTPConn(
+                    [cfg.http_addr, *cfg.client.servers], node_secret=secret, tls=cfg.tls,
+                    region=cfg.region,
+                )
             elif cfg.client.servers:
-                conn = HTTPConn(list(cfg.client.servers), node_secret=secret)
+                conn = HTTPConn(
+                    list(cfg.client.servers), node_secret=secret, tls=cfg.tls, region=cfg.region
+                )
             else:
                 raise ConfigError('client needs servers = ["host:port", ...] or server enabled')
             self.client = Client(
@@ -264,7 +269,8 @@ def main(options: dict[str, Any]) -> int:
         log.error("cannot start the agent: %s", exc)
         return 1
     log.info(
-        "gitorch agent: http://%s data_dir=%s server=%s client=%s gitops=%s",
+        "gitorch agent: %s://%s data_dir=%s server=%s client=%s gitops=%s",
+        cfg.tls.scheme,
         cfg.http_addr,
         agent.data_dir,
         cfg.server.enabled,
@@ -288,7 +294,7 @@ def main(options: dict[str, Any]) -> int:
 
     threading.Thread(target=stop_on_failure, daemon=True).start()
     try:
-        serve_app(_app(agent), cfg.bind_addr, cfg.http_port, stop=stop)
+        serve_app(_app(agent), cfg.bind_addr, cfg.http_port, stop=stop, tls=cfg.tls)
     finally:
         agent.stop()
     if agent.failure:
@@ -300,10 +306,15 @@ def main(options: dict[str, Any]) -> int:
 def _app(agent: Agent) -> Any:
     cfg = agent.cfg
     tokens = set(cfg.acl_tokens) if cfg.acl_enabled else None
+    from gitorch.api.forward import Relay
+
     if agent.server is not None:
         from gitorch.api.app import make_app
 
-        return make_app(agent.server, agent.client, acl_tokens=tokens, cluster=agent.membership)
+        relay = Relay(tls=cfg.tls, region=cfg.region)
+        return make_app(
+            agent.server, agent.client, acl_tokens=tokens, cluster=agent.membership, relay=relay
+        )
     from gitorch.api.client_agent import make_client_app
 
     client = agent.client
@@ -314,4 +325,5 @@ def _app(agent: Agent) -> Any:
         agent_self=agent.client_self,
         local_allocs=lambda: {k: s.alloc for k, s in client.allocs().items()},
         acl_tokens=tokens,
+        relay=Relay(mark=None, tls=cfg.tls, region=cfg.region),
     )

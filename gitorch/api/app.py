@@ -30,7 +30,7 @@ from gitorch.api import (
     routes_vars,
 )
 from gitorch.api.authz import AclGate
-from gitorch.api.forward import LeaderForwarding
+from gitorch.api.forward import LeaderForwarding, Relay
 from gitorch.api.http import error_response, text_response
 from gitorch.api.listing import ListOptions
 from gitorch.api.workload import WorkloadGate
@@ -59,6 +59,7 @@ def make_app(
     acl_tokens: set[str] | None = None,
     cluster: ClusterBackend | None = None,
     resolver: AclResolver | None = None,
+    relay: Relay | None = None,
 ) -> Starlette:
     """Build the HTTP API. With ``acl_tokens`` (ACLs on; the set may be empty), every
     route checks its capability (``gitorch.api.authz``) against the token presented:
@@ -108,7 +109,7 @@ def make_app(
         gate = Middleware(AclGate, routes=routes, resolver=resolver, state=lambda: backend.state)
         middleware.append(gate)
     if cluster is not None:
-        middleware.append(Middleware(LeaderForwarding, cluster=cluster))
+        middleware.append(Middleware(LeaderForwarding, cluster=cluster, relay=relay))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return text_response("Invalid URL path or method", 404)

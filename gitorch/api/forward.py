@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitorch.api.http import parse_wait, text_response
+from gitorch.config_tls import TlsSettings
 from gitorch.errors import BadRequestError
 from gitorch.server.backend import ClusterBackend
 
@@ -91,8 +92,13 @@ class Relay:
         retry_s: float = 5.0,
         mark: str | None = FORWARDED,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: TlsSettings | None = None,
+        region: str = "global",
     ) -> None:
         self.retry_s = retry_s
+        # With tls.http every hop is HTTPS, trusting ca_file, showing the agent's cert.
+        self._tls = tls or TlsSettings()
+        self._sni = self._tls.sni(region)
         self.mark = mark  # the header that stops the far side from relaying again
         self._transport = transport  # tests: httpx.ASGITransport
         self._http: httpx.AsyncClient | None = None
@@ -101,7 +107,10 @@ class Relay:
         if self._http is None:
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
             self._http = httpx.AsyncClient(
-                limits=limits, trust_env=False, transport=self._transport
+                limits=limits,
+                trust_env=False,
+                transport=self._transport,
+                verify=self._tls.client_context() or True,
             )
         return self._http
 
@@ -118,7 +127,7 @@ class Relay:
         errors: list[str] = []
         while True:
             for target in targets():
-                url = f"http://{target}{request.url.path}"
+                url = f"{self._tls.scheme}://{target}{request.url.path}"
                 try:
                     up = await self._client().request(
                         request.method,
@@ -127,6 +136,7 @@ class Relay:
                         headers=headers,
                         content=body,
                         timeout=timeout,
+                        extensions=self._sni,
                     )
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     errors.append(f"{target}: {exc or type(exc).__name__}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from gitorch.api.app import make_app
+from gitorch.config_tls import TlsSettings
 from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
 
 
@@ -25,8 +27,17 @@ def serve(
     serve_app(app, host, port, stop=stop)
 
 
-def serve_app(app: ASGIApp, host: str, port: int, *, stop: threading.Event) -> None:
-    """Run ``app`` on host:port in a thread until ``stop`` is set."""
+def serve_app(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    stop: threading.Event,
+    tls: TlsSettings | None = None,
+) -> None:
+    """Run ``app`` on host:port in a thread until ``stop`` is set; HTTPS with ``tls.http``
+    (and client certificates required with ``tls.verify_https_client``)."""
+    tls = tls or TlsSettings()
     config = uvicorn.Config(
         app,
         host=host,
@@ -35,6 +46,10 @@ def serve_app(app: ASGIApp, host: str, port: int, *, stop: threading.Event) -> N
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
+        ssl_certfile=tls.cert_file if tls.http else None,
+        ssl_keyfile=tls.key_file if tls.http else None,
+        ssl_ca_certs=tls.ca_file if tls.http and tls.ca_file else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if tls.verify_https_client else ssl.CERT_NONE,
     )
     server = uvicorn.Server(config)
     # In a thread of its own, uvicorn leaves signal handling to the agent.

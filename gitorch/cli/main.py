@@ -85,6 +85,7 @@ cli.add_command(var)
 operator.add_command(root)
 for _command in (evals, deployment, service, status, completion, sync, diff, gitops):
     cli.add_command(_command)
+cli.add_command(importlib.import_module("gitorch.cli.tls").tls)
 for _group, _sub in ((cli, system), (alloc, alloc_stop), (job, job_scale)):
     _group.add_command(_sub)
 
