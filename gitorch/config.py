@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitorch.config_tls import TlsSettings
+from gitorch.config_tls import RPC_NEEDS_KEY, TlsSettings, raft_key
 from gitorch.config_tls import parse as parse_tls
 from gitorch.config_values import Values, string_map
 from gitorch.config_volumes import host_volumes
@@ -45,6 +45,7 @@ class ServerSettings:
     heartbeat_grace_s: float = 10.0
     min_heartbeat_ttl_s: float = 10.0
     num_schedulers: int = 2
+    encrypt: str = field(default="", repr=False)  # the Raft key (base64), as Nomad's gossip key
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
                         num_schedulers=values.integer(
                             "num_schedulers", s.num_schedulers, lo=0, hi=_MAX_SCHEDULERS
                         ),
+                        encrypt=raft_key(values, s.encrypt),
                     ),
                 )
             case "client":
@@ -246,7 +248,8 @@ def _check_acl(cfg: AgentConfig, where: str) -> None:
 _KNOWN: dict[str, tuple[set[str], set[str]]] = {  # block -> (attributes, sub-blocks)
     "ports": ({"http", "rpc"}, set()),
     "server": (
-        {"enabled", "bootstrap_expect", "heartbeat_grace", "min_heartbeat_ttl", "num_schedulers"},
+        {"enabled", "bootstrap_expect", "heartbeat_grace", "min_heartbeat_ttl", "num_schedulers"}
+        | {"encrypt"},
         {"server_join"},
     ),
     "client": ({"enabled", "servers", "node_class", "node_pool"}, {"meta", "host_volume"}),
@@ -345,6 +348,8 @@ def build(options: dict[str, Any]) -> AgentConfig:
         cfg = dataclasses.replace(cfg, gitops=g)
     if not cfg.server.enabled and not cfg.client.enabled:
         raise ConfigError("neither server nor client is enabled: use --dev or a config file")
+    if cfg.tls.rpc and cfg.server.enabled and not cfg.server.encrypt:
+        raise ConfigError(RPC_NEEDS_KEY)
     if cfg.server.bootstrap_expect < 1:
         raise ConfigError(
             f"server.bootstrap_expect must be 1 or more, not {cfg.server.bootstrap_expect}"

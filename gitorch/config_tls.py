@@ -17,6 +17,8 @@ Each file must be readable when the config is loaded; an error names file and li
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,3 +126,25 @@ def _check_pair(tls: TlsSettings, where: str) -> None:
         raise ConfigError(
             f"{where}: tls: cert_file, key_file and ca_file cannot be used together: {reason}"
         ) from None
+
+
+RPC_NEEDS_KEY = (
+    "tls.rpc = true on a server needs server.encrypt (a base64 key of 16, 24 or 32 bytes, "
+    'as from "openssl rand -base64 32"): the Raft port is protected by that shared key, '
+    "and no key can be derived soundly from the certificates (the CA's certificate is "
+    "public and each server's own key differs)"
+)
+
+
+def raft_key(values: Values, old: str) -> str:
+    """``server.encrypt``: base64 of 16, 24 or 32 random bytes (Nomad's gossip key)."""
+    if not values.has("encrypt"):
+        return old
+    text = values.string("encrypt", old, empty=False).strip()
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise values.error("encrypt", "must be base64 (as from: openssl rand -base64 32)") from None
+    if len(raw) not in (16, 24, 32):
+        raise values.error("encrypt", f"must decode to 16, 24 or 32 bytes, not {len(raw)}")
+    return text

@@ -110,6 +110,7 @@ class Agent:
         cfg = self.cfg
         server_dir, raft_dir = self.data_dir / "server", self.data_dir / "server" / "raft"
         id_file = server_dir / "cluster-id"
+        raft.use_key(cfg.server.encrypt or None)  # probes and joins speak the cluster's key
         try:
             raft.check_data_dir(raft_dir)
         except raft.DataDirError as exc:
@@ -161,6 +162,7 @@ class Agent:
             raft_dir,
             on_leader_change=on_leader_change,
             cluster_id=cluster_id,
+            password=cfg.server.encrypt or None,
             identity=lambda: {
                 "name": me.name,
                 "http_addr": me.http_addr,

@@ -128,6 +128,7 @@ class RaftLog:
         *,
         cluster_id: Callable[[], str] | None = None,
         identity: Callable[[], dict[str, Any]] | None = None,
+        password: str | None = None,
     ) -> None:
         from gitorch.server import raft  # the only pysyncobj user
 
@@ -142,6 +143,7 @@ class RaftLog:
                 on_leader_change=on_leader_change,
                 cluster_id=cluster_id,
                 identity=identity,
+                password=password,
             )
         except raft.RaftError as exc:
             raise GitorchError(f"raft: {exc} (is another agent using this port?)") from exc

@@ -4,6 +4,8 @@ not, and the CLI's -ca-cert/-client-cert/-client-key options work against it."""
 
 from __future__ import annotations
 
+import base64
+import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +57,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsAgent]:
         f'  cert_file = "{certs}/global-server-nomad.pem"\n'
         f'  key_file = "{certs}/global-server-nomad-key.pem"\n'
         "  verify_https_client = true\n}\n"
+        'server {\n  encrypt = "' + base64.b64encode(os.urandom(32)).decode() + '"\n}\n'
     )
     node = TlsAgent(root / "data", certs, "--dev", "--config", str(config))
     node.start()

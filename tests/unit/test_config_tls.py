@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitorch import tlsfiles
-from gitorch.config import AgentConfig, load_file
+from gitorch.config import AgentConfig, build, load_file
 from gitorch.errors import ConfigError
 
 
@@ -89,3 +89,23 @@ def test_https_without_a_certificate_or_verification_without_a_ca_is_refused(
 def test_no_tls_block_means_plain_http() -> None:
     cfg = AgentConfig()
     assert cfg.tls.scheme == "http" and cfg.tls.client_context() is None and cfg.tls.sni() == {}
+
+
+def test_server_encrypt_must_be_a_base64_key_of_a_cipher_size(tmp_path: Path) -> None:
+    good = "server {\n  enabled = true\n  encrypt = \"" + "A" * 43 + "=\"\n}\n"
+    cfg = load(tmp_path, good)
+    assert cfg.server.encrypt == "A" * 43 + "="
+    assert "A" * 43 not in repr(cfg.server)
+    with pytest.raises(ConfigError, match=r"agent.hcl:3: server.encrypt must be base64"):
+        load(tmp_path, good.replace("A" * 43 + "=", "not base64!"))
+    with pytest.raises(ConfigError, match="must decode to 16, 24 or 32 bytes, not 3"):
+        load(tmp_path, good.replace("A" * 43 + "=", "AAAA"))
+
+
+def test_tls_rpc_on_a_server_needs_a_raft_key(certs: Path) -> None:
+    path = certs / "agent.hcl"
+    path.write_text(GOOD + "server {\n  enabled = true\n}\n")
+    with pytest.raises(ConfigError, match="tls.rpc = true on a server needs server.encrypt"):
+        build({"config": [str(path)]})
+    path.write_text(GOOD + 'server {\n  enabled = true\n  encrypt = "' + "B" * 22 + '=="\n}\n')
+    assert build({"config": [str(path)]}).server.encrypt

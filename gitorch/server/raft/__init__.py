@@ -41,7 +41,9 @@ Findings (pysyncobj 0.3.17 source, and runs on a 2-core VM, one process per node
   (``StorageFullError``, HTTP 503) until space returns. Never fsync-ed: writes survive a
   process crash, not a power loss. ``files`` refuses a journal whose header end offset
   was moved back (valid records past it, or a commit index past the log). Wire messages
-  are pickles: we bind ``self_addr`` (not 0.0.0.0); set ``password`` off loopback.
+  are pickles: we bind ``self_addr`` (not 0.0.0.0); with ``password`` (the agent's
+  ``server.encrypt``) every frame, utility requests included, is a Fernet token that is
+  authenticated before it is unpickled (docs/cluster.md, Security).
 * Membership (``dynamicMembershipChange``): a joining server starts with the current
   members as partners, then asks any member (pysyncobj's ``add`` utility request, which
   a follower forwards to the leader). One change at a time; the leader can't remove
@@ -62,7 +64,7 @@ from gitorch.server.raft.commit import (
 from gitorch.server.raft.files import DataDirError, check_data_dir, has_state, load_peers
 from gitorch.server.raft.members import PeerStatus, RaftStatus
 from gitorch.server.raft.node import RaftNode
-from gitorch.server.raft.wire import probe, request
+from gitorch.server.raft.wire import probe, request, use_key
 
 __all__ = [
     "MAX_ENTRY_BYTES",
@@ -79,4 +81,5 @@ __all__ = [
     "load_peers",
     "probe",
     "request",
+    "use_key",
 ]

@@ -36,7 +36,7 @@ from gitorch.server.raft.members import (
     read_status,
 )
 from gitorch.server.raft.nextindex import monotonic_next_index
-from gitorch.server.raft.wire import Gate, HandshakeTransport
+from gitorch.server.raft.wire import Gate, HandshakeTransport, use_key
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ class RaftNode:
         self._saved_peers: list[str] = []
         self._peers_errno: int | None = None
         private_dir(data_dir)
+        use_key(password)
         self._gate = Gate(self_addr, cluster_id or str, self._describe, self._set_fatal)
         self._dumper = Dumper(self_addr, data_dir, snapshot, restore, self._set_fatal)
         conf = SyncObjConf(

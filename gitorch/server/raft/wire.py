@@ -107,8 +107,22 @@ class HandshakeTransport(TCPTransport):  # type: ignore[misc]
     def _onOutgoingConnected(self, conn: Any) -> None:
         node = self._connToNode(conn)
         if node is None or self._syncObj.encryptor:
+            # encrypted: pysyncobj sends our random key; the peer's comes back below
             super()._onOutgoingConnected(conn)
             return
+        self._hello(conn, node)
+
+    def _onOutgoingMessageReceived(self, conn: Any, message: Any) -> None:
+        """Encrypted only: the peer's random connection key (it decrypted and
+        authenticated), after which the cluster-ID handshake runs as without a key."""
+        node = self._connToNode(conn)
+        if conn.sendRandKey or node is None or not isinstance(message, bytes):
+            conn.disconnect()
+            return
+        conn.sendRandKey = message
+        self._hello(conn, node)
+
+    def _hello(self, conn: Any, node: Any) -> None:
         conn.setOnMessageReceivedCallback(functools.partial(self._on_reply, conn, node))
         conn.send((_HELLO, self._selfNode.address, self._gate.cluster_id()))
 
@@ -127,6 +141,9 @@ class HandshakeTransport(TCPTransport):  # type: ignore[misc]
     # -- the peer dialled ---------------------------------------------------------------
 
     def _onIncomingMessageReceived(self, conn: Any, message: Any) -> None:
+        if self._syncObj.encryptor and not conn.sendRandKey:  # the dialler's random key
+            super()._onIncomingMessageReceived(conn, message)
+            return
         if isinstance(message, list):  # a utility request
             super()._onIncomingMessageReceived(conn, message)
             return
@@ -147,10 +164,18 @@ class HandshakeTransport(TCPTransport):  # type: ignore[misc]
         super()._onIncomingMessageReceived(conn, addr)
 
 
+_key: list[str | None] = [None]  # the cluster's Raft key: one Raft node per process
+
+
+def use_key(password: str | None) -> None:
+    """Utility requests from this process (``probe``, ``request``) use ``password``."""
+    _key[0] = password
+
+
 def probe(addr: str, timeout: float = 1.0) -> dict[str, Any] | None:
     """Ask the server whose Raft port is ``addr`` who it is; None if it did not answer."""
     try:
-        result = TcpUtility(timeout=timeout).executeCommand(addr, [IDENTITY])
+        result = TcpUtility(password=_key[0], timeout=timeout).executeCommand(addr, [IDENTITY])
     except (UtilityException, OSError, ValueError):
         return None
     return result if isinstance(result, dict) else None
@@ -161,7 +186,7 @@ def request(addr: str, verb: str, peer: str, timeout: float = 5.0) -> str:
     ``peer`` (forwarded to the leader), or ``transfer`` leadership to ``peer`` (sent to
     the leader); return "" on success, else what went wrong."""
     try:
-        result = TcpUtility(timeout=timeout).executeCommand(addr, [verb, peer])
+        result = TcpUtility(password=_key[0], timeout=timeout).executeCommand(addr, [verb, peer])
     except (UtilityException, OSError, ValueError) as exc:
         return f"{addr} did not answer: {exc or 'no reply'}"
     if isinstance(result, str) and result.startswith("SUCCESS"):
