@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import msgspec
 
 from gitorch.agent import allocrunner as ar
@@ -38,6 +39,7 @@ from gitorch.agent.identity import IdentityHook
 from gitorch.agent.localstate import LocalState
 from gitorch.agent.taskrunner import TaskRunner, Timers
 from gitorch.agent.templatesource import ServerTemplateSource
+from gitorch.config_tls import TlsSettings
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.disconnects import policy
 from gitorch.core.model import Allocation, DriverInfo, Node, NodeResources, replace
@@ -93,6 +95,14 @@ class ClientOptions:
     """How often device plugins fingerprint again (a change re-registers the node)."""
     template_servers: tuple[str, ...] = ()
     """HTTP addresses that templates read services and variables from (none: they wait)."""
+    tls: TlsSettings = TlsSettings()
+    """The agent's ``tls`` block: with ``http`` those reads are HTTPS (ca_file, own cert)."""
+
+
+def _https(tls: TlsSettings, timeout: float = 5.0) -> httpx.Client | None:
+    """With ``tls.http``, a client for template and identity reads (else their own)."""
+    ctx = tls.client_context()
+    return None if ctx is None else httpx.Client(timeout=timeout, verify=ctx)
 
 
 class Client:
@@ -134,10 +144,12 @@ class Client:
         self.node = self._fingerprint()
         self.heartbeat_ttl_ns = 0
         self.template_source = (
-            ServerTemplateSource(options.template_servers) if options.template_servers else None
+            ServerTemplateSource(options.template_servers, client=_https(options.tls))
+            if options.template_servers
+            else None
         )
         self.identities = (
-            IdentityHook(options.template_servers, self.node_id)
+            IdentityHook(options.template_servers, self.node_id, client=_https(options.tls))
             if options.template_servers
             else None
         )

@@ -93,6 +93,7 @@ class Agent:
                     meta=cfg.client.meta,
                     plugin_configs=cfg.plugins,
                     template_servers=self._template_servers(),
+                    tls=cfg.tls,
                 ),
             )
             self.client.start()
@@ -101,7 +102,10 @@ class Agent:
         """Where templates read services and variables: this agent's own HTTP API when
         it is a server, then the servers it knows."""
         own = (self.cfg.http_addr,) if self.server is not None else ()
-        return (*own, *self.cfg.client.servers)
+        scheme = self.cfg.tls.scheme
+        return tuple(
+            a if "://" in a else f"{scheme}://{a}" for a in (*own, *self.cfg.client.servers)
+        )
 
     def _clustered(self) -> bool:
         return bool([p for p in self.cfg.server.retry_join if p != self.cfg.rpc_addr])

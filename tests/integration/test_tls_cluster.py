@@ -29,7 +29,7 @@ pytestmark = pytest.mark.timeout(150)
 def make_certs(directory: Path) -> None:
     tlsfiles.create_ca(directory)
     ca = {"ca_cert": directory / tlsfiles.CA_CERT, "ca_key": directory / tlsfiles.CA_KEY}
-    for role in ("server", "cli"):
+    for role in ("server", "client", "cli"):
         tlsfiles.create_cert(directory, role, **ca)
 
 
@@ -135,6 +135,29 @@ def test_a_server_with_another_key_cannot_join(cluster: Cluster) -> None:
     cluster.extra.append(right)
     right.launch().healthy(timeout=60)
     wait_for(lambda: right.raft in leader.get("/v1/status/peers"), 30, "the right key joined")
+
+
+def test_a_client_agent_registers_through_https_servers(cluster: Cluster) -> None:
+    certs = cluster.certs
+    servers = ", ".join(f'"127.0.0.1:{s.http_port}"' for s in cluster.servers)
+    hcl = cluster.root / "client.hcl"
+    hcl.write_text(
+        f"client {{\n  enabled = true\n  servers = [{servers}]\n}}\n"
+        "tls {\n  http = true\n"
+        f'  ca_file = "{certs}/nomad-agent-ca.pem"\n'
+        f'  cert_file = "{certs}/global-client-nomad.pem"\n'
+        f'  key_file = "{certs}/global-client-nomad-key.pem"\n'
+        "  verify_server_hostname = true\n  verify_https_client = true\n}\n"
+    )
+    client = TlsNode(cluster.root / "client", certs, "-config", str(hcl))
+    cluster.extra.append(client)
+    client.launch().healthy(timeout=60)
+    leader = cluster.leader()
+    wait_for(
+        lambda: any(n["Status"] == "ready" for n in leader.get("/v1/nodes")),
+        30,
+        "the client registered over HTTPS and ready",
+    )
 
 
 class Planted:
