@@ -22,10 +22,10 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,11 @@ class Load:
     def _error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
 
-    async def register_all(self, http: httpx.AsyncClient, concurrency: int) -> float:
+    async def register_all(
+        self, http: httpx.AsyncClient, concurrency: int, registered: Callable[[int], None]
+    ) -> float:
+        """Register every node (``concurrency`` at a time); ``registered(i)`` starts node
+        i's heartbeats and watch at once, as a real client does."""
         sem = asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
@@ -77,6 +81,7 @@ class Load:
                         )
                         if r.status_code == 200:
                             self.ttl[self.ids[i]] = r.json()["HeartbeatTTL"] / 1e9
+                            registered(i)
                             return
                         self._error(f"register {r.status_code}")
                     except httpx.HTTPError as exc:
@@ -89,9 +94,14 @@ class Load:
 
     async def beat(self, http: httpx.AsyncClient, i: int, measure: list[bool]) -> None:
         node_id = self.ids[i]
-        # Clients start out of step, as real ones do.
-        await asyncio.sleep(random.uniform(0, self.ttl.get(node_id, 10.0) / 2))
         while not self.stop.is_set():
+            # Beat within half the TTL the servers gave, as gitorch's client does.
+            try:
+                await asyncio.wait_for(self.stop.wait(), self.ttl.get(node_id, 10.0) / 2)
+            except TimeoutError:
+                pass
+            if self.stop.is_set():
+                return
             t0 = time.monotonic()
             try:
                 r = await http.post(f"{self.base(i)}/v1/internal/node/{node_id}/heartbeat")
@@ -103,10 +113,6 @@ class Load:
                     self._error(f"heartbeat {r.status_code}")
             except httpx.HTTPError as exc:
                 self._error(f"heartbeat {type(exc).__name__}")
-            try:
-                await asyncio.wait_for(self.stop.wait(), self.ttl.get(node_id, 10.0) / 2)
-            except TimeoutError:
-                pass
 
     async def watch(self, http: httpx.AsyncClient, i: int) -> None:
         node_id = self.ids[i]
@@ -161,12 +167,16 @@ async def run(servers: list[Agent], leader: Agent, count: int, seconds: float) -
     # request, so one client holding thousands of long polls would be the bottleneck.
     clients = [httpx.AsyncClient(limits=limits, timeout=30) for _ in range(count // 16 + 1)]
     try:
-        reg_s = await load.register_all(clients[0], concurrency=64)
         measure = [False]
-        tasks = [asyncio.create_task(load.beat(clients[i // 16], i, measure)) for i in range(count)]
-        tasks += [asyncio.create_task(load.watch(clients[i // 16], i)) for i in range(count)]
+        tasks: list[asyncio.Task[None]] = []
+
+        def registered(i: int) -> None:
+            tasks.append(asyncio.create_task(load.beat(clients[i // 16], i, measure)))
+            tasks.append(asyncio.create_task(load.watch(clients[i // 16], i)))
+
         downs: set[str] = set()
         observer = asyncio.create_task(observe(leader, load, load.stop, downs))
+        reg_s = await load.register_all(clients[0], concurrency=64, registered=registered)
         await asyncio.sleep(5)  # the watches and the first beats settle
         procs = {s.name: psutil.Process(s.proc.pid) for s in servers if s.proc}
         me = psutil.Process()
