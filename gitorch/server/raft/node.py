@@ -35,7 +35,7 @@ from gitorch.server.raft.members import (
     raw_status,
     read_status,
 )
-from gitorch.server.raft.nextindex import monotonic_next_index
+from gitorch.server.raft.nextindex import monotonic_next_index, skip_applied_resend
 from gitorch.server.raft.wire import Gate, HandshakeTransport, use_key
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,12 @@ class _Replica(SyncObj):  # type: ignore[misc]
             original = SyncObj._SyncObj__onMessageReceived.__get__(self)
             handler = monotonic_next_index(self._SyncObj__raftNextIndex, original)
             self.__dict__["_gitorch_on_message"] = handler
+        message = skip_applied_resend(message, self._gitorch_entry, self._SyncObj__raftLastApplied)
         handler(node, message)
+
+    def _gitorch_entry(self, index: int) -> Any:
+        found = self._SyncObj__getEntries(index, 1)
+        return found[0] if found and found[0][1] == index else None
 
 
 class RaftNode:
