@@ -12,7 +12,7 @@ sees a whole table.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterable
-from typing import Any, TypeVar, assert_never
+from typing import TypeVar, assert_never
 
 import msgspec
 
@@ -41,6 +41,14 @@ from gitorch.core.model.node import compute_class
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.pmap import PMap, pmap, without
 from gitorch.core.servicestate import ServiceTables
+from gitorch.core.stateindex import (
+    NOTHING,
+    add_usage,
+    drop_from,
+    index,
+    plan_touches,
+    usage,
+)
 from gitorch.core.varstate import VariablesDump, VariableTables
 
 JobKey = tuple[str, str]
@@ -144,12 +152,12 @@ class StateView:
 
     def node_usage(self, node_id: str) -> Resources:
         """What the node's live (non-terminal) allocations hold."""
-        cpu, mem, disk = self.used_by_node.get(node_id, _NOTHING)
+        cpu, mem, disk = self.used_by_node.get(node_id, NOTHING)
         return Resources(cpu=cpu, memory_mb=mem, disk_mb=disk)
 
     def node_used(self, node_id: str, stopping: Collection[str] = ()) -> tuple[int, int, int]:
         """(cpu, memory, disk) the node's live allocations hold, less ``stopping`` ones."""
-        cpu, mem, disk = self.used_by_node.get(node_id, _NOTHING)
+        cpu, mem, disk = self.used_by_node.get(node_id, NOTHING)
         if stopping:
             on_node = self.by_node.get(node_id, frozenset())
             for alloc_id in stopping if len(stopping) < len(on_node) else on_node:
@@ -452,8 +460,8 @@ class StateStore(StateView):
                 continue
             del allocs[alloc_id]
             gone.append(alloc_id)
-            _drop_from(by_job, (a.namespace, a.job_id), alloc_id)
-            _drop_from(by_node, a.node_id, alloc_id)
+            drop_from(by_job, (a.namespace, a.job_id), alloc_id)
+            drop_from(by_node, a.node_id, alloc_id)
         if gone:
             self.by_job, self.by_node = by_job.finish(), by_node.finish()
             self._set_allocs(allocs.finish(), gone)
@@ -465,7 +473,7 @@ class StateStore(StateView):
             if ev is None or not ev.terminal():
                 continue
             del evals[eval_id]
-            _drop_from(evals_by_job, (ev.namespace, ev.job_id), eval_id)
+            drop_from(evals_by_job, (ev.namespace, ev.job_id), eval_id)
             dropped = True
         if dropped:
             self.evals, self.evals_by_job = evals.finish(), evals_by_job.finish()
@@ -585,7 +593,7 @@ class StateStore(StateView):
             placed_on.setdefault(alloc.node_id, set()).add(alloc.id)
             if prev is not None:
                 allocs[prev.id] = replace(prev, next_allocation=p.id, modify_index=idx)
-        self._set_allocs(allocs.finish(), _plan_touches(plan))
+        self._set_allocs(allocs.finish(), plan_touches(plan))
         lost = [s.id for s in plan.stops if (a := self.allocs.get(s.id)) and a.client_terminal()]
         self._drop_services(idx, lost)
         if placed_on:
@@ -739,17 +747,9 @@ class StateStore(StateView):
         used = self.used_by_node.mutate()
         for alloc_id in touched:
             before, after = old.get(alloc_id), new.get(alloc_id)
-            if before is after:
-                continue
-            for a, sign in ((before, -1), (after, 1)):
-                if a is not None and not a.terminal():
-                    cpu, mem, disk = used.get(a.node_id, _NOTHING)
-                    res = a.resources
-                    used[a.node_id] = (
-                        cpu + sign * res.cpu,
-                        mem + sign * res.memory_mb,
-                        disk + sign * res.disk_mb,
-                    )
+            if before is not after:
+                add_usage(used, before, -1)
+                add_usage(used, after, 1)
         self.used_by_node = used.finish()
         self.allocs = new
 
@@ -788,59 +788,19 @@ class StateStore(StateView):
         store.nodes = PMap((n.id, n) for n in dump.nodes)
         store.nodes_by_secret = PMap((n.secret_id, n.id) for n in dump.nodes if n.secret_id)
         store.allocs = PMap((a.id, a) for a in dump.allocs)
-        store.used_by_node = _usage(dump.allocs)
-        store.by_job = _index(((a.namespace, a.job_id), a.id) for a in dump.allocs)
-        store.by_node = _index((a.node_id, a.id) for a in dump.allocs)
+        store.used_by_node = usage(dump.allocs)
+        store.by_job = index(((a.namespace, a.job_id), a.id) for a in dump.allocs)
+        store.by_node = index((a.node_id, a.id) for a in dump.allocs)
         store.evals = PMap((e.id, e) for e in dump.evals)
-        store.evals_by_job = _index(((e.namespace, e.job_id), e.id) for e in dump.evals)
+        store.evals_by_job = index(((e.namespace, e.job_id), e.id) for e in dump.evals)
         store.gitsync = dump.gitsync
         store.cluster_id = dump.cluster_id
         store.members = PMap((m.raft_addr, m) for m in dump.members)
         store.launches = LaunchTables.build(dump.jobs, dump.periodic_launches)
         store.deployments = PMap((d.id, d) for d in dump.deployments)
-        store.deployments_by_job = _index(((d.namespace, d.job_id), d.id) for d in dump.deployments)
+        store.deployments_by_job = index(((d.namespace, d.job_id), d.id) for d in dump.deployments)
         store.svc = ServiceTables.build(dump.services, dump.checks)
         store.acl = AclTables.build(dump.acl)
         store.vars = VariableTables.build(dump.variables)
         return store
 
-
-def _index(pairs: Iterable[tuple[K, str]]) -> PMap[K, frozenset[str]]:
-    """A secondary index (key -> the IDs under it) built in one pass."""
-    groups: dict[K, set[str]] = {}
-    for key, item_id in pairs:
-        groups.setdefault(key, set()).add(item_id)
-    return PMap((key, frozenset(ids)) for key, ids in groups.items())
-
-
-_NOTHING = (0, 0, 0)
-
-
-def _usage(allocs: Iterable[Allocation]) -> PMap[str, tuple[int, int, int]]:
-    """Per node, the (cpu, memory, disk) its live allocations hold, built in one pass."""
-    sums: dict[str, tuple[int, int, int]] = {}
-    for a in allocs:
-        if not a.terminal():
-            cpu, mem, disk = sums.get(a.node_id, _NOTHING)
-            res = a.resources
-            sums[a.node_id] = (cpu + res.cpu, mem + res.memory_mb, disk + res.disk_mb)
-    return PMap(sums)
-
-
-def _plan_touches(plan: Plan) -> set[str]:
-    """Every allocation ID applying ``plan`` may change."""
-    ids = {s.id for s in plan.stops}
-    ids.update(plan.inplace)
-    ids.update(p.id for p in plan.placements)
-    ids.update(p.previous_allocation for p in plan.placements if p.previous_allocation)
-    return ids
-
-
-def _drop_from(index: Any, key: Any, item: str) -> None:
-    """Remove ``item`` from the set at ``key`` of a mutating index (the key too, once
-    empty, as a reload would build it)."""
-    rest = index.get(key, frozenset()) - {item}
-    if rest:
-        index[key] = rest
-    elif key in index:
-        del index[key]
