@@ -41,14 +41,7 @@ from gitorch.core.model.node import compute_class
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.pmap import PMap, pmap, without
 from gitorch.core.servicestate import ServiceTables
-from gitorch.core.stateindex import (
-    NOTHING,
-    add_usage,
-    drop_from,
-    index,
-    plan_touches,
-    usage,
-)
+from gitorch.core.stateindex import NOTHING, add_usage, drop_from, index, plan_touches, usage
 from gitorch.core.varstate import VariablesDump, VariableTables
 
 JobKey = tuple[str, str]
