@@ -15,7 +15,13 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from gitorch.agent import lifecycle, taskenv
-from gitorch.agent.restarts import RestartHistory, decide, go_duration, restart_policy
+from gitorch.agent.restarts import (
+    Decision,
+    RestartHistory,
+    decide,
+    go_duration,
+    restart_policy,
+)
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import (
     Allocation,
@@ -45,6 +51,8 @@ class TaskRun(_Frozen, frozen=True, kw_only=True):
     timer_at: int = 0
     kill_after_start: bool = False
     restart_requested: bool = False  # killing to restart (check_restart), not to stop
+    restart_failure: bool = True  # that restart counts against the restart policy
+    kill_fails: bool = False  # killing to fail the task (a template could not be handled)
 
 
 class AllocRunnerState(_Frozen, frozen=True, kw_only=True):
@@ -119,11 +127,32 @@ class TaskRecoverFailed(_Frozen, frozen=True, kw_only=True):
 
 class RestartTask(_Frozen, frozen=True, kw_only=True):
     """Restart a running task (its checks failed ``check_restart.limit`` times): kill
-    it, then let the restart policy decide, as for a failure."""
+    it, then let the restart policy decide, as for a failure. With ``failure=False`` (a
+    template re-rendered) it restarts at once and the restart policy does not count it,
+    as Nomad's ``SetRestartTriggered(false)``."""
 
     task: str
     reason: str
     jitter: float = 0.0
+    failure: bool = True
+
+
+class TaskNote(_Frozen, frozen=True, kw_only=True):
+    """Something happened to a running task that its events must show (a template
+    re-rendered and the task was signalled, a change script ran)."""
+
+    task: str
+    type: str
+    display: str
+    task_signal: str = ""
+
+
+class KillTask(_Frozen, frozen=True, kw_only=True):
+    """Kill a task and fail it (Nomad's ``Kill`` with ``SetFailsTask``): a template
+    could not be re-rendered, its signal not sent or its change script failed."""
+
+    task: str
+    reason: str
 
 
 Event = (
@@ -135,6 +164,8 @@ Event = (
     | TaskKilled
     | TaskRecoverFailed
     | RestartTask
+    | TaskNote
+    | KillTask
 )
 
 
@@ -197,6 +228,10 @@ def handle(
             step.recover_failed(event.task, event.error)
         case RestartTask():
             step.restart_requested(event)
+        case TaskNote():
+            step.note(event)
+        case KillTask():
+            step.kill_failing(event)
     return step.finish()
 
 
@@ -376,19 +411,28 @@ class _Step:
         self.out.append(DestroyTask(task=event.task))
         if run.restart_requested and not self.halting(event.task):
             self.put(event.task, _set(self.state.tasks[event.task], restart_requested=False))
-            self.after_exit(event.task, event.jitter, successful=False)
+            self.after_exit(event.task, event.jitter, successful=False, failure=run.restart_failure)
+            return
+        if run.kill_fails:
+            self.failed_by_kill(event.task)
             return
         if run.phase == "killing" or self.halting(event.task):
             self.dead(event.task, failed=False, event=_killed(self.now))
             return
         self.after_exit(event.task, event.jitter, successful=res.successful)
 
-    def after_exit(self, name: str, jitter: float, **outcome: bool) -> None:
-        """Ask the restart tracker, then restart later, fail, or finish the task."""
+    def after_exit(
+        self, name: str, jitter: float, *, failure: bool = True, **outcome: bool
+    ) -> None:
+        """Ask the restart tracker, then restart later, fail, or finish the task; a
+        restart that is no ``failure`` (a template changed) is at once and not counted."""
         run = self.state.tasks[name]
         policy = restart_policy(self.state.job, self.state.alloc.task_group, self.state.task(name))
         job_type = lifecycle.success_job_type(self.state.job.type, self.state.task(name))
-        d = decide(policy, job_type, run.history, now=self.now, jitter=jitter, **outcome)
+        if failure:
+            d = decide(policy, job_type, run.history, now=self.now, jitter=jitter, **outcome)
+        else:
+            d = Decision(action="restart", reason="", history=run.history)
         run = _set(run, history=d.history)
         if d.action == "restart":
             at = self.now + d.delay
@@ -430,7 +474,11 @@ class _Step:
         if run.restart_requested and not self.halting(name):
             self.put(name, _set(self.state.tasks[name], restart_requested=False, handle=None))
             self.out.append(DestroyTask(task=name))
-            self.after_exit(name, 0.5, successful=False)
+            self.after_exit(name, 0.5, successful=False, failure=run.restart_failure)
+            return
+        if run.kill_fails:
+            self.out.append(DestroyTask(task=name))
+            self.failed_by_kill(name)
             return
         msg = f"failed to kill task: {error}" if error else "Task successfully killed"
         self.dead(name, failed=False, event=_ev("Killed", self.now, msg, message=error))
@@ -441,8 +489,36 @@ class _Step:
         if run is None or run.phase != "running" or self.halting(event.task):
             return
         signaled = _ev("Restart Signaled", self.now, event.reason, restart_reason=event.reason)
-        self.put(event.task, _set(run, restart_requested=True), signaled)
+        again = _set(run, restart_requested=True, restart_failure=event.failure)
+        self.put(event.task, again, signaled)
         self.begin_kill(event.task)
+
+    def note(self, event: TaskNote) -> None:
+        run = self.run(event.task)
+        if run is not None and run.phase != "dead":
+            ev = _ev(event.type, self.now, event.display, task_signal=event.task_signal)
+            self.put(event.task, run, ev)
+
+    def kill_failing(self, event: KillTask) -> None:
+        run = self.run(event.task)
+        if run is None or run.phase in ("dead", "killing", "starting"):
+            return
+        if self.halting(event.task):
+            return
+        if run.phase != "running":  # waiting to restart
+            self.put(event.task, run, _ev("Killing", self.now, event.reason, fails_task=True))
+            self.failed_by_kill(event.task)
+            return
+        killing = _ev("Killing", self.now, event.reason, fails_task=True)
+        again = _set(run, phase="killing", kill_fails=True, restart_requested=False)
+        self.put(event.task, again, killing)
+        self.stop(event.task)
+
+    def failed_by_kill(self, name: str) -> None:
+        """The task was killed to fail it: dead and failed; its siblings are killed."""
+        self.put(name, _set(self.state.tasks[name], kill_fails=False, handle=None))
+        self.dead(name, failed=True, event=_killed(self.now))
+        self.kill_all(reason_type="Sibling Task Failed", source=name)
 
     def recover_failed(self, name: str, error: str) -> None:
         run = self.run(name)

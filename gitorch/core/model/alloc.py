@@ -23,6 +23,7 @@ class TaskEvent(Model, frozen=True, kw_only=True):
     signal: int = 0
     fails_task: bool = False
     restart_reason: str = ""
+    task_signal: str = ""
 
 
 class TaskState(Model, frozen=True, kw_only=True):
