@@ -32,6 +32,7 @@ from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.drain import DrainStrategy
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.naming import nomad_name
+from gitorch.core.opcommands import SetSchedulerConfig, StageRestore
 from gitorch.core.varcommands import DeleteVariable, UpsertRootKey, UpsertVariable
 
 
@@ -257,6 +258,8 @@ Command = (
     | UpsertVariable
     | DeleteVariable
     | UpsertRootKey
+    | SetSchedulerConfig
+    | StageRestore
 )
 
 __all__ = [
@@ -275,6 +278,8 @@ __all__ = [
     "ApplyDrainStep",
     "UpdateNodeDrain",
     "SetJobStable",
+    "SetSchedulerConfig",
+    "StageRestore",
     "StopAllocation",
     "GarbageCollect",
     "UpdateDeployment",

@@ -18,7 +18,7 @@ import msgspec
 
 from gitorch.core import commands as c
 from gitorch.core import nodestate
-from gitorch.core.aclstate import AclDump, AclTables
+from gitorch.core.aclstate import AclTables
 from gitorch.core.deployments import ledger
 from gitorch.core.launchstate import LaunchTables
 from gitorch.core.model import (
@@ -36,52 +36,23 @@ from gitorch.core.model import (
 )
 from gitorch.core.model.alloc import extend_tracker
 from gitorch.core.model.cluster import ServerMember
-from gitorch.core.model.launch import PeriodicLaunch
 from gitorch.core.model.node import compute_class
-from gitorch.core.model.service import CheckResult, ServiceRegistration
+from gitorch.core.opstate import OperatorTables
 from gitorch.core.pmap import PMap, pmap, without
 from gitorch.core.servicestate import ServiceTables
+from gitorch.core.statedump import ApplyResult as ApplyResult
+from gitorch.core.statedump import StateDump as StateDump
 from gitorch.core.stateindex import NOTHING, add_usage, drop_from, index, plan_touches, usage
-from gitorch.core.varstate import VariablesDump, VariableTables
+from gitorch.core.varstate import VariableTables
 
 JobKey = tuple[str, str]
 TABLES = (
     "jobs", "nodes", "allocs", "evals", "gitops", "members", "deployments", "services", "checks",
-    "acl_token", "acl_policy", "acl_role", "variables", "root_keys",
+    "acl_token", "acl_policy", "acl_role", "variables", "root_keys", "scheduler_config",
 )  # fmt: skip
 MAX_VERSIONS = 6  # Nomad keeps the last six versions of a job
 V = TypeVar("V", bound="StateView")
 K = TypeVar("K", bound=Hashable)
-
-
-class ApplyResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What one command did: its index, and the evaluations it made ready for the broker."""
-
-    index: int
-    new_evals: list[Evaluation] = []
-    error: str = ""
-
-
-class StateDump(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything a replica needs to rebuild its tables (the Raft snapshot payload)."""
-
-    version: int = 1
-    index: int
-    table_index: dict[str, int]
-    jobs: list[Job]
-    versions: list[list[Job]]
-    nodes: list[Node]
-    allocs: list[Allocation]
-    evals: list[Evaluation]
-    gitsync: GitSync
-    cluster_id: str = ""
-    members: list[ServerMember] = []
-    periodic_launches: list[PeriodicLaunch] = []
-    deployments: list[Deployment] = []
-    services: list[ServiceRegistration] = []
-    checks: list[tuple[str, list[CheckResult]]] = []
-    acl: AclDump = msgspec.field(default_factory=AclDump)
-    variables: VariablesDump = msgspec.field(default_factory=VariablesDump)
 
 
 class StateView:
@@ -112,6 +83,7 @@ class StateView:
         self.svc = ServiceTables()  # service registrations and check results
         self.acl = AclTables()  # ACL tokens (secrets hashed), policies, roles, bootstrap
         self.vars = VariableTables()  # variables (encrypted) and root keys (wrapped)
+        self.operator = OperatorTables()  # scheduler configuration, a restore's chunks
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
@@ -208,6 +180,7 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.svc = src.svc
     snap.acl = src.acl
     snap.vars = src.vars
+    snap.operator = src.operator
     return snap
 
 
@@ -296,8 +269,29 @@ class StateStore(StateView):
                 for table in touched:
                     self._touch(idx, table)
                 return ApplyResult(index=idx, error=error)
+            case c.SetSchedulerConfig() | c.StageRestore():
+                self.operator, error, touched, restore = self.operator.apply(idx, cmd)
+                self.table_index.update(dict.fromkeys(touched, idx))
+                if restore is not None:  # a restore's last chunk: replace every table
+                    return self._restore(idx, restore)
+                return ApplyResult(index=idx, error=error)
             case _:
                 assert_never(cmd)
+
+    def _restore(self, idx: int, payload: bytes) -> ApplyResult:
+        """Load a saved snapshot at ``idx`` (indexes never go back), keeping this cluster's
+        ID and servers; the snapshot's pending evaluations are ready again."""
+        try:
+            dump = msgspec.msgpack.decode(payload, type=StateDump)
+        except msgspec.DecodeError as exc:  # the server checked it before the log took it
+            return ApplyResult(index=idx, error=f"snapshot restore: {exc}")
+        cluster_id, members = self.cluster_id, self.members
+        _copy_into(StateStore.load(dump), self)
+        self.index, self.cluster_id, self.members = idx, cluster_id, members
+        self.operator = OperatorTables(self.operator.scheduler_config)
+        self.table_index = dict.fromkeys([*TABLES, *self.table_index], idx)
+        ready = [e for e in self.evals.values() if e.status == "pending"]
+        return ApplyResult(index=idx, new_evals=sorted(ready, key=lambda e: e.create_index))
 
     # -- jobs -----------------------------------------------------------------------
 
@@ -769,6 +763,7 @@ class StateStore(StateView):
             checks=[(a, list(r)) for a, r in self.svc.checks.items()],
             acl=self.acl.dump(),
             variables=self.vars.dump(),
+            operator=self.operator.dump(),
         )
 
     @classmethod
@@ -795,5 +790,5 @@ class StateStore(StateView):
         store.svc = ServiceTables.build(dump.services, dump.checks)
         store.acl = AclTables.build(dump.acl)
         store.vars = VariableTables.build(dump.variables)
+        store.operator = OperatorTables.build(dump.operator)
         return store
-

@@ -1,4 +1,4 @@
-"""Resource fit and Nomad's scores: binpack, job anti-affinity, reschedule penalty.
+"""Resource fit and Nomad's scores: binpack (or spread), job anti-affinity, reschedule penalty.
 
 A node offers ``node_resources - reserved_resources``; live allocations (not terminal,
 not stopped by the plan at hand) and the plan's own placements use it up.
@@ -53,6 +53,15 @@ def binpack(cap_cpu: int, cap_mem: int, free_cpu: int, free_mem: int) -> float:
     cpu = free_cpu / cap_cpu if cap_cpu > 0 else 0.0
     mem = free_mem / cap_mem if cap_mem > 0 else 0.0
     score = 20.0 - (math.pow(10.0, cpu) + math.pow(10.0, mem))
+    return min(max(score, 0.0), BINPACK_MAX) / BINPACK_MAX
+
+
+def spread_fit(cap_cpu: int, cap_mem: int, free_cpu: int, free_mem: int) -> float:
+    """Nomad's ScoreFitSpread (the ``spread`` scheduler algorithm), normalised to 0..1:
+    the more a node has left after the ask, the better it scores."""
+    cpu = free_cpu / cap_cpu if cap_cpu > 0 else 0.0
+    mem = free_mem / cap_mem if cap_mem > 0 else 0.0
+    score = math.pow(10.0, cpu) + math.pow(10.0, mem) - 2.0
     return min(max(score, 0.0), BINPACK_MAX) / BINPACK_MAX
 
 

@@ -117,6 +117,8 @@ class Selector:
         self.limit = 2 if batch or n < 2 else max(2, math.ceil(math.log2(n)))
         self.cursor = 0
         self.score = 0.0  # the winning score of the last select()
+        # the operator's scheduler algorithm: binpack fills nodes, spread empties them
+        self.spread_fit = snap.operator.config().algorithm() == "spread"
         self.state: list[NodeState | None] = [None] * n
         self.ids: list[str] = [""] * n
         self.use: list[NodeUse | None] = [None] * n
@@ -185,7 +187,7 @@ class Selector:
         affinity, affinities = g.affinity, g.affinities
         spread, properties = g.spread, g.properties
         best, best_score, found, i = -1, -10.0, 0, start
-        offers, uses, aff = g.offers, self.use, 0.0
+        offers, uses, aff, spread_fit = g.offers, self.use, 0.0, self.spread_fit
         scored = offers is not None and offers.scored
         why_not = offers.reason if offers is not None else None
         rescore = scored or bool(penalty) or affinity is not None or spread is not None
@@ -212,8 +214,11 @@ class Selector:
                     continue
                 if scored:
                     aff = offers.score  # type: ignore[union-attr]
-            # Nomad's binpack on the free fractions after the ask, normalised by 18
-            score = 20.0 - (10.0 ** (fc * st[3]) + 10.0 ** (fm * st[4]))
+            # Nomad's binpack (or spread) on the free fractions after the ask, by 18
+            if spread_fit:
+                score = 10.0 ** (fc * st[3]) + 10.0 ** (fm * st[4]) - 2.0
+            else:
+                score = 20.0 - (10.0 ** (fc * st[3]) + 10.0 ** (fm * st[4]))
             if score < 0.0 or score > 18.0:
                 score = 0.0 if score < 0.0 else 18.0
             score *= norm
