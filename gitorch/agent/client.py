@@ -21,7 +21,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +154,11 @@ class Client:
             else None
         )
         self.services = ServiceHook(
-            conn, self._restart_task, retry_max_s=options.retry_max_s, clock=clock
+            conn,
+            self._restart_task,
+            retry_max_s=options.retry_max_s,
+            clock=clock,
+            exec_in_task=self._exec_in_task,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -446,6 +450,16 @@ class Client:
             runner = self._runners.get(alloc_id)
         if runner is not None:
             runner.send(ar.RestartTask(task=task, reason=reason, jitter=random.random()))
+
+    def _exec_in_task(
+        self, alloc_id: str, task: str, cmd: Sequence[str], timeout: float
+    ) -> tuple[bytes, int]:
+        """Run ``cmd`` inside a running task (a script check), through its driver."""
+        with self._lock:
+            runner = self._runners.get(alloc_id)
+        if runner is None:
+            raise NotFoundError(f"allocation {alloc_id} does not run on this client")
+        return runner.exec(task, cmd, timeout)
 
     def _forget(self, runner: TaskRunner) -> None:
         """Garbage-collect a finished allocation: its runner, saved state and dirs."""

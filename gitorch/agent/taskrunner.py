@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
 from gitorch.agent import allocrunner as ar
@@ -170,6 +170,13 @@ class TaskRunner:
         with self._lock:
             self._closed = True
             self._inbox.clear()
+
+    def exec(self, task: str, cmd: Sequence[str], timeout: float) -> tuple[bytes, int]:
+        """Run ``cmd`` in ``task``'s context through its driver (script checks)."""
+        handle = self._handles.get(task)
+        if handle is None:
+            raise DriverError(f"alloc {self.alloc_id}: task {task!r} is not running")
+        return self._drivers[handle.driver].exec(handle, cmd, timeout)
 
     def terminal(self) -> bool:
         """Every task is dead and nothing is in flight."""

@@ -14,11 +14,7 @@ from gitorch.jobspec.redact import excerpt
 
 Problem = tuple[str, str, str]  # (block path, message, key of the line)
 
-CHECK_TYPES = ("http", "tcp")
-LATER_CHECK_TYPES = {
-    "script": "script checks are not built yet",
-    "grpc": "grpc checks are not built yet",
-}
+CHECK_TYPES = ("http", "tcp", "grpc", "script")
 ADDRESS_MODES = ("auto", "host", "alloc")
 CHECK_ADDRESS_MODES = ("", "host", "alloc")
 ON_UPDATE = ("require_healthy", "ignore_warnings", "ignore")
@@ -92,6 +88,7 @@ def port_problems(where: str, group: TaskGroup) -> list[Problem]:
             for label, what, k in [(svc.port_label, "service", f"{at}.port")] + [
                 (c.port_label, "check", f"{scope} > service > check#{j}")
                 for j, c in enumerate(svc.checks)
+                if c.type != "script"
             ]:
                 if label and not label.isdigit() and label not in labels:
                     known = ", ".join(sorted(labels)) or "none"
@@ -100,9 +97,12 @@ def port_problems(where: str, group: TaskGroup) -> list[Problem]:
                         f"network block (labels: {known})"
                     )
                     out.append((at, msg, k or key))
-            if svc.checks and not svc.port_label and any(not c.port_label for c in svc.checks):
+            probed = [c for c in svc.checks if c.type != "script"]
+            if probed and not svc.port_label and any(not c.port_label for c in probed):
                 msg = "a check needs a port: set port on the service or on the check"
                 out.append((at, msg, key))
+            tasks = [t.name for t in group.tasks]
+            out += _script_task_problems(at, key, svc, tasks, group_scope=scope == where)
             if scope == where and svc.task_name not in ("", *[t.name for t in group.tasks]):
                 msg = f"task {excerpt(svc.task_name)} is not a task of the group"
                 out.append((at, msg, f"{at}.task"))
@@ -110,9 +110,7 @@ def port_problems(where: str, group: TaskGroup) -> list[Problem]:
 
 
 def _check(out: list[Problem], at: str, key: str, svc: Service, check: ServiceCheck) -> None:
-    if check.type in LATER_CHECK_TYPES:
-        out.append((at, f'check type "{check.type}": {LATER_CHECK_TYPES[check.type]}', key))
-    elif check.type not in CHECK_TYPES:
+    if check.type not in CHECK_TYPES:
         kinds = ", ".join(CHECK_TYPES)
         out.append((at, f"unknown check type {excerpt(check.type)}; use one of {kinds}", key))
     if check.interval <= 0 or check.timeout <= 0:
@@ -124,16 +122,74 @@ def _check(out: list[Problem], at: str, key: str, svc: Service, check: ServiceCh
             out.append((at, 'protocol must be "http" or "https"', key))
         if check.method and check.method.upper() not in HTTP_METHODS:
             out.append((at, f"unknown HTTP method {excerpt(check.method)}", key))
+    _by_type(out, at, key, check)
     if check.address_mode not in CHECK_ADDRESS_MODES:
         out.append((at, _mode_message(check.address_mode, CHECK_ADDRESS_MODES[1:]), key))
     if check.initial_status not in INITIAL_STATUS:
         out.append((at, 'initial_status must be "passing" or "critical"', key))
-    if check.success_before_passing < 0 or check.failures_before_critical < 0:
-        msg = "success_before_passing and failures_before_critical may not be negative"
+    counts = (check.success_before_passing, check.failures_before_critical)
+    if min(*counts, check.failures_before_warning) < 0:
+        msg = (
+            "success_before_passing, failures_before_critical and failures_before_warning "
+            "may not be negative"
+        )
+        out.append((at, msg, key))
+    elif check.failures_before_warning > max(1, check.failures_before_critical):
+        msg = (
+            f"failures_before_warning ({check.failures_before_warning}) may not exceed "
+            f"failures_before_critical ({max(1, check.failures_before_critical)})"
+        )
         out.append((at, msg, key))
     if check.on_update not in ON_UPDATE:
         out.append((at, f"on_update must be one of {', '.join(ON_UPDATE)}", key))
     _restart(out, at, key, check.check_restart)
+
+
+def _script_task_problems(
+    at: str, key: str, svc: Service, tasks: list[str], *, group_scope: bool
+) -> list[Problem]:
+    """A script check runs in one task: a group service's names it (``task`` on the
+    check, or the service's ``task``); a task's service runs it in that task."""
+    out: list[Problem] = []
+    for check in svc.checks:
+        if check.type != "script":
+            continue
+        if not group_scope:
+            if check.task_name:
+                msg = "task is set for a script check of a group's service only"
+                out.append((at, msg, key))
+            continue
+        task = check.task_name or svc.task_name
+        if not task:
+            msg = (
+                f"script check {excerpt(check.name)} of a group service needs the task to "
+                'run in: set task = "<task name>" on the check'
+            )
+            out.append((at, msg, key))
+        elif task not in tasks:
+            out.append((at, f"script check task {excerpt(task)} is not a task of the group", key))
+    return out
+
+
+def _by_type(out: list[Problem], at: str, key: str, check: ServiceCheck) -> None:
+    """What only some check types take: ``grpc_*`` for grpc, ``command``/``args``/``task``
+    for script."""
+    if check.type != "grpc" and (check.grpc_service or check.grpc_use_tls):
+        out.append((at, "grpc_service and grpc_use_tls are only for grpc checks", key))
+    if check.type == "script":
+        if not check.command:
+            out.append((at, 'a script check needs a command, as in command = "/bin/check"', key))
+    elif check.command or check.args or check.task_name:
+        out.append((at, "command, args and task are only for script checks", key))
+    if check.type == "grpc" and check.protocol not in ("", "grpc"):
+        out.append((at, "a grpc check takes no protocol: use grpc_use_tls = true for TLS", key))
+    if check.type == "grpc" and check.tls_skip_verify:
+        msg = (
+            "tls_skip_verify is not supported on grpc checks (grpcio always verifies the "
+            "server's certificate): give the server a certificate the host trusts, or use "
+            "a tcp check"
+        )
+        out.append((at, msg, key))
 
 
 def _restart(out: list[Problem], at: str, key: str, cr: CheckRestart | None) -> None:

@@ -205,8 +205,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "service.cluster": _e("only Consul Enterprise has clusters", "Cluster", ("",)),
     "service.kind": _e("only Consul knows service kinds", "Kind", ("",)),
     "check.expose": _e("exposed checks need Consul Connect", "Expose", (False,)),
-    "check.grpc_service": _e("grpc checks are not built yet", "GRPCService", ("",)),
-    "check.grpc_use_tls": _e("grpc checks are not built yet", "GRPCUseTLS", (False,)),
     "check.tls_server_name": _e(
         "checks verify TLS without a server name override; use tls_skip_verify",
         "TLSServerName",
@@ -214,10 +212,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
     ),
     "check.advertise": _e("only Consul advertises a check address", "Advertise", ("",)),
     "check.notes": _e("only Consul keeps check notes", "Notes", ("",)),
-    "check.failures_before_warning": _e(
-        "checks are success or failure; there is no warning state", "FailuresBeforeWarning", (0,)
-    ),
-    "check.task": _e("script checks are not built yet", "TaskName", ("",)),
 }
 """``kind.name`` (kind: the enclosing block's type) -> what gitorch does about it."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Protocol
 
@@ -27,6 +27,8 @@ from gitorch.errors import GitorchError
 
 log = logging.getLogger(__name__)
 Restart = Callable[[str, str, str], None]  # (alloc ID, task, reason)
+# (alloc ID, task, argv, timeout) -> (output, exit code): a script check in its task
+ExecInTask = Callable[[str, str, Sequence[str], float], tuple[bytes, int]]
 
 
 class ServiceSink(Protocol):
@@ -69,9 +71,11 @@ class ServiceHook:
         workers: int = 16,
         retry_max_s: float = 15.0,
         clock: Callable[[], int] = time.time_ns,
+        exec_in_task: ExecInTask | None = None,
     ) -> None:
         self._sink = sink
         self._restart = restart
+        self._exec = exec_in_task
         self._clock = clock
         self._retry_max = retry_max_s
         self._lock = threading.Lock()
@@ -152,14 +156,17 @@ class ServiceHook:
         if check is None:
             return
         t = check.target
-        outcome = probes.run(t.check, t.host, t.port)
+        exec_: probes.Exec | None = None
+        if t.check.type == "script" and self._exec is not None:
+            exec_ = partial(self._exec, check.alloc_id, t.check.task_name or t.wanted.task)
+        outcome = probes.run(t.check, t.host, t.port, exec_)
         now = self._clock()
         restart_tasks: list[str] = []
         with self._cond:
             if self._checks.get(cid) is not check:
                 return  # removed while probing
             before = check.state.status
-            state = checkstate.observe(t.check, check.state, outcome.ok)
+            state = checkstate.observe(t.check, check.state, outcome.ok, warning=outcome.warning)
             policy = t.check.check_restart or t.wanted.service.check_restart
             started = self._task_start(check.alloc_id, t.wanted.task)
             state, due = checkstate.restart_due(policy, state, now=now, started_at=started)

@@ -2,10 +2,16 @@
 makes for them (Nomad's native service discovery, ``provider = "nomad"``), and the
 results of the checks the client runs.
 
+Check types: ``http``, ``tcp``, ``grpc`` (grpc.health.v1 Health/Check) and ``script``
+(a command run through the driver's exec in the task's isolation: exit 0 passing, 1
+warning, anything else critical, as Consul and Nomad read it).
+
 A registration is one service of one allocation, written by the client agent that runs
 it and removed when the task stops, the allocation ends or its node goes down. Check
 results are Nomad's ``CheckQueryResult``: status ``success``, ``failure`` or
-``pending``, after ``success_before_passing`` / ``failures_before_critical``.
+``pending``, after ``success_before_passing`` / ``failures_before_critical``, and
+``warning`` (a gitorch addition, as Consul's): a script check that exits 1, or a check
+that failed ``failures_before_warning`` times but not yet ``failures_before_critical``.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
+import msgspec
+
 from gitorch.core.model.base import Model
 
-CheckStatus = Literal["success", "failure", "pending"]
+CheckStatus = Literal["success", "warning", "failure", "pending"]
 CheckMode = Literal["healthiness", "readiness"]
 
 
@@ -37,15 +45,19 @@ class ServiceCheck(Model, frozen=True, kw_only=True):
     header: dict[str, list[str]] = {}
     body: str = ""
     tls_skip_verify: bool = False
+    grpc_service: str = msgspec.field(default="", name="GRPCService")
+    grpc_use_tls: bool = msgspec.field(default=False, name="GRPCUseTLS")
     port_label: str = ""
     address_mode: str = ""
     interval: int = 0
     timeout: int = 0
     command: str = ""
     args: list[str] = []
+    task_name: str = ""  # script checks of a group service: the task to exec in
     initial_status: str = ""
     success_before_passing: int = 0
     failures_before_critical: int = 0
+    failures_before_warning: int = 0
     on_update: str = "require_healthy"
     check_restart: CheckRestart | None = None
 

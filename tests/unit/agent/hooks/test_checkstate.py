@@ -61,3 +61,39 @@ def test_a_success_resets_the_restart_count_and_pending_keeps_it() -> None:
 def test_no_policy_never_restarts() -> None:
     state, due = restart_due(None, CheckState(status="failure", unhealthy=9), now=1, started_at=0)
     assert not due
+
+
+def run3(check: ServiceCheck, outcomes: str) -> list[str]:
+    """``+`` passing, ``w`` warning (a script's exit 1), ``-`` critical."""
+    state, seen = initial(check), []
+    for ch in outcomes:
+        state = observe(check, state, ch == "+", warning=ch == "w")
+        seen.append(state.status)
+    return seen
+
+
+def test_a_warning_probe_shows_warning_and_a_pass_clears_it() -> None:
+    assert run3(ServiceCheck(), "w+w-") == ["warning", "success", "warning", "failure"]
+
+
+def test_failures_before_warning_warns_before_critical() -> None:
+    check = ServiceCheck(failures_before_warning=1, failures_before_critical=3)
+    assert run3(check, "+---+") == ["success", "warning", "warning", "failure", "success"]
+
+
+def test_without_failures_before_warning_a_failure_never_warns() -> None:
+    check = ServiceCheck(failures_before_critical=2)
+    assert run3(check, "+--") == ["success", "success", "failure"]
+
+
+def test_check_restart_counts_warnings_unless_ignore_warnings() -> None:
+    warn = CheckState(status="warning")
+    counting = CheckRestart(limit=2, grace=0)
+    state, due = restart_due(counting, warn, now=10 * S, started_at=0)
+    assert (state.unhealthy, due) == (1, False)
+    assert restart_due(counting, state, now=11 * S, started_at=0)[1] is True
+    ignoring = CheckRestart(limit=2, grace=0, ignore_warnings=True)
+    state, due = restart_due(
+        ignoring, CheckState(status="warning", unhealthy=1), now=10 * S, started_at=0
+    )
+    assert (state.unhealthy, due) == (0, False)
