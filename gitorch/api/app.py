@@ -23,6 +23,7 @@ from gitorch.api import (
     routes_namespaces,
     routes_nodes,
     routes_operator,
+    routes_opstate,
     routes_search,
     routes_services,
     routes_status,
@@ -39,6 +40,7 @@ from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
 from gitorch.server.events import EventBroker
 from gitorch.server.identity import IdentitySigner
 from gitorch.server.metrics import Metrics
+from gitorch.server.operator import OperatorService
 from gitorch.server.useractions import UserActions
 from gitorch.server.variables import VariableService
 from gitorch.ui import routes as ui_routes
@@ -87,6 +89,9 @@ def make_app(
     if isinstance(actions, UserActions):
         routes.extend(routes_jobactions.routes(backend, actions))
         routes.extend(routes_system.routes(actions))
+    operator = getattr(backend, "operator", None)
+    if isinstance(operator, OperatorService):
+        routes.extend(routes_opstate.routes(operator))
     metrics = getattr(backend, "metrics", None)
     if isinstance(metrics, Metrics):
         routes.extend(routes_metrics.routes(backend, metrics))

@@ -142,6 +142,10 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/agent/members"): scope("node", "read"),
     ("GET", "/v1/operator/raft/configuration"): scope("operator", "read"),
     ("DELETE", "/v1/operator/raft/peer"): scope("operator", "write"),
+    ("GET", "/v1/operator/scheduler/configuration"): scope("operator", "read"),
+    ("POST", "/v1/operator/scheduler/configuration"): scope("operator", "write"),
+    ("GET", "/v1/operator/snapshot"): MANAGEMENT,  # Nomad: snapshots need management
+    ("POST", "/v1/operator/snapshot"): MANAGEMENT,
     # GitOps (gitorch's own): the webhook is signed with its own secret
     ("GET", "/v1/gitops/status"): scope("operator", "read"),
     ("POST", "/v1/gitops/sync"): scope("operator", "write"),
@@ -185,6 +189,14 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/acl/role/name/{name:str}"): TOKEN,
 }
 _METHOD = {"HEAD": "GET", "PUT": "POST"}
+# Nomad's registrationsAreAllowed: with the scheduler configuration's
+# RejectJobRegistration, only management tokens register, revert, dispatch or scale jobs
+REGISTRATIONS = frozenset(
+    ("POST", p) for p in ("/v1/jobs", _JOB, f"{_JOB}/dispatch", f"{_JOB}/scale", f"{_JOBS}/revert")
+)
+REGISTRATION_DISABLED = (
+    "Job registration, dispatch, and scale are disabled by the scheduler configuration"
+)
 
 
 def check_for(method: str, route: BaseRoute) -> Check | None:
@@ -268,6 +280,12 @@ class AclGate:
                 scope_, receive, send, identity, check.capability.describe(), namespace
             )
             return
+        method = _METHOD.get(scope_["method"], scope_["method"])
+        if (method, getattr(route, "path", "")) in REGISTRATIONS and not identity.management:
+            if self.state().operator.config().reject_job_registration:
+                refusal = text_response(f"Permission denied: {REGISTRATION_DISABLED}", 403)
+                await refusal(scope_, receive, send)
+                return
         own_node = bool(identity.node_id) and identity.node_id == path_params.get("node_id")
         if (
             check.list_filter

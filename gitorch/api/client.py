@@ -118,8 +118,10 @@ class Client:
         params: Mapping[str, str | int] | None = None,
         body: Any = None,
         timeout: float | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
-        """Send one request; raise ``ApiError`` with the server's message on failure."""
+        """Send one request (``body`` as JSON, or raw ``content``); raise ``ApiError``
+        with the server's message on failure."""
         query = {"namespace": self.namespace, **(params or {})}
         if self.region:
             query.setdefault("region", self.region)
@@ -130,6 +132,7 @@ class Client:
                 path,
                 params=query,
                 json=None if body is None else to_builtins(body),
+                content=content,
                 **extra,
             )
         except httpx.HTTPError as exc:

@@ -23,6 +23,7 @@ from gitorch.cli.evals import evals
 from gitorch.cli.gitops import diff, gitops, sync
 from gitorch.cli.job import job
 from gitorch.cli.node import node
+from gitorch.cli.opstate import scheduler, snapshot
 from gitorch.cli.options import TlsOptions, general_options, hoist
 from gitorch.cli.output import Context, emit_json, pass_context, table
 from gitorch.cli.overview import status
@@ -83,6 +84,8 @@ cli.add_command(operator)
 cli.add_command(acl)
 cli.add_command(var)
 operator.add_command(root)
+operator.add_command(scheduler)
+operator.add_command(snapshot)
 for _command in (evals, deployment, service, status, completion, sync, diff, gitops):
     cli.add_command(_command)
 cli.add_command(importlib.import_module("gitorch.cli.tls").tls)

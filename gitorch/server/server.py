@@ -53,6 +53,7 @@ from gitorch.server.jobplan import plan_job
 from gitorch.server.keyring import Keyring, load_kek
 from gitorch.server.log import LocalLog, ReplicatedLog
 from gitorch.server.metrics import Metrics
+from gitorch.server.operator import OperatorService
 from gitorch.server.periodic import PeriodicDispatcher
 from gitorch.server.planner import PlanApplier
 from gitorch.server.useractions import UserActions
@@ -123,6 +124,7 @@ class Server:
         self.metrics = Metrics()  # /v1/metrics counters
         fsm.listen(self.metrics.apply_listener())
         self.actions = UserActions(lambda: self.fsm.state, self._submit)  # alloc stop, evaluate
+        self.operator = OperatorService(self.fsm.snapshot, self._submit)  # config, snapshots
 
     @classmethod
     def in_memory(cls, data_dir: Path | None = None, **kwargs: Any) -> Server:
@@ -154,11 +156,8 @@ class Server:
                 return
             self._leader = leader
             if leader:
-                self.broker.set_enabled(True)
                 state = self.fsm.snapshot()
-                for ev in sorted(state.evals.values(), key=lambda e: e.create_index):
-                    if ev.status == "pending":
-                        self.broker.enqueue(ev)
+                self._fill_broker()
                 ready = [n.id for n in state.nodes.values() if n.status == "ready"]
                 self.heartbeats.start(ready)  # each with the failover grace
                 self.blocked.kick()
@@ -176,7 +175,26 @@ class Server:
                 self.heartbeats.stop()
                 self.broker.set_enabled(False)
 
+    def _fill_broker(self, flush: bool = False) -> None:
+        """Enable the broker with every pending evaluation, unless the operator paused
+        it (``PauseEvalBroker``: then it stays empty and hands out nothing)."""
+        state = self.fsm.snapshot()
+        if flush or state.operator.config().pause_eval_broker:
+            self.broker.set_enabled(False)
+        if state.operator.config().pause_eval_broker or self.broker.enabled:
+            return
+        self.broker.set_enabled(True)
+        for ev in sorted(state.evals.values(), key=lambda e: e.create_index):
+            if ev.status == "pending":
+                self.broker.enqueue(ev)
+
     def _on_apply(self, cmd: c.Command, result: ApplyResult) -> None:
+        if self._leader and not result.error:
+            if isinstance(cmd, c.SetSchedulerConfig) or (
+                isinstance(cmd, c.StageRestore) and cmd.last
+            ):  # a restored state's evaluations replace the queue's
+                self._fill_broker(flush=isinstance(cmd, c.StageRestore))
+                self.blocked.kick()
         if self._leader:
             for ev in result.new_evals:
                 self.broker.enqueue(ev)
