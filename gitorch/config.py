@@ -9,6 +9,7 @@
     client { enabled = true  servers = ["127.0.0.1:4646"]  node_class = ""  meta { }
              node_pool = "default"  host_volume "data" { path = "/srv/data"  read_only = false } }
     acl    { enabled = false  tokens = [] }     # tokens: static management tokens
+    dns    { enabled = false  port = 8600  bind = "127.0.0.1"  ttl = "1s" }   # services
     tls    { http = true  rpc = true  ca_file = ""  cert_file = ""  key_file = "" ... }
     plugin "raw_exec" { config { enabled = true } }
     gitops { repo = "./example-repo"  branch = "main"  path = "jobs"  poll_interval = "15s"
@@ -24,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitorch.config_dns import KEYS as DNS_KEYS
+from gitorch.config_dns import DnsSettings
+from gitorch.config_dns import parse as parse_dns
 from gitorch.config_tls import RPC_NEEDS_KEY, TlsSettings, raft_key
 from gitorch.config_tls import parse as parse_tls
 from gitorch.config_values import Values, string_map
@@ -74,6 +78,7 @@ class AgentConfig:
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
     gitops: GitopsSettings | None = None
     tls: TlsSettings = TlsSettings()
+    dns: DnsSettings = DnsSettings()
     dev: bool = False
 
     @property
@@ -206,6 +211,8 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
                 cfg = dataclasses.replace(cfg, gitops=_gitops(values, cfg.gitops, where))
             case "tls":
                 cfg = dataclasses.replace(cfg, tls=parse_tls(block.body, cfg.tls, file, block.line))
+            case "dns":
+                cfg = dataclasses.replace(cfg, dns=parse_dns(values, cfg.dns))
             case _:
                 raise ConfigError(f"{where}: unknown agent config block {block.type!r}")
     return cfg
@@ -254,6 +261,7 @@ _KNOWN: dict[str, tuple[set[str], set[str]]] = {  # block -> (attributes, sub-bl
     ),
     "client": ({"enabled", "servers", "node_class", "node_pool"}, {"meta", "host_volume"}),
     "acl": ({"enabled", "tokens"}, set()),
+    "dns": (DNS_KEYS, set()),
     "plugin": (set(), {"config"}),
     "gitops": (
         {"repo", "branch", "path", "poll_interval", "vars_files", "prune", "webhook_secret"}

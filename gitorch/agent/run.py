@@ -22,14 +22,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from gitorch import __version__
 from gitorch import config as agent_config
 from gitorch.agent.client import Client, ClientOptions
 from gitorch.agent.conn import HTTPConn, ServerConn
+from gitorch.agent.dns import DnsResponder
+from gitorch.agent.dnscatalog import Catalog, CatalogError, HttpCatalog, StateCatalog
 from gitorch.agent.localconn import LocalConn
 from gitorch.agent.localstate import LocalState
 from gitorch.config import AgentConfig
 from gitorch.core.model.cluster import ServerMember
+from gitorch.core.state import StateView
 from gitorch.errors import ConfigError, GitorchError
 from gitorch.gitsync.loop import GitopsLoop
 from gitorch.plugins.validation import installed_driver_check
@@ -56,12 +61,14 @@ class Agent:
         self.server: Server | None = None
         self.membership: Membership | None = None
         self.client: Client | None = None
+        self.dns: DnsResponder | None = None
         self.failed = threading.Event()
         self.failure = ""
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         cfg = self.cfg
+        dns = self._dns() if cfg.dns.enabled else None  # binds first: a taken port fails early
         if cfg.server.enabled:
             self.server = self._start_server()
         if cfg.client.enabled:
@@ -97,6 +104,28 @@ class Agent:
                 ),
             )
             self.client.start()
+        if dns is not None:
+            dns.start()
+            self.dns = dns
+
+    def _dns(self) -> DnsResponder:
+        """The DNS responder for services: a server answers from its own state, a
+        client-only agent asks its servers."""
+        cfg = self.cfg
+        catalog: Catalog
+        if cfg.server.enabled:
+            catalog = StateCatalog(self._server_state)
+        else:
+            ctx = cfg.tls.client_context()
+            client = httpx.Client(timeout=2.0, verify=ctx) if ctx is not None else None
+            addrs = [a if "://" in a else f"{cfg.tls.scheme}://{a}" for a in cfg.client.servers]
+            catalog = HttpCatalog(addrs, client=client, ttl_s=max(cfg.dns.ttl_s, 1))
+        return DnsResponder(catalog, bind=cfg.dns.bind, port=cfg.dns.port, ttl=cfg.dns.ttl_s)
+
+    def _server_state(self) -> StateView:
+        if self.server is None:
+            raise CatalogError("the server is still starting")
+        return self.server.state
 
     def _template_servers(self) -> tuple[str, ...]:
         """Where templates read services and variables: this agent's own HTTP API when
@@ -254,6 +283,8 @@ class Agent:
         }
 
     def stop(self) -> None:
+        if self.dns is not None:
+            self.dns.stop()
         if self.client is not None:
             self.client.stop()
         if self.membership is not None:
