@@ -83,6 +83,14 @@ class UpdateNodeEligibility(_Cmd, frozen=True, kw_only=True):
     evals: list[Evaluation] = []
 
 
+class PurgeNode(_Cmd, frozen=True, kw_only=True):
+    """Forget a node (``/v1/node/:id/purge``, Nomad's Node.Deregister); ``evals`` for the
+    jobs that had allocations on it, which the schedulers then count as lost."""
+
+    node_id: str
+    evals: list[Evaluation] = []
+
+
 class UpdateNodeDrain(_Cmd, frozen=True, kw_only=True):
     """Start (``strategy``) or cancel (None) a node's drain (``/v1/node/:id/drain``)."""
 
@@ -231,6 +239,7 @@ Command = (
     | UpdateNodeStatus
     | UpdateNodeEligibility
     | UpdateNodeDrain
+    | PurgeNode
     | ApplyDrainStep
     | UpsertEvals
     | StopAllocation
@@ -277,6 +286,7 @@ __all__ = [
     "AllocHealth",
     "ApplyDrainStep",
     "UpdateNodeDrain",
+    "PurgeNode",
     "SetJobStable",
     "SetSchedulerConfig",
     "StageRestore",

@@ -16,8 +16,8 @@ from typing import TypeVar, assert_never
 
 import msgspec
 
+from gitorch.core import clusterstate, nodestate
 from gitorch.core import commands as c
-from gitorch.core import nodestate
 from gitorch.core.aclstate import AclTables
 from gitorch.core.deployments import ledger
 from gitorch.core.launchstate import LaunchTables
@@ -248,7 +248,14 @@ class StateStore(StateView):
                 self._touch(idx, "gitops")
                 return ApplyResult(index=idx)
             case c.SetClusterID() | c.UpsertServerMember() | c.RemoveServerMember():
-                return self._cluster(idx, cmd)
+                self.cluster_id, self.members, error = clusterstate.apply(
+                    self.cluster_id, self.members, idx, cmd
+                )
+                if not error:
+                    self._touch(idx, "members")
+                return ApplyResult(index=idx, error=error)
+            case c.PurgeNode():
+                return self._purge_node(idx, cmd)
             case c.UpdateDeployment():
                 return self._update_deployment(idx, cmd)
             case c.SetJobStable():
@@ -382,6 +389,16 @@ class StateStore(StateView):
             self.nodes_by_secret = without(self.nodes_by_secret, old.secret_id)
         if node.secret_id:
             self.nodes_by_secret = self.nodes_by_secret.set(node.secret_id, node.id)
+        self._touch(idx, "nodes")
+        return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
+
+    def _purge_node(self, idx: int, cmd: c.PurgeNode) -> ApplyResult:
+        """Forget a node (``/v1/node/:id/purge``); its allocations count as lost."""
+        node = self.nodes.get(cmd.node_id)
+        if node is None:
+            return ApplyResult(index=idx, error=f"node {cmd.node_id!r} not found")
+        self.nodes = self.nodes.delete(node.id)
+        self.nodes_by_secret = without(self.nodes_by_secret, node.secret_id)
         self._touch(idx, "nodes")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
 
@@ -622,25 +639,6 @@ class StateStore(StateView):
         ]
         self._drop_services(idx, ended)
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
-
-    def _cluster(
-        self, idx: int, cmd: c.SetClusterID | c.UpsertServerMember | c.RemoveServerMember
-    ) -> ApplyResult:
-        if isinstance(cmd, c.SetClusterID):
-            if self.cluster_id:
-                return ApplyResult(index=idx, error=f"cluster ID is already {self.cluster_id}")
-            self.cluster_id = cmd.cluster_id
-        elif isinstance(cmd, c.UpsertServerMember):
-            old = self.members.get(cmd.member.raft_addr)
-            created = idx if old is None else old.create_index
-            member = replace(cmd.member, create_index=created, modify_index=idx)
-            self.members = self.members.set(cmd.member.raft_addr, member)
-        elif cmd.raft_addr not in self.members:
-            return ApplyResult(index=idx, error=f"server {cmd.raft_addr} is not a member")
-        else:
-            self.members = self.members.delete(cmd.raft_addr)
-        self._touch(idx, "members")
-        return ApplyResult(index=idx)
 
     # -- services -------------------------------------------------------------------
 

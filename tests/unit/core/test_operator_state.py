@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from gitorch.core.commands import RegisterJob, SetSchedulerConfig, StageRestore
+from gitorch.core.commands import PurgeNode, RegisterJob, SetSchedulerConfig, StageRestore
 from gitorch.core.model import Evaluation, Job, TaskGroup
 from gitorch.core.model.operator import SchedulerConfiguration
 from gitorch.core.opcommands import CAS_MISMATCH
@@ -94,3 +94,18 @@ def test_a_restore_out_of_order_or_of_garbage_changes_nothing() -> None:
     error = store.apply(StageRestore(now=2, restore_id="r", seq=0, data=b"\xc1", last=True)).error
     assert error.startswith("snapshot restore:")
     assert store.job("default", "a") is not None and store.operator.staged == ()
+
+
+def test_a_purged_node_is_forgotten_and_its_allocations_replaced_elsewhere() -> None:
+    c = Cluster(make_node("a", secret_id="s-a"), make_node("b"))
+    c.run(c.register(make_job(count=2, cpu=100)))
+    on_a = [a.id for a in c.store.allocs_for_node("a") if not a.terminal()]
+    ev = Evaluation(id="purge-eval", job_id="web", type="service", triggered_by="node-update")
+    result = c.store.apply(PurgeNode(now=c.tick(), node_id="a", evals=[ev]))
+    assert result.error == "" and [e.id for e in result.new_evals] == ["purge-eval"]
+    assert "a" not in c.store.nodes and "s-a" not in c.store.nodes_by_secret
+    assert c.store.apply(PurgeNode(now=c.tick(), node_id="a")).error == "node 'a' not found"
+    c.run(ev)
+    assert all(c.store.allocs[i].client_status == "lost" for i in on_a)
+    live = [a for a in c.store.allocs.values() if not a.terminal()]
+    assert len(live) == 2 and {a.node_id for a in live} == {"b"}
