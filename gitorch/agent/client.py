@@ -31,10 +31,11 @@ import httpx
 import msgspec
 
 from gitorch.agent import allocrunner as ar
-from gitorch.agent import fingerprint
+from gitorch.agent import clientops, fingerprint
 from gitorch.agent.conn import AllocsWithJobs, ServerConn, StatusBatcher
 from gitorch.agent.devices import DeviceManager
 from gitorch.agent.hooks.services import ServiceHook
+from gitorch.agent.hoststats import HostSampler
 from gitorch.agent.identity import IdentityHook
 from gitorch.agent.localstate import LocalState
 from gitorch.agent.taskrunner import TaskRunner, Timers
@@ -43,8 +44,10 @@ from gitorch.config_tls import TlsSettings
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.disconnects import policy
 from gitorch.core.model import Allocation, DriverInfo, Node, NodeResources, replace
+from gitorch.core.model.clientstats import AllocResourceUsage, HostStats
 from gitorch.core.model.node import ClientHostVolume
-from gitorch.errors import GitorchError, NotFoundError
+from gitorch.core.task import ExecCommand
+from gitorch.errors import BadRequestError, GitorchError, NotFoundError
 from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
 
@@ -153,6 +156,7 @@ class Client:
             if options.template_servers
             else None
         )
+        self._host: HostSampler | None = None
         self.services = ServiceHook(
             conn,
             self._restart_task,
@@ -234,6 +238,59 @@ class Client:
             if (m := pattern.fullmatch(p.name))
         ]
         return logs / f"{task}.{kind}.{max(numbers, default=0)}"
+
+    # -- what users ask of allocations here (gitorch.agent.clientops) ------------------
+
+    def _runner_for(self, alloc_id: str) -> TaskRunner:
+        with self._lock:
+            runner = self._runners.get(alloc_id)
+        if runner is None:
+            raise clientops.unknown_alloc(alloc_id, self.node_id)
+        return runner
+
+    def alloc_dir(self, alloc_id: str) -> tuple[Path, list[str]]:
+        """The allocation's directory on this node and its task names."""
+        runner = self._runner_for(alloc_id)
+        return Path(runner.state.alloc_root), sorted(runner.state.tasks)
+
+    def restart_alloc(self, alloc_id: str, task: str, all_tasks: bool) -> list[str]:
+        return clientops.restart(self._runner_for(alloc_id), task, all_tasks)
+
+    def signal_alloc(self, alloc_id: str, task: str, sig: str) -> list[str]:
+        return clientops.signal(self._runner_for(alloc_id), task, sig)
+
+    def alloc_stats(self, alloc_id: str, task: str) -> AllocResourceUsage:
+        mhz = float(self.node.attributes.get("cpu.frequency", "0") or 0)
+        return clientops.stats(self._runner_for(alloc_id), task, mhz)
+
+    def exec_command(
+        self, alloc_id: str, task: str, cmd: list[str], tty: bool
+    ) -> tuple[ExecCommand, str]:
+        return clientops.exec_command(self._runner_for(alloc_id), task, cmd, tty)
+
+    def gc_alloc(self, alloc_id: str) -> None:
+        """Collect a finished allocation now: its runner, saved state and directory."""
+        runner = self._runner_for(alloc_id)
+        if not runner.terminal():
+            raise BadRequestError(
+                f"allocation {alloc_id} still runs on node {self.node_id}: stop it "
+                "before collecting it"
+            )
+        self._forget(runner)
+
+    def gc_all(self) -> list[str]:
+        """Collect every finished allocation; their IDs."""
+        with self._lock:
+            done = [r for r in self._runners.values() if r.terminal()]
+        for runner in done:
+            self._forget(runner)
+        return sorted(r.alloc_id for r in done)
+
+    def host_stats(self) -> HostStats:
+        if self._host is None:
+            mhz = float(self.node.attributes.get("cpu.totalcompute", "0") or 0)
+            self._host = HostSampler(str(self.options.data_dir / "alloc"), mhz)
+        return self._host.sample()
 
     # -- node --------------------------------------------------------------------------
 

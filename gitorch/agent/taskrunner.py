@@ -183,6 +183,15 @@ class TaskRunner:
         tasks = self.state.tasks.values()
         return bool(tasks) and all(t.phase == "dead" for t in tasks) and self.idle.is_set()
 
+    def running(self, task: str) -> tuple[Driver, TaskHandle] | None:
+        """The driver and handle of ``task`` while it runs (None otherwise): what
+        ``alloc signal``, ``alloc exec`` and the stats routes act on."""
+        handle = self._handles.get(task)
+        driver = self._drivers.get(handle.driver) if handle is not None else None
+        if handle is None or driver is None:
+            return None
+        return driver, handle
+
     # -- the actor loop ----------------------------------------------------------------
 
     def _drain(self) -> None:

@@ -164,6 +164,17 @@ class TaskStats(msgspec.Struct, frozen=True, kw_only=True):
     pids: list[int] = []
 
 
+class ExecCommand(msgspec.Struct, frozen=True, kw_only=True):
+    """How to run a command inside a running task, interactively (Nomad's streaming
+    ExecTask): the argv the agent spawns with pipes or a terminal, which enters the
+    task's isolation itself (``docker exec``, ``nsenter``, ``ctr tasks exec``), its
+    working directory and environment (None: the agent's own)."""
+
+    argv: list[str]
+    cwd: str | None = None
+    env: dict[str, str] | None = None
+
+
 class DriverFingerprint(msgspec.Struct, frozen=True, kw_only=True):
     """A driver's health on this node and its node attributes, named as in Nomad
     (``driver.docker.version``); the agent adds ``driver.<name> = "1"`` when healthy."""

@@ -8,6 +8,7 @@ runner then calls, per task::
     start(cfg) -> TaskHandle                     persist the handle
     wait(handle, timeout) -> ExitResult | None   None while it still runs
     signal(handle, "SIGHUP") / exec(handle, cmd, timeout) / stats / inspect
+    exec_command(handle, cmd, tty) -> ExecCommand   an interactive exec (alloc exec)
     stop(handle, kill_signal, kill_timeout)      signal, then SIGKILL after the timeout
     destroy(handle, force)                       free everything the task held
 
@@ -30,6 +31,7 @@ from typing import Any, ClassVar, Literal
 
 from gitorch.core.task import (
     DriverFingerprint,
+    ExecCommand,
     ExitResult,
     FSIsolation,
     TaskConfig,
@@ -229,4 +231,11 @@ class Driver(ABC):
 
     def exec(self, handle: TaskHandle, cmd: Sequence[str], timeout: float) -> tuple[bytes, int]:
         """Run ``cmd`` in the task's context; (stdout+stderr, exit code)."""
+        raise DriverError(f"task {handle.id}: driver {self.name} does not support exec")
+
+    def exec_command(self, handle: TaskHandle, cmd: Sequence[str], tty: bool) -> ExecCommand:
+        """How to run ``cmd`` interactively inside the running task's isolation (Nomad's
+        streaming ExecTask, behind ``alloc exec``): the agent spawns the returned argv
+        with pipes, or with a terminal when ``tty``. Raises DriverError naming the task
+        when the task is not running or the driver cannot exec."""
         raise DriverError(f"task {handle.id}: driver {self.name} does not support exec")

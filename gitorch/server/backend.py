@@ -11,12 +11,14 @@ from typing import Any, Literal, Protocol
 
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import AllocMetric, GitopsStatus, Job, Model, Node
+from gitorch.core.model.clientstats import AllocResourceUsage, HostStats
 from gitorch.core.model.drain import DrainSpec
 from gitorch.core.model.gitops import HistoryItem
 from gitorch.core.model.gitops import SyncChange as SyncChange
 from gitorch.core.model.gitops import SyncReport as SyncReport
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.state import StateView
+from gitorch.core.task import ExecCommand
 from gitorch.server.cluster import AgentMembers, RaftConfiguration
 from gitorch.server.deployments import DeploymentWatcher
 
@@ -203,3 +205,30 @@ class ClientBackend(Protocol):
     def log_path(self, alloc_id: str, task: str, kind: Literal["stdout", "stderr"]) -> Path:
         """The task's current log file; raises NotFoundError naming what is missing."""
         ...
+
+    def alloc_dir(self, alloc_id: str) -> tuple[Path, list[str]]:
+        """The allocation's directory on this node and its task names (NotFoundError
+        when the allocation is not here)."""
+        ...
+
+    def restart_alloc(self, alloc_id: str, task: str, all_tasks: bool) -> list[str]:
+        """Restart a task, or the running tasks; BadRequestError on a stopped one."""
+        ...
+
+    def signal_alloc(self, alloc_id: str, task: str, sig: str) -> list[str]:
+        """Signal a task, or the running tasks; BadRequestError on a stopped one."""
+        ...
+
+    def alloc_stats(self, alloc_id: str, task: str) -> AllocResourceUsage: ...
+
+    def exec_command(
+        self, alloc_id: str, task: str, cmd: list[str], tty: bool
+    ) -> tuple[ExecCommand, str]:
+        """How to run ``cmd`` inside the task, and its driver's filesystem isolation."""
+        ...
+
+    def gc_alloc(self, alloc_id: str) -> None: ...
+
+    def gc_all(self) -> list[str]: ...
+
+    def host_stats(self) -> HostStats: ...

@@ -35,6 +35,7 @@ import msgspec
 
 from gitorch.core.task import (
     DriverFingerprint,
+    ExecCommand,
     ExitResult,
     FSIsolation,
     TaskConfig,
@@ -350,6 +351,19 @@ class ContainerdDriver(Driver):
         exec_id = f"exec-{os.getpid()}-{next(_exec_ids)}"
         return self.ctr.exec(watched.cid, exec_id, list(cmd), timeout)
 
+
+    @_reported
+    def exec_command(self, handle: TaskHandle, cmd: Sequence[str], tty: bool) -> ExecCommand:
+        """``ctr tasks exec [--tty]`` into the task's container."""
+        if not cmd:
+            raise DriverError(f"task {handle.id}: exec needs a command")
+        watched = self._task(handle)
+        if watched.done.is_set():
+            raise DriverError(f"task {handle.id}: cannot exec {cmd[0]!r}: task is not running")
+        exec_id = f"exec-{os.getpid()}-{next(_exec_ids)}"
+        flags = ["--tty"] if tty else []
+        argv = self.ctr.argv("tasks", "exec", *flags, "--exec-id", exec_id, watched.cid, *cmd)
+        return ExecCommand(argv=argv)
 
 def _stats(metrics: Mapping[str, Any]) -> TaskStats:
     """TaskStats from ``ctr tasks metrics`` (cgroup v1 or v2 shapes)."""

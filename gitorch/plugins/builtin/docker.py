@@ -31,6 +31,7 @@ import functools
 import importlib
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from gitorch.core.task import (
     DriverFingerprint,
+    ExecCommand,
     ExitResult,
     FSIsolation,
     TaskConfig,
@@ -382,6 +384,22 @@ class DockerDriver(Driver):
             raise DriverError(f"task {handle.id}: cannot exec {cmd[0]!r}: task is not running")
         return task.exec(list(cmd), timeout)
 
+
+    @_reported
+    def exec_command(self, handle: TaskHandle, cmd: Sequence[str], tty: bool) -> ExecCommand:
+        """``docker exec -i [-t]`` into the task's container (the docker CLI, at this
+        driver's endpoint)."""
+        if not cmd:
+            raise DriverError(f"task {handle.id}: exec needs a command")
+        task = self._task(handle)
+        if task.done.is_set():
+            raise DriverError(f"task {handle.id}: cannot exec {cmd[0]!r}: task is not running")
+        cli = shutil.which("docker")
+        if cli is None:
+            raise DriverError(f"task {handle.id}: exec needs the docker CLI on the agent's PATH")
+        flags = ["-i", "-t"] if tty else ["-i"]
+        argv = [cli, "-H", self.endpoint, "exec", *flags, task.container_id, *cmd]
+        return ExecCommand(argv=argv)
 
 def _signum(handle: TaskHandle, sig: str) -> int:
     try:

@@ -20,7 +20,14 @@ from typing import Any
 
 import psutil
 
-from gitorch.core.task import ExitResult, TaskConfig, TaskHandle, TaskStats, TaskStatus
+from gitorch.core.task import (
+    ExecCommand,
+    ExitResult,
+    TaskConfig,
+    TaskHandle,
+    TaskStats,
+    TaskStatus,
+)
 from gitorch.errors import DriverError
 from gitorch.plugins.builtin import process
 from gitorch.plugins.driver import Driver
@@ -353,6 +360,17 @@ class SupervisedDriver(Driver):
             raise DriverError(f"task {handle.id}: cannot exec {cmd[0]!r}: {exc}") from exc
         return done.stdout, done.returncode
 
+
+    def exec_command(self, handle: TaskHandle, cmd: Sequence[str], tty: bool) -> ExecCommand:
+        """The task's confinement entered by ``_exec_argv`` (raw_exec: none), in its task
+        dir with its environment."""
+        task = self._task(handle)
+        if not cmd:
+            raise DriverError(f"task {handle.id}: exec needs a command")
+        if self._exited(task):
+            raise DriverError(f"task {handle.id}: cannot exec {cmd[0]!r}: task is not running")
+        argv = self._exec_argv(task, cmd)
+        return ExecCommand(argv=argv, cwd=task.task_dir, env=dict(task.env))
 
 def _signum(handle: TaskHandle, sig: str) -> int:
     try:
