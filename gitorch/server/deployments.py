@@ -1,12 +1,12 @@
 """The leader's deployment watcher loop: a thin IO shell around the pure state machine
 ``gitorch.core.deployments.watcher.step``.
 
-It blocks on the state store (a change to allocations or deployments) or on the next
-timer the state machine asked for (an allocation's ``min_healthy_time`` or healthy
-deadline, a group's progress deadline), whichever comes first, and never polls.
-Health is judged here, on the leader, from the task states clients report: one clock
-for every deadline, no client change, and a new leader picks up where the old one left
-off from replicated state alone.
+It blocks on the state store (a change to allocations, deployments or check results) or
+on the next timer the state machine asked for (an allocation's ``min_healthy_time`` or
+healthy deadline, a group's progress deadline), whichever comes first, and never polls.
+Health is judged here, on the leader, from the task states and check results clients
+report: one clock for every deadline, no client change, and a new leader picks up where
+the old one left off from replicated state alone.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from gitorch.errors import BadRequestError, ConflictError, NotFoundError
 from gitorch.server.stateloop import StateLoop
 
 log = logging.getLogger(__name__)
-TABLES = ("allocs", "deployments", "jobs")
+TABLES = ("allocs", "deployments", "jobs", "checks")
 
 
 class DeploymentWatcher(StateLoop):
@@ -45,7 +45,7 @@ class DeploymentWatcher(StateLoop):
             job = state.job_version(d.namespace, d.job_id, d.job_version)
             allocs = state.allocs_for_job(d.namespace, d.job_id)
             versions = state.versions.get((d.namespace, d.job_id), ())
-            out = step(d, job, allocs, versions, now)
+            out = step(d, job, allocs, versions, now, state.svc.checks_of)
             if out.wake:
                 wakes.append(out.wake)
             if not out.changes():

@@ -11,7 +11,7 @@ stable). Every change asks for an evaluation so the scheduler places the next ba
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 
@@ -25,6 +25,7 @@ from gitorch.core.model.deployment import (
     DESC_SUCCESSFUL,
     DeploymentState,
 )
+from gitorch.core.model.service import CheckResult
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,8 +50,10 @@ def step(
     allocs: Sequence[Allocation],
     versions: Iterable[Job],
     now: int,
+    checks: Callable[[str], Sequence[CheckResult]] | None = None,
 ) -> Step:
-    """Look at ``d`` (``job``: the version it deploys; ``allocs``: the job's)."""
+    """Look at ``d`` (``job``: the version it deploys; ``allocs``: the job's;
+    ``checks``: an allocation's check results, for ``health_check = "checks"``)."""
     if not d.active() or job is None:
         return Step()
     groups = dict(d.task_groups)
@@ -64,7 +67,8 @@ def step(
         status = alloc.deployment_status
         healthy = status.healthy if status is not None else None
         if healthy is None and alloc.desired_status == "run":
-            verdict = judge(alloc, group, group.update, now)
+            results = checks(alloc.id) if checks is not None else None
+            verdict = judge(alloc, group, group.update, now, results)
             if verdict.healthy is not None:
                 healthy = verdict.healthy
                 health.append((alloc.id, healthy, now))
