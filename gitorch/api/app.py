@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitorch.api import (
     routes_acl,
+    routes_agent,
     routes_allocs,
     routes_deployments,
     routes_events,
@@ -89,6 +90,8 @@ def make_app(
     if isinstance(actions, UserActions):
         routes.extend(routes_jobactions.routes(backend, actions))
         routes.extend(routes_system.routes(actions))
+    if isinstance(backend, routes_agent.AgentServer):
+        routes.extend(routes_agent.routes(backend, cluster))
     operator = getattr(backend, "operator", None)
     if isinstance(operator, OperatorService):
         routes.extend(routes_opstate.routes(operator))

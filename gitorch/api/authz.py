@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitorch.api.http import MAX_BODY_BYTES, text_response
+from gitorch.api.routes_agent import ENTERPRISE_PATHS
 from gitorch.core.acl import Capability
 from gitorch.core.state import StateView
 from gitorch.server.acl import AclResolver, Identity
@@ -146,6 +147,18 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("POST", "/v1/operator/scheduler/configuration"): scope("operator", "write"),
     ("GET", "/v1/operator/snapshot"): MANAGEMENT,  # Nomad: snapshots need management
     ("POST", "/v1/operator/snapshot"): MANAGEMENT,
+    ("GET", "/v1/agent/servers"): scope("agent", "read"),
+    ("POST", "/v1/agent/servers"): scope("agent", "write"),
+    ("POST", "/v1/agent/join"): scope("agent", "write"),
+    ("POST", "/v1/agent/force-leave"): scope("agent", "write"),
+    ("GET", "/v1/agent/host"): scope("agent", "read"),
+    ("GET", "/v1/agent/schedulers"): scope("agent", "read"),
+    ("GET", "/v1/agent/monitor"): scope("agent", "read"),
+    ("POST", "/v1/node/{node_id:str}/evaluate"): scope("node", "write"),
+    ("POST", "/v1/node/{node_id:str}/purge"): scope("node", "write"),
+    ("POST", "/v1/system/reconcile/summaries"): MANAGEMENT,
+    # Enterprise-only paths: Nomad's OSS agent answers 501 to anyone
+    **{(m, p): OPEN for p in ENTERPRISE_PATHS for m in ("GET", "POST", "DELETE")},
     # GitOps (gitorch's own): the webhook is signed with its own secret
     ("GET", "/v1/gitops/status"): scope("operator", "read"),
     ("POST", "/v1/gitops/sync"): scope("operator", "write"),

@@ -284,6 +284,19 @@ class Client:
         except httpx.HTTPError as exc:
             raise ApiError(0, str(exc) or type(exc).__name__, url=self.address) from exc
 
+    def stream_plain(self, path: str, params: Mapping[str, str]) -> Iterator[bytes]:
+        """A streaming GET's bytes as they arrive (``/v1/agent/monitor?plain=true``)."""
+        try:
+            with self._http.stream(
+                "GET", path, params=params, timeout=httpx.Timeout(10.0, read=None)
+            ) as resp:
+                if resp.status_code >= 400:
+                    text = resp.read().decode(errors="replace").strip()
+                    raise ApiError(resp.status_code, text, url=path)
+                yield from resp.iter_bytes()
+        except httpx.HTTPError as exc:
+            raise ApiError(0, str(exc) or type(exc).__name__, url=self.address) from exc
+
     # -- nodes ----------------------------------------------------------------------
 
     def list_nodes(self, prefix: str = "") -> list[NodeListStub]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from gitorch.cli import agentcmds
 from gitorch.cli.acl import acl
 from gitorch.cli.alloc import alloc
 from gitorch.cli.cluster import operator, server
@@ -86,6 +87,7 @@ cli.add_command(var)
 operator.add_command(root)
 operator.add_command(scheduler)
 operator.add_command(snapshot)
+agentcmds.register(cli, server)
 for _command in (evals, deployment, service, status, completion, sync, diff, gitops):
     cli.add_command(_command)
 cli.add_command(importlib.import_module("gitorch.cli.tls").tls)

@@ -480,6 +480,43 @@ class Server:
         )
         return self._submit(cmd).index, [e.id for e in evals]
 
+    def evaluate_node(self, node_id: str) -> tuple[int, list[str]]:
+        """New evaluations for every job on the node, and the system jobs (Nomad's
+        Node.Evaluate): (index, evaluation IDs)."""
+        if node_id not in self.fsm.state.nodes:
+            raise NotFoundError(f"node {node_id} not found")
+        evals = self._node_evals(node_id, "node-update")
+        if not evals:
+            return self.fsm.state.index, []
+        result = self._submit(c.UpsertEvals(now=time.time_ns(), evals=evals))
+        return result.index, [e.id for e in evals]
+
+    def purge_node(self, node_id: str) -> tuple[int, list[str]]:
+        """Forget the node (Nomad's Node.Deregister); its jobs are evaluated again and
+        place what ran there elsewhere: (index, evaluation IDs)."""
+        if node_id not in self.fsm.state.nodes:
+            raise NotFoundError(f"node {node_id} not found")
+        evals = self._node_evals(node_id, "node-deregister")
+        result = self._submit(c.PurgeNode(now=time.time_ns(), node_id=node_id, evals=evals))
+        if result.error:
+            raise NotFoundError(result.error)
+        log.info("node %s purged; %d evaluations created", node_id, len(evals))
+        return result.index, [e.id for e in evals]
+
+    def workers_info(self) -> list[dict[str, Any]]:
+        """The scheduler workers, as Nomad's /v1/agent/schedulers lists them."""
+        kinds = ["service", "batch", "system", "sysbatch", "_core"]
+        return [
+            {
+                "id": w.name,
+                "enabled_schedulers": kinds,
+                "started": rfc3339(w.started),
+                "status": "Started" if w.running else "Stopped",
+                "workload_status": w.workload if self.broker.enabled else "Paused",
+            }
+            for w in self._workers
+        ]
+
     def set_node_eligibility(self, node_id: str, eligible: bool) -> int:
         if node_id not in self.fsm.state.nodes:
             raise NotFoundError(f"node {node_id} not found")

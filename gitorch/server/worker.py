@@ -36,9 +36,20 @@ class Worker:
         self._planner = planner
         self._name = name
         self._stop = threading.Event()
+        self.started = 0  # unix nanoseconds
+        self.workload = "WaitingToDequeue"  # or Scheduling (Nomad's workload status)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stop.is_set()
+
     def start(self) -> None:
+        self.started = time.time_ns()
         self._thread.start()
 
     def stop(self) -> None:
@@ -57,6 +68,7 @@ class Worker:
         ev = self._broker.dequeue(timeout=0.5)
         if ev is None:
             return
+        self.workload = "Scheduling"
         try:
             self.process(ev)
         except NotLeaderError:  # demoted: the new leader's broker has this evaluation
@@ -65,6 +77,7 @@ class Worker:
             log.exception("evaluation %s for job %s failed", ev.id, ev.job_id)
             self._fail(ev, f"scheduler error: {exc}")
         finally:
+            self.workload = "WaitingToDequeue"
             self._cancel(self._broker.ack(ev))
 
     def process(self, ev: Evaluation) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,3 +128,52 @@ def test_restore_of_a_garbage_file_is_refused(agent: Agent, tmp_path: Path) -> N
     assert refused.exit_code == 1
     assert "not a gitorch snapshot" in refused.stderr and "HTTP 400" in refused.stderr
     assert [j["ID"] for j in agent.get("/v1/jobs")] == ["base"]
+
+
+def test_monitor_streams_the_agents_log_lines(agent: Agent) -> None:
+    """``gitorch monitor`` as a user runs it: a real process following the agent's log
+    until interrupted; a line the agent logs after it started reaches it."""
+    env = {**os.environ, "GITORCH_ADDR": agent.url, "NOMAD_ADDR": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitorch", "monitor", "-log-level=debug"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        seen = b""
+
+        def heard() -> bool:
+            nonlocal seen
+            ok(cli_run(agent, "operator", "scheduler", "set-config", "-pause-eval-broker=false"))
+            seen += proc.stdout.read() or b""  # type: ignore[union-attr]
+            return b"scheduler configuration set" in seen
+
+        wait_for(heard, 30, "the agent's log line in gitorch monitor", every=0.5)
+        assert b"[INFO] gitorch.server.operator" in seen
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    bad = cli_run(agent, "monitor", "-log-level=loud")
+    assert bad.exit_code == 1 and "Unknown log level" in bad.stderr
+
+
+def test_ui_server_join_force_leave_and_node_routes(agent: Agent) -> None:
+    assert ok(cli_run(agent, "ui", "-show-url")).strip() == f"URL for web UI: {agent.url}/ui"
+    assert ok(cli_run(agent, "ui", "-show-url", "bas")).strip().endswith("/ui/job/base")
+    assert agent.http.get("/ui/job/base").status_code == 200
+    raft = agent.get("/v1/agent/servers")
+    assert ok(cli_run(agent, "server", "join", raft[0])).strip() == "Joined 1 servers successfully"
+    stranger = cli_run(agent, "server", "join", "10.9.9.9:4647")
+    assert stranger.exit_code == 1 and "not a member" in stranger.stderr
+    lone = cli_run(agent, "server", "force-leave", "nobody")
+    assert lone.exit_code == 1 and "HTTP 4" in lone.stderr
+    node_id = agent.get("/v1/nodes")[0]["ID"]
+    evaluated = agent.http.put(f"/v1/node/{node_id}/evaluate")
+    assert evaluated.status_code == 200 and len(evaluated.json()["EvalIDs"]) >= 1
+    assert agent.http.put("/v1/node/no-such-node/purge").status_code == 404
+    assert agent.http.get("/v1/quotas").status_code == 501
+    assert agent.get("/v1/agent/schedulers")["schedulers"]
+    assert "Environment" in agent.get("/v1/agent/host")["HostData"]
