@@ -40,6 +40,7 @@ from gitorch.agent.identity import IdentityHook
 from gitorch.agent.localstate import LocalState
 from gitorch.agent.taskrunner import TaskRunner, Timers
 from gitorch.agent.templatesource import ServerTemplateSource
+from gitorch.agent.templatewatch import TemplateWatcher
 from gitorch.config_tls import TlsSettings
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.disconnects import policy
@@ -151,6 +152,7 @@ class Client:
             if options.template_servers
             else None
         )
+        self.template_watch = TemplateWatcher(verify=options.tls.client_context() or True)
         self.identities = (
             IdentityHook(options.template_servers, self.node_id, client=_https(options.tls))
             if options.template_servers
@@ -204,6 +206,7 @@ class Client:
             runner.shutdown()
         self._batcher.stop(flush_timeout=min(timeout, 5.0))
         self.services.close()
+        self.template_watch.close()
         self._timers.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
         for thread in self._threads:
@@ -495,6 +498,7 @@ class Client:
             clock=self._clock,
             template_source=self.template_source,
             identities=self.identities,
+            template_watch=self.template_watch,
         )
         made.append(runner)
         with self._lock:

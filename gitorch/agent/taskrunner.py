@@ -31,6 +31,7 @@ from gitorch.agent.identity import IdentityHook, hand_over
 from gitorch.agent.payload import write_payload
 from gitorch.agent.templates import TemplateFailed, TemplateWaiting, render_templates
 from gitorch.agent.templatesource import ServerTemplateSource
+from gitorch.agent.templatewatch import RunnerActions, TaskWatch, TemplateWatcher
 from gitorch.agent.volumes import check_host_mounts
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Task
@@ -125,12 +126,14 @@ class TaskRunner:
         clock: Callable[[], int] = time.time_ns,
         template_source: DataSource | None = None,
         identities: IdentityHook | None = None,
+        template_watch: TemplateWatcher | None = None,
     ) -> None:
         self.state = state
         self._drivers = drivers
         self._devices = devices or DeviceManager()
         self._template_source = template_source
         self._identities = identities
+        self._template_watch = template_watch
         self._pool = pool
         self._timers = timers
         self._save = save
@@ -170,6 +173,8 @@ class TaskRunner:
         with self._lock:
             self._closed = True
             self._inbox.clear()
+        if self._template_watch is not None:
+            self._template_watch.stop(self.alloc_id)
 
     def exec(self, task: str, cmd: Sequence[str], timeout: float) -> tuple[bytes, int]:
         """Run ``cmd`` in ``task``'s context through its driver (script checks)."""
@@ -259,6 +264,7 @@ class TaskRunner:
             task = self.state.task(cfg.task_name)
             fetch_artifacts(cfg, task.artifacts, self.state.node)
             cfg, source = self._identity(cfg, task)
+            templates_cfg = cfg  # what a re-render sees (gitorch.agent.templatewatch)
             cfg = render_templates(cfg, task.templates, source)
         except ArtifactFailed as exc:
             return ar.TaskStartFailed(
@@ -284,7 +290,17 @@ class TaskRunner:
         except Exception as exc:
             return ar.TaskStartFailed(task=cfg.task_name, error=str(exc), jitter=random.random())
         self._watch(cfg.task_name, driver, handle)
+        self._watch_templates(templates_cfg, task, source)
         return ar.TaskStarted(task=cfg.task_name, handle=handle)
+
+    def _watch_templates(self, cfg: TaskConfig, task: Task, source: DataSource | None) -> None:
+        """Re-render the task's templates when their inputs change (templatewatch)."""
+        if self._template_watch is None or not isinstance(source, ServerTemplateSource):
+            return
+        name = cfg.task_name
+        actions = RunnerActions(name, self.send, lambda: self._handles.get(name), self._drivers)
+        watch = TaskWatch(self.alloc_id, cfg, list(task.templates), source, actions)
+        self._template_watch.watch(watch)
 
     def _identity(self, cfg: TaskConfig, task: Task) -> tuple[TaskConfig, DataSource | None]:
         """Get and hand over the task's workload identity (gitorch.agent.identity);
@@ -324,6 +340,8 @@ class TaskRunner:
             self.send(ar.TaskKilled(task=ins.task, result=result))
 
     def _destroy(self, task: str) -> None:
+        if self._template_watch is not None:
+            self._template_watch.stop(self.alloc_id, task)
         handle = self._handles.pop(task, None)
         if handle is None:
             return

@@ -11,8 +11,9 @@ interpreter (:mod:`gitorch.templating`) before the task starts.
   for up to ``wait_s``; then :class:`TemplateWaiting` says what it waits for, and the
   task runner retries the start later (Nomad blocks the task until it appears).
 
-Templates render once per task start: ``change_mode``, ``splay`` and ``wait`` have no
-effect yet (the jobspec decoder logs a located warning for them).
+After the task starts, :mod:`gitorch.agent.templatewatch` re-renders the templates
+(all but ``once = true`` ones) when their inputs change, with :func:`write_output`, and
+acts on their ``change_mode``.
 """
 
 from __future__ import annotations
@@ -105,29 +106,47 @@ def render_templates(
     environment that ``env = true`` templates add."""
     source = source if source is not None else EmptySource()
     env = dict(cfg.env)
-    root = os.path.realpath(cfg.task_dir)
     for tpl in templates:
-        name = _name(tpl)
-        if tpl.embedded_tmpl or not tpl.source_path:
-            text = tpl.embedded_tmpl
-        else:
-            try:
-                text = Path(_inside(root, tpl.source_path, cfg, "source")).read_text()
-            except OSError as exc:
-                raise TemplateFailed(f"template {name}: cannot read source: {exc}") from None
+        text = template_text(cfg, tpl)
         rendered = _render_waiting(tpl, text, source, cfg.env, wait_s, sleep, clock)
-        dest = _inside(root, tpl.dest_path, cfg, "destination")
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        Path(dest).write_text(rendered)
-        os.chmod(dest, int(tpl.perms or "0644", 8))
-        if tpl.uid >= 0 or tpl.gid >= 0:
-            try:
-                os.chown(dest, tpl.uid, tpl.gid)
-            except OSError as exc:
-                raise TemplateFailed(f"template {name}: cannot set uid/gid: {exc}") from None
+        write_output(cfg, tpl, rendered)
         if tpl.env:
-            env.update(parse_env(rendered, name))
+            env.update(parse_env(rendered, _name(tpl)))
     return msgspec.structs.replace(cfg, env=env)
+
+
+def template_text(cfg: TaskConfig, tpl: Template) -> str:
+    """The template's text: ``data``, or the ``source`` file in the task dir."""
+    if tpl.embedded_tmpl or not tpl.source_path:
+        return tpl.embedded_tmpl
+    root = os.path.realpath(cfg.task_dir)
+    try:
+        return Path(_inside(root, tpl.source_path, cfg, "source")).read_text()
+    except OSError as exc:
+        raise TemplateFailed(f"template {_name(tpl)}: cannot read source: {exc}") from None
+
+
+def write_output(cfg: TaskConfig, tpl: Template, rendered: str) -> bool:
+    """Write the output to ``destination`` with ``perms`` (and ``uid``/``gid``) unless
+    the file already holds exactly that; True when it was written."""
+    dest = _inside(os.path.realpath(cfg.task_dir), tpl.dest_path, cfg, "destination")
+    try:
+        if Path(dest).read_text() == rendered:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass  # not there yet (or not text): write it
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    tmp = f"{dest}.{os.getpid()}.tmp"  # the task never reads a half-written file
+    Path(tmp).write_text(rendered)
+    os.chmod(tmp, int(tpl.perms or "0644", 8))
+    if tpl.uid >= 0 or tpl.gid >= 0:
+        try:
+            os.chown(tmp, tpl.uid, tpl.gid)
+        except OSError as exc:
+            os.unlink(tmp)
+            raise TemplateFailed(f"template {_name(tpl)}: cannot set uid/gid: {exc}") from None
+    os.replace(tmp, dest)
+    return True
 
 
 def _render_waiting(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -28,11 +29,27 @@ _NO_KV = "no Consul-style key/value provider is configured on this agent"
 _NO_SECRETS = "no Vault-style secrets provider is configured on this agent"
 
 
+@dataclass(frozen=True)
+class Read:
+    """One query a render made, and the index the servers answered it at: what a
+    template watch blocks on (``?index=``) to learn that the answer may have changed."""
+
+    path: str
+    params: tuple[tuple[str, str], ...]
+    index: int
+
+
 def _field(item: Mapping[str, Any], *names: str, default: Any = "") -> Any:
     for name in names:
         if name in item:
             return item[name]
     return default
+
+
+def response_index(resp: httpx.Response) -> int:
+    """The response's ``X-Nomad-Index`` (0 when it has none or a malformed one)."""
+    text = resp.headers.get("X-Nomad-Index", "")
+    return int(text) if text.isdigit() else 0
 
 
 class ServerTemplateSource:
@@ -53,6 +70,23 @@ class ServerTemplateSource:
         self._token = token  # the task's workload identity, when it has one
         self._http = client or httpx.Client(timeout=timeout)
         self._memo: dict[str, Any] = {}
+        self._reads: dict[str, Read] = {}
+
+    @property
+    def addresses(self) -> list[str]:
+        return list(self._addresses)
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    def reads(self) -> list[Read]:
+        """The queries this source made (one per distinct query), with their indexes."""
+        return list(self._reads.values())
 
     def fresh(self) -> ServerTemplateSource:
         """A source sharing this one's connections, with nothing remembered."""
@@ -75,6 +109,7 @@ class ServerTemplateSource:
             return self._memo[key]
         query = {"namespace": self._namespace, **(params or {})}
         found: Any | None = None
+        index = 0
         for addr in self._addresses:
             try:
                 headers = {"X-Nomad-Token": self._token} if self._token else None
@@ -82,12 +117,14 @@ class ServerTemplateSource:
             except httpx.HTTPError as exc:
                 log.debug("template source: GET %s%s: %s", addr, path, exc)
                 continue
+            index = response_index(resp)
             if resp.status_code == 200:
                 found = resp.json()
                 break
             if resp.status_code < 500:
                 break  # 404: not there (or a route these servers do not have)
         self._memo[key] = found
+        self._reads[key] = Read(path, tuple(sorted((params or {}).items())), index)
         return found
 
     def services(self, name: str) -> list[ServiceInstance] | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gitorch.api.authz import CHECKS, OPEN, Check, scope
@@ -23,6 +23,7 @@ from gitorch.api.http import (
     blocking_index,
     endpoint,
     json_response,
+    nomad_headers,
     query_int,
     read_object,
 )
@@ -31,7 +32,7 @@ from gitorch.core.acl import Capability
 from gitorch.core.model.base import Model
 from gitorch.core.model.variable import RootKeyMeta, VariableDecrypted
 from gitorch.core.workload import WorkloadClaims, may_read_variable
-from gitorch.errors import BadRequestError, NotFoundError
+from gitorch.errors import BadRequestError
 from gitorch.server.backend import Backend
 from gitorch.server.identity import IdentitySigner
 from gitorch.server.variables import VariableConflict, VariableService
@@ -115,8 +116,9 @@ def routes(
         index = await blocking_index(request, backend, VARIABLES)
         path = request.path_params["path"].strip("/")
         found = await run_in_threadpool(variables.read, _namespace(request), path)
-        if found is None:
-            raise NotFoundError(f"variable not found: {path}")
+        if found is None:  # with the index, as Nomad's: a blocking query can go on from it
+            headers = nomad_headers(index)
+            return PlainTextResponse(f"variable not found: {path}", 404, headers=headers)
         return json_response(found, index=index)
 
     @endpoint

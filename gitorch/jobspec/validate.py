@@ -28,6 +28,7 @@ from gitorch.jobspec.launch import launch_problems
 from gitorch.jobspec.redact import excerpt
 from gitorch.jobspec.services import port_problems
 from gitorch.jobspec.services import problems as service_problems
+from gitorch.jobspec.templates import template_problems
 from gitorch.jobspec.validate_update import update_problems
 
 DriverCheck = Callable[[str, dict[str, object]], list[str]]
@@ -214,6 +215,8 @@ def _task(f: _Found, where: str, task: Task, driver_check: DriverCheck | None) -
             f.add(at, 'change_mode "signal" needs change_signal, as in "SIGHUP"', key)
         if not re.fullmatch(r"0?[0-7]{3}", tmpl.perms):
             f.add(at, f'perms must be octal like "0644", got {excerpt(tmpl.perms)}', key)
+        for problem in template_problems(tmpl):
+            f.add(at, problem, key)
 
 
 def _restart(f: _Found, where: str, policy: RestartPolicy) -> None:

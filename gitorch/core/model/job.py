@@ -163,6 +163,24 @@ class NetworkResource(Model, frozen=True, kw_only=True):
     dynamic_ports: list[Port] = []
 
 
+class ChangeScript(Model, frozen=True, kw_only=True):
+    """A template's ``change_script``: run through the driver's exec inside the task
+    when the template's output changes (``change_mode = "script"``)."""
+
+    command: str = ""
+    args: list[str] = []
+    timeout: int = 5 * SECOND
+    fail_on_error: bool = False
+
+
+class WaitConfig(Model, frozen=True, kw_only=True):
+    """A template's ``wait { min max }``: after a change of its inputs, render once
+    they have been quiet for ``min``, and at the latest ``max`` after the first change."""
+
+    min: int = 0
+    max: int = 0
+
+
 class Template(Model, frozen=True, kw_only=True):
     source_path: str = ""
     dest_path: str = ""
@@ -176,6 +194,10 @@ class Template(Model, frozen=True, kw_only=True):
     error_on_missing_key: bool = False
     uid: int = -1  # -1: leave the owner as the agent writes it
     gid: int = -1
+    change_script: ChangeScript | None = None
+    once: bool = False  # render at task start only, never watch the inputs
+    splay: int = 5 * SECOND  # a random delay up to this before restarting/signalling
+    wait: WaitConfig | None = None  # None: the agent's default (Nomad's: 5s min, 4m max)
 
 
 class TaskArtifact(Model, frozen=True, kw_only=True):
