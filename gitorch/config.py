@@ -10,6 +10,8 @@
              node_pool = "default"  host_volume "data" { path = "/srv/data"  read_only = false } }
     acl    { enabled = false  tokens = [] }     # tokens: static management tokens
     dns    { enabled = false  port = 8600  bind = "127.0.0.1"  ttl = "1s" }   # services
+    consul { address = "127.0.0.1:8500"  token = "" }        # for the gitorch-consul plugin
+    vault  { enabled = true  address = "http://127.0.0.1:8200" }   # for gitorch-vault
     tls    { http = true  rpc = true  ca_file = ""  cert_file = ""  key_file = "" ... }
     plugin "raw_exec" { config { enabled = true } }
     gitops { repo = "./example-repo"  branch = "main"  path = "jobs"  poll_interval = "15s"
@@ -28,6 +30,8 @@ from typing import Any
 from gitorch.config_dns import KEYS as DNS_KEYS
 from gitorch.config_dns import DnsSettings
 from gitorch.config_dns import parse as parse_dns
+from gitorch.config_providers import KEYS as PROVIDER_KEYS
+from gitorch.config_providers import parse as parse_provider
 from gitorch.config_tls import RPC_NEEDS_KEY, TlsSettings, raft_key
 from gitorch.config_tls import parse as parse_tls
 from gitorch.config_values import Values, string_map
@@ -79,6 +83,8 @@ class AgentConfig:
     gitops: GitopsSettings | None = None
     tls: TlsSettings = TlsSettings()
     dns: DnsSettings = DnsSettings()
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    """``consul { }`` and ``vault { }`` by name, for the provider plugins."""
     dev: bool = False
 
     @property
@@ -213,6 +219,9 @@ def _merge(cfg: AgentConfig, body: hcl.Body, file: str) -> AgentConfig:
                 cfg = dataclasses.replace(cfg, tls=parse_tls(block.body, cfg.tls, file, block.line))
             case "dns":
                 cfg = dataclasses.replace(cfg, dns=parse_dns(values, cfg.dns))
+            case "consul" | "vault":
+                block_cfg = parse_provider(block.type, values, cfg.providers.get(block.type, {}))
+                cfg = dataclasses.replace(cfg, providers={**cfg.providers, block.type: block_cfg})
             case _:
                 raise ConfigError(f"{where}: unknown agent config block {block.type!r}")
     return cfg
@@ -262,6 +271,8 @@ _KNOWN: dict[str, tuple[set[str], set[str]]] = {  # block -> (attributes, sub-bl
     "client": ({"enabled", "servers", "node_class", "node_pool"}, {"meta", "host_volume"}),
     "acl": ({"enabled", "tokens"}, set()),
     "dns": (DNS_KEYS, set()),
+    "consul": (PROVIDER_KEYS["consul"], set()),
+    "vault": (PROVIDER_KEYS["vault"], set()),
     "plugin": (set(), {"config"}),
     "gitops": (
         {"repo", "branch", "path", "poll_interval", "vars_files", "prune", "webhook_secret"}

@@ -34,10 +34,14 @@ from gitorch.agent import allocrunner as ar
 from gitorch.agent import clientops, fingerprint
 from gitorch.agent.conn import AllocsWithJobs, ServerConn, StatusBatcher
 from gitorch.agent.devices import DeviceManager
+from gitorch.agent.hooks.secrets import SecretsHook
 from gitorch.agent.hooks.services import ServiceHook
 from gitorch.agent.hoststats import HostSampler
 from gitorch.agent.identity import IdentityHook
 from gitorch.agent.localstate import LocalState
+from gitorch.agent.nomadproviders import NomadTemplateSource
+from gitorch.agent.providerload import load_providers
+from gitorch.agent.providersource import OtherSources
 from gitorch.agent.taskrunner import TaskRunner, Timers
 from gitorch.agent.templatesource import ServerTemplateSource
 from gitorch.agent.templatewatch import TemplateWatcher
@@ -47,10 +51,12 @@ from gitorch.core.disconnects import policy
 from gitorch.core.model import Allocation, DriverInfo, Node, NodeResources, replace
 from gitorch.core.model.clientstats import AllocResourceUsage, HostStats
 from gitorch.core.model.node import ClientHostVolume
+from gitorch.core.model.vault import Vault
 from gitorch.core.task import ExecCommand
 from gitorch.errors import BadRequestError, GitorchError, NotFoundError
 from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
+from gitorch.plugins.providers import ProviderContext
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +107,9 @@ class ClientOptions:
     """HTTP addresses that templates read services and variables from (none: they wait)."""
     tls: TlsSettings = TlsSettings()
     """The agent's ``tls`` block: with ``http`` those reads are HTTPS (ca_file, own cert)."""
+    provider_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The agent config's ``consul { }`` and ``vault { }`` blocks, by name, for the
+    provider plugins (gitorch.plugins.providers)."""
 
 
 def _https(tls: TlsSettings, timeout: float = 5.0) -> httpx.Client | None:
@@ -147,11 +156,18 @@ class Client:
         )
         self.node = self._fingerprint()
         self.heartbeat_ttl_ns = 0
-        self.template_source = (
-            ServerTemplateSource(options.template_servers, client=_https(options.tls))
-            if options.template_servers
-            else None
+        self.providers = load_providers(
+            options.provider_configs,
+            ProviderContext(
+                node_id=self.node_id,
+                datacenter=options.datacenter,
+                servers=conn,
+                server_addresses=options.template_servers,
+                http_client=_https(options.tls),
+            ),
         )
+        self.template_source = _template_source(self.providers.sources, self.providers.secrets)
+        self.secrets = SecretsHook(self.providers.secrets, self._vault_changed)
         self.template_watch = TemplateWatcher(verify=options.tls.client_context() or True)
         self.identities = (
             IdentityHook(options.template_servers, self.node_id, client=_https(options.tls))
@@ -160,7 +176,7 @@ class Client:
         )
         self._host: HostSampler | None = None
         self.services = ServiceHook(
-            conn,
+            self.providers.services,
             self._restart_task,
             retry_max_s=options.retry_max_s,
             clock=clock,
@@ -206,6 +222,8 @@ class Client:
             runner.shutdown()
         self._batcher.stop(flush_timeout=min(timeout, 5.0))
         self.services.close()
+        self.secrets.close()
+        self.providers.close()
         self.template_watch.close()
         self._timers.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -498,6 +516,7 @@ class Client:
             clock=self._clock,
             template_source=self.template_source,
             identities=self.identities,
+            secrets=self.secrets,
             template_watch=self.template_watch,
         )
         made.append(runner)
@@ -511,6 +530,20 @@ class Client:
             runner = self._runners.get(alloc_id)
         if runner is not None:
             runner.send(ar.RestartTask(task=task, reason=reason, jitter=random.random()))
+
+    def _vault_changed(self, alloc_id: str, task: str, block: Vault) -> None:
+        """A task's vault token changed: its ``change_mode``."""
+        if block.change_mode == "restart":
+            self._restart_task(alloc_id, task, "vault: new token")
+        elif block.change_mode == "signal":
+            with self._lock:
+                runner = self._runners.get(alloc_id)
+            if runner is not None:
+                try:
+                    clientops.signal(runner, task, block.change_signal)
+                except GitorchError as exc:
+                    log.warning("alloc %s: signalling %s for its new vault token: %s",
+                                alloc_id, task, exc)  # fmt: skip
 
     def _exec_in_task(
         self, alloc_id: str, task: str, cmd: Sequence[str], timeout: float
@@ -540,6 +573,20 @@ def replace_node(state: ar.AllocRunnerState, node: Node) -> ar.AllocRunnerState:
 def _key(alloc: Allocation) -> tuple[str, int, int]:
     """What, when it changes, the alloc runner must hear about."""
     return (alloc.desired_status, alloc.job_version, alloc.alloc_modify_index)
+
+
+def _template_source(
+    sources: Mapping[str, Any], secrets: Mapping[str, Any]
+) -> ServerTemplateSource | None:
+    """The ``nomad`` template source's reader, with the provider plugins' functions
+    (``key``, ``service``, ``secret``...) handed to their plugins; None when there are
+    no servers to read from (templates then wait)."""
+    nomad = sources.get("nomad")
+    base = nomad.base if isinstance(nomad, NomadTemplateSource) else None
+    if base is None:
+        return None
+    others = OtherSources(sources.get("consul"), secrets_installed="vault" in secrets)
+    return base.with_others(others)
 
 
 def _load_plugins(options: ClientOptions) -> tuple[dict[str, Driver], dict[str, DevicePlugin]]:

@@ -99,6 +99,7 @@ class Agent:
                     http_addr=cfg.http_addr,
                     meta=cfg.client.meta,
                     plugin_configs=cfg.plugins,
+                    provider_configs=cfg.providers,
                     template_servers=self._template_servers(),
                     tls=cfg.tls,
                 ),

@@ -27,6 +27,12 @@ from concurrent.futures import Executor
 from gitorch.agent import allocrunner as ar
 from gitorch.agent.artifacts import ArtifactFailed, fetch_artifacts
 from gitorch.agent.devices import DeviceManager
+from gitorch.agent.hooks.secrets import (
+    SecretsHook,
+    SecretsUnavailable,
+    task_identity,
+    vault_identity,
+)
 from gitorch.agent.identity import IdentityHook, hand_over
 from gitorch.agent.payload import write_payload
 from gitorch.agent.templates import TemplateFailed, TemplateWaiting, render_templates
@@ -126,6 +132,7 @@ class TaskRunner:
         clock: Callable[[], int] = time.time_ns,
         template_source: DataSource | None = None,
         identities: IdentityHook | None = None,
+        secrets: SecretsHook | None = None,
         template_watch: TemplateWatcher | None = None,
     ) -> None:
         self.state = state
@@ -133,6 +140,7 @@ class TaskRunner:
         self._devices = devices or DeviceManager()
         self._template_source = template_source
         self._identities = identities
+        self._secrets = secrets
         self._template_watch = template_watch
         self._pool = pool
         self._timers = timers
@@ -306,11 +314,22 @@ class TaskRunner:
         """Get and hand over the task's workload identity (gitorch.agent.identity);
         its templates then read variables and services as the task."""
         source = self._template_source
-        if self._identities is None or (task.identity is None and not task.templates):
+        if task.vault is not None and (self._identities is None or self._secrets is None):
+            why = "no servers sign its workload identity on this client"
+            raise SecretsUnavailable(f"task {cfg.id}: cannot log in to vault: {why}")
+        if self._identities is None or (
+            task.identity is None and not task.templates and task.vault is None
+        ):
             return cfg, source
         token = self._identities.token_for(cfg, task.identity)
+        lease = None
+        if task.vault is not None and self._secrets is not None:  # gitorch.agent.hooks.secrets
+            jwt = self._identities.token_for(cfg, vault_identity())
+            who = task_identity(cfg, self.state.alloc.job_id, jwt)
+            cfg, lease = self._secrets.start(cfg, task.vault, who)
         if isinstance(source, ServerTemplateSource):
-            source = source.for_task(cfg.namespace, token)
+            who = task_identity(cfg, self.state.alloc.job_id, token)
+            source = source.for_task(cfg.namespace, token, task=who, lease=lease)
         return hand_over(cfg, task.identity, token), source
 
     def _recover(self, task: str, handle: TaskHandle) -> ar.Event | None:
@@ -364,5 +383,7 @@ class TaskRunner:
             except Exception as exc:
                 result = ExitResult(exit_code=-1, err=f"lost track of task: {exc}")
             if result is not None:
+                if self._secrets is not None:
+                    self._secrets.stop(self.alloc_id, task)  # its vault token is given back
                 self.send(ar.TaskExited(task=task, result=result, jitter=random.random()))
                 return

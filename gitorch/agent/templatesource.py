@@ -2,8 +2,10 @@
 HTTP API (``/v1/service/:name``, ``/v1/services``, ``/v1/var/:path``, ``/v1/vars``).
 
 A query no server can answer (none reachable, or a route the servers do not have yet)
-is ``None``: the template waits, as Nomad's does. Keys and secrets need a Consul- or
-Vault-style provider plugin; without one they are an error that says so.
+is ``None``: the template waits, as Nomad's does. This is the built-in ``nomad``
+template source (:mod:`gitorch.agent.nomadproviders`); keys, the Consul-style catalog
+and secrets come from provider plugins (:mod:`gitorch.agent.providersource`), and
+without one they are an error that says what to install.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from gitorch.templating.errors import FunctionError
+from gitorch.agent.providersource import OtherSources
+from gitorch.plugins.providers import SecretsLease, TaskIdentity
 from gitorch.templating.source import (
     KeyPair,
     ServiceInstance,
@@ -25,8 +28,6 @@ from gitorch.templating.source import (
 )
 
 log = logging.getLogger(__name__)
-_NO_KV = "no Consul-style key/value provider is configured on this agent"
-_NO_SECRETS = "no Vault-style secrets provider is configured on this agent"
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,12 @@ class ServerTemplateSource:
         timeout: float = 5.0,
         client: httpx.Client | None = None,
         token: str = "",
+        others: OtherSources | None = None,
     ) -> None:
         self._addresses = [a if "://" in a else f"http://{a}" for a in addresses]
         self._namespace = namespace
         self._token = token  # the task's workload identity, when it has one
+        self._others = others or OtherSources()
         self._http = client or httpx.Client(timeout=timeout)
         self._memo: dict[str, Any] = {}
         self._reads: dict[str, Read] = {}
@@ -91,14 +94,45 @@ class ServerTemplateSource:
     def fresh(self) -> ServerTemplateSource:
         """A source sharing this one's connections, with nothing remembered."""
         return ServerTemplateSource(
-            self._addresses, namespace=self._namespace, client=self._http, token=self._token
+            self._addresses,
+            namespace=self._namespace,
+            client=self._http,
+            token=self._token,
+            others=self._others.fresh(),
         )
 
-    def for_task(self, namespace: str, token: str) -> ServerTemplateSource:
-        """A source reading as one task: its namespace and its workload identity."""
+    def for_task(
+        self,
+        namespace: str,
+        token: str,
+        *,
+        task: TaskIdentity | None = None,
+        lease: SecretsLease | None = None,
+    ) -> ServerTemplateSource:
+        """A source reading as one task: its namespace and its workload identity (and,
+        for the provider plugins' functions, who it is and its secrets lease)."""
+        who = task or TaskIdentity(namespace, "", "", "", "", token)
         return ServerTemplateSource(
-            self._addresses, namespace=namespace, client=self._http, token=token
+            self._addresses,
+            namespace=namespace,
+            client=self._http,
+            token=token,
+            others=self._others.for_task(who, lease),
         )
+
+    def with_others(self, others: OtherSources) -> ServerTemplateSource:
+        """This source with the provider plugins' functions answered by ``others``."""
+        return ServerTemplateSource(
+            self._addresses,
+            namespace=self._namespace,
+            client=self._http,
+            token=self._token,
+            others=others,
+        )
+
+    @property
+    def others(self) -> OtherSources:
+        return self._others
 
     def close(self) -> None:
         self._http.close()
@@ -187,10 +221,19 @@ class ServerTemplateSource:
         ]
 
     def key(self, path: str) -> str | None:
-        raise FunctionError(_NO_KV)
+        return self._others.key(path)
 
     def key_list(self, prefix: str) -> list[KeyPair] | None:
-        raise FunctionError(_NO_KV)
+        return self._others.key_list(prefix)
+
+    def catalog_services(self, name: str) -> list[ServiceInstance] | None:
+        return self._others.catalog_services(name)
+
+    def catalog_service_list(self) -> list[ServiceSummary] | None:
+        return self._others.catalog_service_list()
 
     def secret(self, path: str) -> Mapping[str, Any] | None:
-        raise FunctionError(_NO_SECRETS)
+        return self._others.secret(path)
+
+    def secret_list(self, path: str) -> list[str] | None:
+        return self._others.secret_list(path)

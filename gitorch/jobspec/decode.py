@@ -36,6 +36,7 @@ from gitorch.core.model.job import (
     Template,
     default_reschedule,
 )
+from gitorch.core.model.vault import Vault
 from gitorch.errors import JobspecError
 from gitorch.jobspec.artifacts import decode_artifacts
 from gitorch.jobspec.hcl import Body
@@ -53,6 +54,7 @@ from gitorch.jobspec.reader import BlockReader, each, one
 from gitorch.jobspec.services import check_header, check_restart
 from gitorch.jobspec.templates import decode_template
 from gitorch.jobspec.validate import combine
+from gitorch.jobspec.vault import decode_vault
 from gitorch.jobspec.warnings import JobspecWarning
 
 # Nomad's constraint shorthands: ``regexp = "x"`` means operator "regexp", value "x".
@@ -103,8 +105,9 @@ def _job(r: BlockReader, job_id: str) -> Job:
     resched = _reschedule(r, default_reschedule(job_type))  # the job's block over defaults
     update = _update(r, None)  # the job's update block, merged into each group's
     migrate = decode_migrate(r, None)  # likewise the job's migrate block
+    vault = one(r, "vault", None, decode_vault)  # each task's without its own
     # A task outside any group gets a group of its own, as in Nomad.
-    alone = each(r, "task", 1, lambda t, x: _task(t, x, f"{name}-{x}-{x}", base))
+    alone = each(r, "task", 1, lambda t, x: _task(t, x, f"{name}-{x}-{x}", base, vault))
     groups = [
         TaskGroup(
             name=t.name,
@@ -117,7 +120,10 @@ def _job(r: BlockReader, job_id: str) -> Job:
         for t in alone
     ]
     groups += each(
-        r, "group", 1, lambda g, label: _group(g, label, name, base, resched, update, migrate)
+        r,
+        "group",
+        1,
+        lambda g, label: _group(g, label, name, base, resched, update, migrate, vault),
     )
     fields: dict[str, Any] = {"type": job_type, "datacenters": r.strings("datacenters") or ["*"]}
     return Job(
@@ -148,11 +154,15 @@ def _group(
     resched: ReschedulePolicy,
     update: UpdateStrategy | None,
     migrate: MigrateStrategy | None = None,
+    vault: Vault | None = None,
 ) -> TaskGroup:
     restart = _restart(r, base)
     prefix = f"{job_name}-{name}"
     max_client_disconnect, stop_after_client_disconnect = decode_old_disconnect(r)
-    tasks = each(r, "task", 1, lambda t, label: _task(t, label, f"{prefix}-{label}", restart))
+    vault = one(r, "vault", vault, decode_vault)
+    tasks = each(
+        r, "task", 1, lambda t, label: _task(t, label, f"{prefix}-{label}", restart, vault)
+    )
     volumes = decode_volumes(r)
     check_mounts(r, volumes, tasks)
     return TaskGroup(
@@ -186,7 +196,13 @@ def _ephemeral_disk(c: BlockReader, _: str) -> EphemeralDisk:
     return EphemeralDisk(size_mb=max(size, 0))
 
 
-def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) -> Task:
+def _task(
+    r: BlockReader,
+    name: str,
+    service_name: str,
+    restart: RestartPolicy,
+    vault: Vault | None = None,
+) -> Task:
     return Task(
         name=name,
         driver=r.string("driver"),
@@ -209,6 +225,7 @@ def _task(r: BlockReader, name: str, service_name: str, restart: RestartPolicy) 
         identity=one(r, "identity", None, decode_identity),
         volume_mounts=decode_volume_mounts(r),
         artifacts=decode_artifacts(r),
+        vault=one(r, "vault", vault, decode_vault),
     )
 
 

@@ -9,6 +9,7 @@ import re
 
 from gitorch.core.model.job import TaskGroup
 from gitorch.core.model.service import CheckRestart, Service, ServiceCheck
+from gitorch.jobspec.providers import service_provider_problem
 from gitorch.jobspec.reader import BlockReader
 from gitorch.jobspec.redact import excerpt
 
@@ -46,19 +47,18 @@ def check_restart(c: BlockReader, _: str) -> CheckRestart:
 # -- semantic checks ------------------------------------------------------------------
 
 
-def problems(where: str, services: list[Service]) -> list[Problem]:
-    """Every problem of the ``service`` blocks at ``where`` (a group or a task)."""
+def problems(where: str, services: list[Service], checks: object = None) -> list[Problem]:
+    """Every problem of the ``service`` blocks at ``where`` (a group or a task);
+    ``checks`` (a :class:`~gitorch.jobspec.providers.PluginChecks`) knows the installed
+    service providers."""
     out: list[Problem] = []
     for i, svc in enumerate(services):
         at, key = f'{where} > service "{svc.name}"', f"{where} > service#{i}"
         if not re.fullmatch(r"[A-Za-z0-9$]([A-Za-z0-9${}._-]*[A-Za-z0-9}])?", svc.name):
             out.append((at, "a service name uses letters, digits and dashes only", key))
-        if svc.provider == "consul":
-            msg = 'provider "consul" needs a Consul provider, which gitorch does not have yet; '
-            out.append((at, msg + 'use provider = "nomad"', f"{at}.provider"))
-        elif svc.provider != "nomad":
-            msg = f'unknown provider {excerpt(svc.provider)}; use "nomad"'
-            out.append((at, msg, f"{at}.provider"))
+        problem = service_provider_problem(svc.provider, checks)
+        if problem:
+            out.append((at, problem, f"{at}.provider"))
         if svc.address_mode not in ADDRESS_MODES:
             msg = _mode_message(svc.address_mode, ADDRESS_MODES)
             out.append((at, msg, f"{at}.address_mode"))

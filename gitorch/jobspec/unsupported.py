@@ -38,11 +38,6 @@ def _e(instead: str, api: str = "", harmless: tuple[Any, ...] = ()) -> Unsupport
     return Unsupported("error", instead, api, harmless)
 
 
-_NO_VAULT = _e(
-    "gitorch has no Vault integration, so the task would run without its secrets; "
-    "use Nomad Variables and a template instead (docs/variables.md)",
-    "Vault",
-)
 _NO_SECRET = _e(
     "gitorch has no secret providers, so the task would run without its secrets; "
     "use Nomad Variables and a template instead (docs/variables.md)",
@@ -68,7 +63,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
         "gitorch runs a job in one region; a multiregion job would run only here", "Multiregion"
     ),
     "job.ui": _w("the web UI shows no job description or links", "UI"),
-    "job.vault": _NO_VAULT,
     "job.secret": _NO_SECRET,
     "job.consul_token": _w(
         "gitorch has no Consul; the token is not used nor stored", "ConsulToken", ("",)
@@ -92,7 +86,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
         (False,),
     ),
     "group.consul": _NO_CONSUL,
-    "group.vault": _NO_VAULT,
     "group.secret": _NO_SECRET,
     "ephemeral_disk.sticky": _e(
         "replacement allocations are not kept on the same node with the previous allocation's data",
@@ -103,7 +96,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
         "the previous allocation's data is not copied to its replacement", "Migrate", (False,)
     ),
     # task
-    "task.vault": _NO_VAULT,
     "task.secret": _NO_SECRET,
     "task.consul": _NO_CONSUL,
     "task.csi_plugin": _e(

@@ -25,6 +25,7 @@ from gitorch.core.model.job import (
 from gitorch.errors import JobspecError
 from gitorch.jobspec.durations import format_duration
 from gitorch.jobspec.launch import launch_problems
+from gitorch.jobspec.providers import vault_problems
 from gitorch.jobspec.redact import excerpt
 from gitorch.jobspec.services import port_problems
 from gitorch.jobspec.services import problems as service_problems
@@ -79,7 +80,7 @@ def validate(
 
     ``lines`` is the table :func:`~gitorch.jobspec.decode.decode` fills, to add line numbers.
     """
-    found = _check(job, driver_check)
+    found = _check(job, driver_check, lines)
     if found:
         at = lines or {}
         errors = [
@@ -105,7 +106,9 @@ def problems(job: Job, driver_check: DriverCheck | None = None) -> list[tuple[st
     return [(path, message) for path, message, _ in _check(job, driver_check)]
 
 
-def _check(job: Job, driver_check: DriverCheck | None) -> list[tuple[str, str, str]]:
+def _check(
+    job: Job, driver_check: DriverCheck | None, lines: Mapping[str, int] | None = None
+) -> list[tuple[str, str, str]]:
     f, where = _Found(), f'job "{job.id}"'
     if not job.id:
         f.add(where, "the job ID is empty")
@@ -139,6 +142,7 @@ def _check(job: Job, driver_check: DriverCheck | None) -> list[tuple[str, str, s
         if job.type in SYSTEM_TYPES and group.count > 1:
             msg = f"count is {group.count}: the {job.type} scheduler runs one per node (count 1)"
             f.add(f'{where} > group "{group.name}"', msg, f'{where} > group "{group.name}".count')
+    f.items += vault_problems(job, driver_check, lines)
     return f.items
 
 
@@ -163,7 +167,7 @@ def _group(f: _Found, where: str, group: TaskGroup, driver_check: DriverCheck | 
         _restart(f, f"{where} > restart", group.restart_policy)
     if group.reschedule_policy is not None:
         _reschedule(f, f"{where} > reschedule", group.reschedule_policy)
-    _services(f, where, group.services)
+    _services(f, where, group.services, driver_check)
     f.items += port_problems(where, group)
     _networks(f, where, group.networks)
     for task in group.tasks:
@@ -201,7 +205,7 @@ def _task(f: _Found, where: str, task: Task, driver_check: DriverCheck | None) -
         f.add(f"{where} > logs", "max_files and max_file_size must be at least 1")
     _constraints(f, where, task.constraints)
     _affinities(f, where, task.affinities)
-    _services(f, where, task.services)
+    _services(f, where, task.services, driver_check)
     for i, tmpl in enumerate(task.templates):
         at, key = f"{where} > template", f"{where} > template#{i}"
         if not tmpl.dest_path:
@@ -299,8 +303,10 @@ def total_delay(p: ReschedulePolicy, stop_above: int) -> int:
     return total
 
 
-def _services(f: _Found, where: str, services: list[Service]) -> None:
-    f.items += service_problems(where, services)
+def _services(
+    f: _Found, where: str, services: list[Service], checks: DriverCheck | None = None
+) -> None:
+    f.items += service_problems(where, services, checks)
 
 
 def _constraints(f: _Found, where: str, constraints: list[Constraint]) -> None:

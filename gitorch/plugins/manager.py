@@ -22,6 +22,13 @@ import pluggy
 from gitorch.plugins import hookspecs
 from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
+from gitorch.plugins.providers import (
+    Provider,
+    ProviderContext,
+    SecretsProvider,
+    ServiceProvider,
+    TemplateSource,
+)
 
 BUILTIN = "builtin"
 DISABLE_ENV = "GITORCH_DISABLE_PLUGINS"
@@ -45,6 +52,16 @@ class PluginInfo:
     hooks: tuple[str, ...]
     drivers: tuple[str, ...]
     devices: tuple[str, ...]
+    providers: tuple[str, ...] = ()
+    """``kind:name`` of each provider: ``service:consul``, ``template:consul``, ..."""
+
+
+PROVIDER_KINDS: dict[str, type[Provider]] = {
+    "service_provider": ServiceProvider,
+    "template_source": TemplateSource,
+    "secret_provider": SecretsProvider,
+}
+"""Hook ``register_<kind>s`` -> the base class its providers subclass."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -64,6 +81,9 @@ def _names(items: object, plugin: str, what: str) -> tuple[list[tuple[str, type[
             return [], f"{item.__qualname__} is not a subclass of gitorch Driver"
         if what == "device" and not issubclass(item, DevicePlugin):
             return [], f"{item.__qualname__} is not a subclass of gitorch DevicePlugin"
+        base = PROVIDER_KINDS.get(what)
+        if base is not None and not issubclass(item, base):
+            return [], f"{item.__qualname__} is not a subclass of gitorch {base.__name__}"
         pairs.append((name, item))
     return pairs, ""
 
@@ -195,6 +215,35 @@ class PluginManager:
         reported in ``errors``."""
         return self._build("device", "device plugin", plugin_configs)
 
+    def provider_names(self, kind: str) -> frozenset[str]:
+        """The names of the providers of ``kind`` (a key of ``PROVIDER_KINDS``)."""
+        return frozenset(name for _, name, _ in self._registered(kind))
+
+    def providers(
+        self,
+        kind: str,
+        blocks: Mapping[str, Mapping[str, Any]] | None = None,
+        context: ProviderContext | None = None,
+    ) -> dict[str, Any]:
+        """One instance of each provider of ``kind``, built with its agent config block
+        (``blocks[cls.config_block]``) and ``context``. One whose config is invalid or
+        whose constructor fails is skipped and reported in ``errors``."""
+        ctx = context or ProviderContext()
+        configs = blocks or {}
+        built: dict[str, Any] = {}
+        label = kind.replace("_", " ")
+        for plugin, name, cls in self._registered(kind):
+            config = dict(configs.get(cls.config_block, {})) if cls.config_block else {}
+            problems = cls.validate_plugin_config(config)
+            if problems:
+                self._fail(plugin, f"{label} {name}: {'; '.join(problems)}")
+                continue
+            try:
+                built[name] = cls(config, ctx)
+            except Exception as exc:  # noqa: BLE001
+                self._fail(plugin, f"{label} {name}: constructor raised {_describe(exc)}")
+        return built
+
     def _build(
         self, what: str, label: str, plugin_configs: Mapping[str, Mapping[str, Any]] | None
     ) -> dict[str, Any]:
@@ -218,6 +267,11 @@ class PluginManager:
         """Every registered plugin: name, distribution, version, hooks, what it provides."""
         drivers = self._by_plugin("driver")
         devices = self._by_plugin("device")
+        provided: dict[str, list[str]] = {}
+        for kind in PROVIDER_KINDS:
+            for owner, names in self._by_plugin(kind).items():
+                short = kind.split("_")[0]
+                provided.setdefault(owner, []).extend(f"{short}:{n}" for n in names)
         rows = []
         for name, plugin in self._pm.list_name_plugin():
             if plugin is None or name is None:
@@ -232,6 +286,7 @@ class PluginManager:
                     hooks=hooks,
                     drivers=tuple(sorted(drivers.get(name, ()))),
                     devices=tuple(sorted(devices.get(name, ()))),
+                    providers=tuple(sorted(provided.get(name, ()))),
                 )
             )
         return sorted(rows, key=lambda r: (r.name != BUILTIN, r.name))

@@ -5,6 +5,10 @@ module builds it from the installed driver classes (``Driver.schema_problems``),
 ``gitorch job validate``, the API and every GitOps sync name a bad ``config`` field
 before a task is ever placed. A driver this process does not know is not checked
 here (the scheduler reports it as a missing driver).
+
+What this process has installed also decides which service providers and secrets
+providers a job may use: the check is a :class:`~gitorch.jobspec.providers.PluginChecks`
+that knows their names and names the package to install for a missing one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 
+from gitorch.jobspec.providers import PluginChecks
 from gitorch.plugins.driver import Driver
 
 DriverCheck = Callable[[str, dict[str, object]], list[str]]
@@ -30,4 +35,9 @@ def installed_driver_check() -> DriverCheck:
     """The check for every driver installed here (plugins loaded once per process)."""
     from gitorch.plugins import manager
 
-    return driver_check(manager.load().driver_classes())
+    pm = manager.load()
+    return PluginChecks(
+        driver_check=driver_check(pm.driver_classes()),
+        service_providers=pm.provider_names("service_provider"),
+        secrets_providers=pm.provider_names("secret_provider"),
+    )

@@ -60,6 +60,11 @@ def functions(
         found = _have(source.services(name), f"{kind} {name}")
         return [s for s in found if not tag or tag in s.Tags]
 
+    def catalog_named(query: str, *_: Any) -> list[ServiceInstance]:
+        name, tag = _service_query(query)
+        found = _have(source.catalog_services(name), f"service {name}")
+        return [s for s in found if not tag or tag in s.Tags]
+
     def nomad_service(*args: Any) -> list[ServiceInstance]:
         if len(args) == 1:
             return services_named(str(args[0]), "service")
@@ -87,6 +92,9 @@ def functions(
     def secret(path: str, *_: Any) -> Mapping[str, Any]:
         return {"Data": _have(source.secret(path), f"secret {path}")}
 
+    def secrets(path: str) -> list[str]:
+        return _have(source.secret_list(path), f"secrets under {path}")
+
     table: dict[str, Callable[..., Any]] = {
         "env": lambda name: env.get(name, ""),
         "nomadService": nomad_service,
@@ -99,9 +107,10 @@ def functions(
         "keyOrDefault": key_or_default,
         "keyExists": lambda path: source.key(path) is not None,
         "ls": ls,
-        "service": lambda query: services_named(query, "service"),
-        "services": lambda: service_list("service"),
+        "service": catalog_named,
+        "services": lambda *_: _have(source.catalog_service_list(), "service catalog"),
         "secret": secret,
+        "secrets": secrets,
         **helper_functions(now),
     }
     for name in DENIED:

@@ -91,8 +91,20 @@ class DataSource(Protocol):
         """The keys directly under ``prefix``."""
         ...
 
+    def catalog_services(self, name: str) -> list[ServiceInstance] | None:
+        """The passing instances of ``name`` in the Consul-style catalog (``service``)."""
+        ...
+
+    def catalog_service_list(self) -> list[ServiceSummary] | None:
+        """Every service of the Consul-style catalog, with tags (``services``)."""
+        ...
+
     def secret(self, path: str) -> Mapping[str, Any] | None:
         """The secret at ``path`` (its ``Data``); ``None`` if it does not exist."""
+        ...
+
+    def secret_list(self, path: str) -> list[str] | None:
+        """The names under secret path ``path`` (``secrets``)."""
         ...
 
 
@@ -118,19 +130,30 @@ class EmptySource:
     def key_list(self, prefix: str) -> list[KeyPair] | None:
         return None
 
+    def catalog_services(self, name: str) -> list[ServiceInstance] | None:
+        return None
+
+    def catalog_service_list(self) -> list[ServiceSummary] | None:
+        return None
+
     def secret(self, path: str) -> Mapping[str, Any] | None:
+        return None
+
+    def secret_list(self, path: str) -> list[str] | None:
         return None
 
 
 @dataclass
 class MemorySource:
     """The in-memory twin of a data source, for tests, benchmarks and ``gitorch``
-    commands that render offline. An absent entry is ``None`` (waiting)."""
+    commands that render offline. An absent entry is ``None`` (waiting). The
+    Consul-style ``catalog`` is ``service_map`` unless given on its own."""
 
     service_map: dict[str, list[ServiceInstance]] | None = None
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    catalog: dict[str, list[ServiceInstance]] | None = None
 
     def services(self, name: str) -> list[ServiceInstance] | None:
         if self.service_map is None:
@@ -163,5 +186,23 @@ class MemorySource:
             if k.startswith(base) and "/" not in k[len(base) :]
         ]
 
+    def catalog_services(self, name: str) -> list[ServiceInstance] | None:
+        found = self.catalog if self.catalog is not None else self.service_map
+        return None if found is None else list(found.get(name, []))
+
+    def catalog_service_list(self) -> list[ServiceSummary] | None:
+        if self.catalog is None:
+            return self.service_list()
+        return [
+            ServiceSummary(Name=name, Tags=sorted({t for s in found for t in s.Tags}))
+            for name, found in sorted(self.catalog.items())
+            if found
+        ]
+
     def secret(self, path: str) -> Mapping[str, Any] | None:
         return self.secrets.get(path)
+
+    def secret_list(self, path: str) -> list[str] | None:
+        base = path.rstrip("/") + "/"
+        names = {p[len(base) :].split("/", 1)[0] for p in self.secrets if p.startswith(base)}
+        return sorted(names) if names else None

@@ -1,6 +1,7 @@
 """Pure: the service registrations and checks an allocation wants, given which of its
-tasks run. Group services are registered while any task of the allocation runs (or,
-with ``task`` set, while that task runs); task services while their task runs.
+tasks run, for every service provider (each says which: ``provider``). Group services
+are registered while any task of the allocation runs (or, with ``task`` set, while that
+task runs); task services while their task runs.
 
 Addresses follow ``address_mode``: ``auto`` and ``host`` advertise the host address and
 the allocated host port; ``alloc`` the allocation's address (the host's, under host
@@ -33,6 +34,18 @@ class Wanted(NamedTuple):
     task: str
     group: str
 
+    @property
+    def provider(self) -> str:
+        return self.service.provider
+
+    @property
+    def check_ids(self) -> tuple[str, ...]:
+        reg = self.registration
+        return tuple(
+            check_id(reg.alloc_id, self.group, self.task, self.service.name, c.name)
+            for c in self.service.checks
+        )
+
 
 class CheckTarget(NamedTuple):
     """One check to run: its ID, where to probe, and what it belongs to."""
@@ -47,7 +60,7 @@ class CheckTarget(NamedTuple):
 def wanted(
     alloc: Allocation, job: Job, node: Node, running: set[str], *, canary: bool = False
 ) -> list[Wanted]:
-    """The registrations of ``alloc`` whose tasks run (provider "nomad")."""
+    """The registrations of ``alloc`` whose tasks run (of every provider)."""
     group = job.group(alloc.task_group)
     if group is None or not running:
         return []
@@ -57,7 +70,7 @@ def wanted(
     for task, scope, services in scopes:
         for svc in services:
             owner = task or svc.task_name
-            if svc.provider != "nomad" or (owner and owner not in running):
+            if owner and owner not in running:
                 continue
             address, port = resolve(alloc, node, svc.port_label, svc.address_mode)
             if svc.address and svc.address_mode == "auto":
@@ -83,11 +96,10 @@ def checks(alloc: Allocation, node: Node, regs: list[Wanted]) -> list[CheckTarge
     """Every check of the wanted registrations, with the address and port to probe."""
     out: list[CheckTarget] = []
     for w in regs:
-        for check in w.service.checks:
+        for check, cid in zip(w.service.checks, w.check_ids, strict=True):
             label = check.port_label or w.service.port_label
             mode = check.address_mode or "host"
             host, port = resolve(alloc, node, label, mode)
-            cid = check_id(alloc.id, w.group, w.task, w.service.name, check.name)
             out.append(CheckTarget(cid, check, host, port, w))
     return out
 

@@ -2,9 +2,11 @@
 step with its running tasks, runs their checks, reports check results, and restarts a
 task whose checks fail ``check_restart.limit`` times in a row.
 
-The alloc runner's status reports drive it (``observe``). Writes to the servers go
-through one sender thread, per allocation and idempotent (the latest wanted
-registrations, or none), retried with backoff while no server answers. A check result
+The alloc runner's status reports drive it (``observe``). Each service goes to the
+service provider its ``provider`` names (``nomad``: the servers; see
+:mod:`gitorch.agent.hooks.servicesend`). Writes go through one sender thread, per
+allocation and idempotent (the latest wanted registrations, or none), retried with
+backoff while a provider cannot be reached. A check result
 is written only when its status changes, so steady checks cost the servers nothing.
 """
 
@@ -13,32 +15,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Protocol
 
 from gitorch.agent import allocrunner as ar
 from gitorch.agent.hooks import checkstate, probes
 from gitorch.agent.hooks.checker import Checker
-from gitorch.agent.hooks.registrations import CheckTarget, checks, wanted
+from gitorch.agent.hooks.registrations import CheckTarget, Wanted, checks, wanted
+from gitorch.agent.hooks.servicesend import ProviderSender
 from gitorch.core.model.base import replace
-from gitorch.core.model.service import CheckMode, CheckResult, ServiceRegistration
-from gitorch.errors import GitorchError
+from gitorch.core.model.service import CheckMode, CheckResult
+from gitorch.plugins.providers import ServiceProvider
 
 log = logging.getLogger(__name__)
 Restart = Callable[[str, str, str], None]  # (alloc ID, task, reason)
 # (alloc ID, task, argv, timeout) -> (output, exit code): a script check in its task
 ExecInTask = Callable[[str, str, Sequence[str], float], tuple[bytes, int]]
-
-
-class ServiceSink(Protocol):
-    """What the hook writes to the servers."""
-
-    def upsert_services(self, services: list[ServiceRegistration]) -> int: ...
-
-    def delete_services(self, alloc_ids: list[str]) -> int: ...
-
-    def update_checks(self, alloc_id: str, results: list[CheckResult]) -> int: ...
 
 
 class _Check:
@@ -65,7 +57,7 @@ class _Check:
 class ServiceHook:
     def __init__(
         self,
-        sink: ServiceSink,
+        providers: Mapping[str, ServiceProvider],
         restart: Restart,
         *,
         workers: int = 16,
@@ -73,16 +65,16 @@ class ServiceHook:
         clock: Callable[[], int] = time.time_ns,
         exec_in_task: ExecInTask | None = None,
     ) -> None:
-        self._sink = sink
+        self._sender = ProviderSender(providers)
         self._restart = restart
         self._exec = exec_in_task
         self._clock = clock
         self._retry_max = retry_max_s
         self._lock = threading.Lock()
-        self._pushed: dict[str, list[ServiceRegistration]] = {}  # alloc ID -> registered
+        self._pushed: dict[str, list[Wanted]] = {}  # alloc ID -> registered
         self._checks: dict[str, _Check] = {}  # check ID -> check
         self._started: dict[tuple[str, str], int] = {}  # (alloc, task) -> started at (ns)
-        self._dirty_regs: dict[str, list[ServiceRegistration]] = {}
+        self._dirty_regs: dict[str, list[Wanted]] = {}
         self._dirty_checks: set[str] = set()
         self._cond = threading.Condition(self._lock)
         self._closed = False
@@ -126,7 +118,7 @@ class ServiceHook:
                 self._checker.add(cid, interval, partial(self._probe, cid))
             if mine != set(targets):
                 self._dirty_checks.add(alloc.id)
-            new = [w.registration for w in regs]
+            new = list(regs)
             if self._pushed.get(alloc.id, []) != new:
                 self._pushed[alloc.id] = new
                 self._dirty_regs[alloc.id] = new
@@ -212,26 +204,18 @@ class ServiceHook:
                 dirty, self._dirty_checks = self._dirty_checks, set()
                 results = {a: [c.result for c in self._checks.values() if c.alloc_id == a]
                            for a in dirty if a in self._pushed}  # fmt: skip
-            try:
-                self._send(regs, results)
+                now = {a: list(self._pushed.get(a, [])) for a in results}
+            failed = self._sender.send(regs, results, now)
+            if not failed.errors:
                 delay = 0.0
-            except (GitorchError, OSError) as exc:
-                delay = min(self._retry_max, max(0.25, delay * 2))
-                log.warning("sending service registrations failed (retry in %.1fs): %s", delay, exc)
-                with self._cond:
-                    self._dirty_regs = {**regs, **self._dirty_regs}
-                    self._dirty_checks |= set(results)
-                    self._cond.wait(delay)
-
-    def _send(
-        self, regs: dict[str, list[ServiceRegistration]], results: dict[str, list[CheckResult]]
-    ) -> None:
-        upserts = [r for items in regs.values() for r in items]
-        gone = [alloc_id for alloc_id, items in regs.items() if not items]
-        if gone:
-            self._sink.delete_services(gone)
-        if upserts:
-            self._sink.upsert_services(upserts)
-        for alloc_id, items in results.items():
-            if items and alloc_id not in gone:
-                self._sink.update_checks(alloc_id, items)
+                continue
+            delay = min(self._retry_max, max(0.25, delay * 2))
+            log.warning(
+                "sending service registrations failed (retry in %.1fs): %s",
+                delay,
+                "; ".join(failed.errors),
+            )
+            with self._cond:
+                self._dirty_regs = {**failed.regs, **self._dirty_regs}
+                self._dirty_checks |= failed.checks
+                self._cond.wait(delay)

@@ -16,6 +16,7 @@ from gitorch.core.model.identity import WorkloadIdentity
 from gitorch.core.model.launch import DispatchPayloadConfig, ParameterizedJobConfig, PeriodicConfig
 from gitorch.core.model.service import Service as Service
 from gitorch.core.model.service import ServiceCheck as ServiceCheck
+from gitorch.core.model.vault import Vault
 
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
@@ -251,6 +252,7 @@ class Task(Model, frozen=True, kw_only=True):
     identity: WorkloadIdentity | None = None  # the default workload identity's block
     volume_mounts: list[VolumeMount] = []
     artifacts: list[TaskArtifact] = []
+    vault: Vault | None = None  # its own block, else its group's, else its job's
 
 
 class TaskGroup(Model, frozen=True, kw_only=True):

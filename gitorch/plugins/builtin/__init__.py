@@ -1,5 +1,6 @@
 """gitorch's built-in plugin: the raw_exec, exec, java, qemu, docker, containerd and mock
-task drivers, and the nvidia and usb device plugins.
+task drivers, the nvidia and usb device plugins, and the ``nomad`` service provider and
+template source (:mod:`gitorch.agent.nomadproviders`).
 
 It is registered through the same hooks as any third-party plugin (entry point
 ``builtin`` in the ``gitorch`` group); ``gitorch.plugins.manager`` loads it first.
@@ -20,6 +21,7 @@ from gitorch.plugins.builtin.usb import UsbDevicePlugin
 from gitorch.plugins.device import DevicePlugin
 from gitorch.plugins.driver import Driver
 from gitorch.plugins.hookspecs import hookimpl
+from gitorch.plugins.providers import ServiceProvider, TemplateSource
 
 __all__ = [
     "ContainerdDriver",
@@ -51,3 +53,17 @@ def register_drivers() -> Sequence[type[Driver]]:
 @hookimpl
 def register_devices() -> Sequence[type[DevicePlugin]]:
     return [NvidiaDevice, UsbDevicePlugin]
+
+
+@hookimpl
+def register_service_providers() -> Sequence[type[ServiceProvider]]:
+    from gitorch.agent.nomadproviders import NomadServiceProvider
+
+    return [NomadServiceProvider]
+
+
+@hookimpl
+def register_template_sources() -> Sequence[type[TemplateSource]]:
+    from gitorch.agent.nomadproviders import NomadTemplateSource
+
+    return [NomadTemplateSource]

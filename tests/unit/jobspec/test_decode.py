@@ -430,7 +430,7 @@ job "web" {
 
 
 def test_a_known_block_in_the_wrong_place_is_unknown() -> None:
-    listed = {"job.ui", "task.vault", "network.dns"}
+    listed = {"job.ui", "task.secret", "network.dns"}
     assert listed <= UNSUPPORTED.keys()
     assert not {"group.network", "resources.device", "resources.network"} & UNSUPPORTED.keys()
     job = parse_file("jobs/redis.nomad.hcl", REDIS)  # has update {} and network {}
