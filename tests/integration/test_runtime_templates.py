@@ -265,8 +265,22 @@ MODES = {
 }
 
 
+ONCE = """
+      template {
+        destination = "local/once.txt"
+        data        = "{{ with nomadVar \\"nomad/jobs/nop\\" }}{{ .v }}{{ end }}"
+        once        = true
+      }"""
+
+# A template that cannot render the variable's new value: the task is killed and failed.
+BAD = WATCHER.replace("{{ .v }}", "{{ (.v | parseJSON).n }}")
+
+
 def watcher_job(job_id: str) -> str:
-    return WATCHER % {"job": job_id, "mode": MODES[job_id], "quick": QUICK}
+    text = WATCHER % {"job": job_id, "mode": MODES[job_id], "quick": QUICK}
+    if job_id == "nop":
+        text = text.replace("      resources {", ONCE.lstrip("\n") + "\n      resources {", 1)
+    return text
 
 
 @pytest.fixture
@@ -395,8 +409,33 @@ def test_variable_changes_signal_rewrite_and_run_the_change_script(
         assert "Restart Signaled" not in kinds and "Killing" not in kinds, (job_id, kinds)
     nop_kinds = [e["Type"] for e in task_state(agent, nop)["Events"]]
     assert nop_kinds == ["Received", "Task Setup", "Started"]
+    assert task_file(agent, nop, "local/once.txt") == "one"  # once = true: never again
     # a second change signals again
     put_var(agent, "nomad/jobs/sig", "three")
     wait_for(
         lambda: task_file(agent, sig, "local/hups.txt") == "twothree" or None, 30, "second HUP"
     )
+
+
+def test_a_template_that_cannot_render_any_more_fails_the_task(
+    live: tuple[Agent, GitRepo],
+) -> None:
+    agent, repo = live
+    put_var(agent, "nomad/jobs/bad", '{"n": 7}')
+    job_text = BAD % {"job": "bad", "mode": 'change_mode = "noop"', "quick": QUICK}
+    repo.commit("bad", **{"jobs__bad.nomad.hcl": job_text})
+    (alloc,) = wait_for(lambda: agent.running("bad"), 60, "bad running")
+    assert task_file(agent, alloc["ID"], "local/v.txt") == "7"
+    put_var(agent, "nomad/jobs/bad", "not json")
+    state = wait_for(
+        lambda: (s := task_state(agent, alloc["ID"]))["State"] == "dead" and s,
+        30,
+        "the task killed",
+    )
+    assert state["Failed"] is True
+    killing = [e for e in state["Events"] if e["Type"] == "Killing"]
+    assert killing[0]["DisplayMessage"].startswith("Template failed: template: local/v.txt:1:")
+    assert "error calling parseJSON" in killing[0]["DisplayMessage"]
+    assert killing[0]["FailsTask"] is True
+    assert task_file(agent, alloc["ID"], "local/v.txt") == "7"  # the last output is kept
+    wait_for(lambda: agent.allocs("bad")[0]["ClientStatus"] == "failed" or None, 30, "alloc failed")
