@@ -57,8 +57,8 @@ def problems(where: str, services: list[Service], checks: object = None) -> list
         if not re.fullmatch(r"[A-Za-z0-9$]([A-Za-z0-9${}._-]*[A-Za-z0-9}])?", svc.name):
             out.append((at, "a service name uses letters, digits and dashes only", key))
         problem = service_provider_problem(svc.provider, checks)
-        if problem:
-            out.append((at, problem, f"{at}.provider"))
+        if problem:  # the attribute's line is known when the block is the only one
+            out.append((at, problem, f"{where} > service.provider" if len(services) == 1 else key))
         if svc.address_mode not in ADDRESS_MODES:
             msg = _mode_message(svc.address_mode, ADDRESS_MODES)
             out.append((at, msg, f"{at}.address_mode"))
