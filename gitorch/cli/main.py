@@ -104,7 +104,8 @@ def plugin() -> None:
 @click.option("-json", "--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def plugin_list(ctx: Context, as_json: bool) -> None:
-    """Plugins found in this Python environment: name, version, hooks, drivers, devices."""
+    """Plugins found in this Python environment: name, version, drivers, devices,
+    providers, hooks."""
     try:
         manager = importlib.import_module("gitorch.plugins.manager")
     except ImportError as exc:
@@ -116,10 +117,11 @@ def plugin_list(ctx: Context, as_json: bool) -> None:
         return
     rows = [
         (i.name, i.version or "", i.dist or "", ",".join(i.drivers), ",".join(i.devices),
-         ",".join(i.hooks))
+         ",".join(i.providers), ",".join(i.hooks))
         for i in infos
     ]  # fmt: skip
-    click.echo(table(("Name", "Version", "Package", "Drivers", "Devices", "Hooks"), rows))
+    heads = ("Name", "Version", "Package", "Drivers", "Devices", "Providers", "Hooks")
+    click.echo(table(heads, rows))
     for err in pm.errors:
         click.echo(f"plugin {err.name} skipped: {err.message}", err=True)
 

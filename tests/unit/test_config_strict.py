@@ -109,3 +109,18 @@ def test_build_reports_the_file_and_line(tmp_path: Path) -> None:
     path.write_text('server {\n  enabled = true\n}\nacl {\n  enabled = true\n  tokens = "X"\n}\n')
     with pytest.raises(ConfigError, match=rf"^{path}:6: acl.tokens must be a list"):
         build({"config": [str(path)]})
+
+
+def test_consul_and_vault_blocks_are_read_for_the_provider_plugins(tmp_path: Path) -> None:
+    cfg = load(
+        tmp_path,
+        'consul {\n  address = "127.0.0.1:8500"\n  token = "t0k"\n}\n'
+        'vault {\n  enabled = true\n  address = "http://127.0.0.1:8200"\n}\n',
+    )
+    assert cfg.providers == {
+        "consul": {"address": "127.0.0.1:8500", "token": "t0k"},
+        "vault": {"enabled": True, "address": "http://127.0.0.1:8200"},
+    }
+    assert "t0k" not in repr(cfg)
+    message = refused(tmp_path, 'vault {\n  enabled = true\n  adress = "x"\n}\n')
+    assert "agent.hcl:3: vault: unknown setting 'adress'" in message
