@@ -13,8 +13,11 @@ from gitorch.api import (
     routes_acl,
     routes_agent,
     routes_allocs,
+    routes_clientalloc,
+    routes_clientfs,
     routes_deployments,
     routes_events,
+    routes_exec,
     routes_gitops,
     routes_internal,
     routes_jobactions,
@@ -74,6 +77,9 @@ def make_app(
         *routes_nodes.routes(backend),
         *routes_status.routes(backend, client, cluster),
         *routes_logs.routes(backend, client),
+        *routes_clientfs.routes(backend, client),
+        *routes_clientalloc.routes(backend, client),
+        *routes_exec.routes(backend, client),
         *routes_gitops.routes(backend),
         *routes_deployments.routes(backend),
         *routes_services.routes(backend),
@@ -143,7 +149,7 @@ class TokenGate:
         self.tokens = frozenset(tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _gated(scope["path"]):
+        if scope["type"] in ("http", "websocket") and _gated(scope["path"]):
             headers = Headers(scope=scope)
             token = headers.get("x-nomad-token", "")
             auth = headers.get("authorization", "")

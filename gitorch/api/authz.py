@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 from starlette.datastructures import Headers, QueryParams
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitorch.api.http import MAX_BODY_BYTES, text_response
@@ -65,6 +65,7 @@ def scope(name: str, level: str, list_filter: str = "") -> Check:
 _JOB = "/v1/job/{job_id:jobid}"
 _JOBS = "/v1/job/{job_id:str}"
 _ALLOC = "/v1/allocation/{alloc_id:str}"
+_CALLOC = "/v1/client/allocation/{alloc_id:str}"
 _DEP = "{id:str}"
 # (method, route path) -> check. GET stands for HEAD too, POST for PUT; "*" is every
 # method of a mounted app.
@@ -100,6 +101,22 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", f"{_ALLOC}/checks"): ns("read-job", "alloc"),
     ("GET", "/v1/client/allocation/{alloc_id:str}/checks"): ns("read-job", "alloc"),
     ("GET", "/v1/client/fs/logs/{alloc_id:str}"): ns("read-logs", "alloc"),
+    # the client routes (gitorch.api.routes_clientfs, routes_clientalloc, routes_exec),
+    # with the capabilities Nomad's client checks
+    ("GET", "/v1/client/fs/ls/{alloc_id:str}"): ns("read-fs", "alloc"),
+    ("GET", "/v1/client/fs/stat/{alloc_id:str}"): ns("read-fs", "alloc"),
+    ("GET", "/v1/client/fs/cat/{alloc_id:str}"): ns("read-fs", "alloc"),
+    ("GET", "/v1/client/fs/readat/{alloc_id:str}"): ns("read-fs", "alloc"),
+    ("GET", "/v1/client/fs/stream/{alloc_id:str}"): ns("read-fs", "alloc"),
+    ("GET", f"{_CALLOC}/stats"): ns("read-job", "alloc"),
+    ("POST", f"{_CALLOC}/restart"): ns("alloc-lifecycle", "alloc"),
+    ("POST", f"{_CALLOC}/signal"): ns("alloc-lifecycle", "alloc"),
+    ("GET", f"{_CALLOC}/gc"): ns("submit-job", "alloc"),
+    ("POST", f"{_CALLOC}/gc"): ns("submit-job", "alloc"),
+    ("GET", f"{_CALLOC}/exec"): ns("alloc-exec", "alloc"),  # the WebSocket upgrade
+    ("GET", "/v1/client/stats"): scope("node", "read"),
+    ("GET", "/v1/client/gc"): scope("node", "write"),
+    ("POST", "/v1/client/gc"): scope("node", "write"),
     ("GET", "/v1/evaluations"): ns("read-job", lists=True),
     ("GET", "/v1/evaluation/{eval_id:str}"): ns("read-job", "eval"),
     ("GET", "/v1/evaluation/{eval_id:str}/allocations"): ns("read-job", "eval", lists=True),
@@ -215,6 +232,8 @@ REGISTRATION_DISABLED = (
 def check_for(method: str, route: BaseRoute) -> Check | None:
     if isinstance(route, Mount):
         return CHECKS.get(("*", route.path))
+    if isinstance(route, WebSocketRoute):  # the upgrade is a GET
+        return CHECKS.get(("GET", route.path))
     return CHECKS.get((_METHOD.get(method, method), getattr(route, "path", "")))
 
 
@@ -228,6 +247,8 @@ def undeclared(routes: Iterable[BaseRoute]) -> list[str]:
             for method in sorted(route.methods or ()):
                 if check_for(method, route) is None:
                     out.append(f"{method} {route.path}")
+        if isinstance(route, WebSocketRoute) and check_for("GET", route) is None:
+            out.append(f"GET (websocket) {route.path}")
     return out
 
 
@@ -259,7 +280,7 @@ class AclGate:
             )
 
     async def __call__(self, scope_: Scope, receive: Receive, send: Send) -> None:
-        if scope_["type"] != "http":
+        if scope_["type"] not in ("http", "websocket"):  # a WebSocket upgrade is checked too
             await self.app(scope_, receive, send)
             return
         route = next((r for r in self.routes if r.matches(scope_)[0] == Match.FULL), None)
@@ -267,7 +288,8 @@ class AclGate:
             await self.app(scope_, receive, send)
             return
         path_params: dict[str, Any] = route.matches(scope_)[1].get("path_params", {})
-        check = check_for(scope_["method"], route)
+        verb = scope_.get("method", "GET")  # a WebSocket upgrade has none: it is a GET
+        check = check_for(verb, route)
         identity = self.resolver.resolve(presented_token(Headers(scope=scope_)))
         scope_.setdefault("state", {})["acl_identity"] = identity
         if check is None:
@@ -293,7 +315,7 @@ class AclGate:
                 scope_, receive, send, identity, check.capability.describe(), namespace
             )
             return
-        method = _METHOD.get(scope_["method"], scope_["method"])
+        method = _METHOD.get(verb, verb)
         if (method, getattr(route, "path", "")) in REGISTRATIONS and not identity.management:
             if self.state().operator.config().reject_job_registration:
                 refusal = text_response(f"Permission denied: {REGISTRATION_DISABLED}", 403)
@@ -304,7 +326,7 @@ class AclGate:
             check.list_filter
             and not identity.management
             and not own_node  # a client reads all of its own node's allocations
-            and scope_["method"] in ("GET", "HEAD")
+            and verb in ("GET", "HEAD")
         ):
             await self.app(scope_, receive, _ListFilter(send, identity, check.list_filter, now))
             return

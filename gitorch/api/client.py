@@ -10,6 +10,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 
@@ -23,6 +24,7 @@ from gitorch.api.wire import (
     JobVersionsResponse,
     NodeEligibilityResponse,
 )
+from gitorch.api.wsclient import SyncWs, ws_url
 from gitorch.codec import from_json, to_builtins
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Deployment, Evaluation, GitopsStatus, Job, Node, NodeListStub
@@ -91,6 +93,7 @@ class Client:
         self.region = region  # sent as ?region= when set, as Nomad's client does
         token = token if token is not None else default_token()
         headers = {"X-Nomad-Token": token} if token else {}
+        self._token, self._verify = token, verify
         self._http = httpx.Client(
             base_url=self.address,
             headers=headers,
@@ -284,6 +287,21 @@ class Client:
         except httpx.HTTPError as exc:
             raise ApiError(0, str(exc) or type(exc).__name__, url=self.address) from exc
 
+    def websocket(self, path: str, params: Mapping[str, str]) -> SyncWs:
+        """A WebSocket to ``path`` (``alloc exec``) with this client's token and TLS."""
+        query = {"namespace": self.namespace, **params}
+        if self.region:
+            query.setdefault("region", self.region)
+        url = ws_url(self.address, path) + "?" + urlencode(query)
+        headers = {"X-Nomad-Token": self._token} if self._token else {}
+        context = self._verify if isinstance(self._verify, ssl.SSLContext) else None
+        if context is None and self.address.startswith("https://"):
+            context = ssl.create_default_context()
+            if self._verify is False:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        return SyncWs.open(url, headers, context)
+
     def stream_plain(self, path: str, params: Mapping[str, str]) -> Iterator[bytes]:
         """A streaming GET's bytes as they arrive (``/v1/agent/monitor?plain=true``)."""
         try:
@@ -381,12 +399,21 @@ class ProxiedStream:
 
 
 async def open_proxied_stream(
-    address: str, path: str, params: Mapping[str, str], headers: Mapping[str, str]
+    address: str,
+    path: str,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    *,
+    method: str = "GET",
+    body: bytes = b"",
 ) -> ProxiedStream:
-    """Start a streaming GET of ``path`` on the agent at ``address``."""
+    """Start a streaming request (a GET unless ``method``) of ``path`` on the agent at
+    ``address``."""
     client = httpx.AsyncClient(base_url=base_url(address), timeout=httpx.Timeout(10.0, read=None))
     try:
-        request = client.build_request("GET", path, params=params, headers=headers)
+        request = client.build_request(
+            method, path, params=params, headers=headers, content=body or None
+        )
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
         await client.aclose()

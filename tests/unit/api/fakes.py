@@ -34,10 +34,12 @@ from gitorch.core.model import (
     Plan,
     replace,
 )
+from gitorch.core.model.clientstats import AllocResourceUsage, HostMemoryStats, HostStats
 from gitorch.core.model.drain import DrainStrategy
 from gitorch.core.model.gitops import HistoryItem
 from gitorch.core.state import ApplyResult, StateStore
-from gitorch.errors import NotFoundError
+from gitorch.core.task import ExecCommand
+from gitorch.errors import BadRequestError, NotFoundError
 from gitorch.gitsync.webhook import verify_signature
 from gitorch.server.backend import (
     JobDeregisterResponse,
@@ -249,6 +251,42 @@ class FakeClient:
         if not path.exists():
             raise NotFoundError(f"alloc {alloc_id} has no task {task!r} on node {self.node_id}")
         return path
+
+    # The rest of ClientBackend: an allocation is a directory under ``root`` whose
+    # tasks have all finished (so what needs a live task is a 400).
+
+    def alloc_dir(self, alloc_id: str) -> tuple[Path, list[str]]:
+        path = self.root / alloc_id
+        if not alloc_id or "/" in alloc_id or alloc_id in (".", "..") or not path.is_dir():
+            raise NotFoundError(f"Unknown allocation {alloc_id!r}")
+        return path, ["t"]
+
+    def _stopped(self, alloc_id: str) -> BadRequestError:
+        self.alloc_dir(alloc_id)
+        return BadRequestError(f"allocation {alloc_id} is stopped")
+
+    def restart_alloc(self, alloc_id: str, task: str, all_tasks: bool) -> list[str]:
+        raise self._stopped(alloc_id)
+
+    def signal_alloc(self, alloc_id: str, task: str, sig: str) -> list[str]:
+        raise self._stopped(alloc_id)
+
+    def alloc_stats(self, alloc_id: str, task: str) -> AllocResourceUsage:
+        raise self._stopped(alloc_id)
+
+    def exec_command(
+        self, alloc_id: str, task: str, cmd: list[str], tty: bool
+    ) -> tuple[ExecCommand, str]:
+        raise self._stopped(alloc_id)
+
+    def gc_alloc(self, alloc_id: str) -> None:
+        self.alloc_dir(alloc_id)
+
+    def gc_all(self) -> list[str]:
+        return []
+
+    def host_stats(self) -> HostStats:
+        return HostStats(memory=HostMemoryStats(total=1 << 30))
 
 
 def simple_job(job_id: str = "web", count: int = 2) -> dict[str, Any]:

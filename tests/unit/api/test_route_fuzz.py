@@ -179,6 +179,12 @@ QUERY = st.fixed_dictionaries(
         "status": QUERY_VALUES,
         "address": QUERY_VALUES,
         "stale": QUERY_VALUES,
+        "path": st.one_of(
+            QUERY_VALUES, st.sampled_from(["t.stdout.0", "/", "..", "../../etc/passwd", "\x00"])
+        ),
+        "limit": QUERY_VALUES,
+        "follow": QUERY_VALUES,
+        "node_id": st.sampled_from(["", NODE, "other-node"]),
     },
 )
 PATH_VALUES = st.one_of(
@@ -198,7 +204,7 @@ def test_no_route_answers_5xx_to_hostile_input(fuzzed: Fuzzed, data: st.DataObje
     path = _PARAM.sub(lambda m: data.draw(PATH_VALUES, label=m.group(1)), template)
     params = data.draw(QUERY, label="query")
     params.setdefault("wait", "1ms")  # a blocking query without one waits 5 minutes
-    if template.startswith("/v1/client/fs/logs"):
+    if template.startswith(("/v1/client/fs/logs", "/v1/client/fs/stream")):
         params["follow"] = "false"  # a follow streams until the task ends: not a fuzz target
     body = data.draw(BODIES, label="body") if method in ("POST", "PUT") else None
     fuzzed.send(method, path, params=params, content=body)
