@@ -7,6 +7,7 @@ import sys
 import click
 
 from gitorch.api.wire import AllocListStub, AllocWithJob
+from gitorch.cli import alloc_stats
 from gitorch.cli.output import (
     Context,
     emit,
@@ -35,13 +36,17 @@ def find_alloc(ctx: Context, prefix: str) -> AllocWithJob:
 @alloc.command()
 @click.argument("alloc_id")
 @click.option("-verbose", "--verbose", is_flag=True, help="Full IDs, indexes, every event.")
+@click.option("-stats", "--stats", is_flag=True, help="Each task's resource usage, in detail.")
 @template_option
 @pass_context
-def status(ctx: Context, alloc_id: str, verbose: bool, template: str | None) -> None:
+def status(
+    ctx: Context, alloc_id: str, verbose: bool, stats: bool, template: str | None
+) -> None:
     """Show an allocation (by ID or unique prefix), its tasks and their events."""
     found = find_alloc(ctx, alloc_id)
     if emit(ctx, found, template):
         return
+    usage, why = alloc_stats.fetch_usage(ctx, found) if stats else ({}, "")
     ident = (lambda s: s) if verbose else short
     extra: list[tuple[str, object]] = []
     if verbose:
@@ -80,6 +85,8 @@ def status(ctx: Context, alloc_id: str, verbose: bool, template: str | None) -> 
                 ]
             )
         )
+        if stats:
+            click.echo(alloc_stats.task_usage(found, name, usage, why))
         events = task.events if verbose else task.events[-10:]
         rows = [(when(e.time), e.type, e.display_message or e.message) for e in reversed(events)]
         if rows:

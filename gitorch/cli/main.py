@@ -16,6 +16,7 @@ import click
 from gitorch.cli import agentcmds
 from gitorch.cli.acl import acl
 from gitorch.cli.alloc import alloc
+from gitorch.cli.alloc_ops import alloc_exec, alloc_fs, alloc_restart, alloc_signal
 from gitorch.cli.cluster import operator, server
 from gitorch.cli.completion import completion
 from gitorch.cli.deployment import deployment
@@ -93,6 +94,8 @@ for _command in (evals, deployment, service, status, completion, sync, diff, git
 cli.add_command(importlib.import_module("gitorch.cli.tls").tls)
 for _group, _sub in ((cli, system), (alloc, alloc_stop), (job, job_scale)):
     _group.add_command(_sub)
+for _sub in (alloc_fs, alloc_exec, alloc_restart, alloc_signal):
+    alloc.add_command(_sub)
 
 
 @cli.group()
