@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 PATH = "/v1/client/allocation/{alloc_id:str}/exec"
 NODE_EXEC = Capability("namespace", "alloc-node-exec")
 _PASSED = ("x-nomad-token", "authorization")
+CLOSE_WAIT_S = 5.0  # how long the agent waits for a client to close after the exit frame
 
 
 def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
@@ -123,17 +124,30 @@ async def run_session(websocket: WebSocket, process: ExecProcess) -> int | None:
     outbound = asyncio.create_task(_pump_out(websocket, process))
     try:
         done, _ = await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_COMPLETED)
-        if outbound in done and outbound.exception() is None:
-            with contextlib.suppress(Exception):
-                await websocket.close(1000)
-            return outbound.result()
-        return None
+        for task in done:
+            if task.exception() is not None:
+                log.warning("exec session failed", exc_info=task.exception())
+        if outbound not in done or outbound.exception() is not None:
+            return None
+        await _closing(websocket, inbound)
+        return outbound.result()
     finally:
         for task in (inbound, outbound):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await process.close()
+
+
+async def _closing(websocket: WebSocket, reading: asyncio.Task[None]) -> None:
+    """After the last frame, let the client close first (it does on the exit frame),
+    still reading what it sends: closing with its frames unread resets the connection,
+    and the client may then lose the frames it had not read yet. Close after a while."""
+    with contextlib.suppress(asyncio.TimeoutError, Exception):
+        await asyncio.wait_for(asyncio.shield(reading), CLOSE_WAIT_S)
+    if not reading.done():
+        with contextlib.suppress(Exception):
+            await websocket.close(1000)
 
 
 async def _pump_in(websocket: WebSocket, process: ExecProcess) -> None:
@@ -206,8 +220,11 @@ async def relay(websocket: WebSocket, address: str, *, mark: bool = True) -> Non
             try:
                 text = await upstream.recv_text()
             except WsClosed as closed:
-                with contextlib.suppress(Exception):
-                    await websocket.close(closed.code, closed.reason)
+                with contextlib.suppress(asyncio.TimeoutError, Exception):
+                    await asyncio.wait_for(asyncio.shield(down), CLOSE_WAIT_S)
+                if not down.done():
+                    with contextlib.suppress(Exception):
+                        await websocket.close(closed.code, closed.reason)
                 return
             await websocket.send_text(text)
     finally:
@@ -219,10 +236,14 @@ async def relay(websocket: WebSocket, address: str, *, mark: bool = True) -> Non
 
 
 async def _downstream(websocket: WebSocket, upstream: AsyncWs) -> None:
+    """The client's frames to the far side, until the client leaves (frames sent after
+    the far side closed are read and dropped)."""
     while True:
         try:
             text = await websocket.receive_text()
         except (WebSocketDisconnect, RuntimeError, KeyError):
-            await upstream.close()
+            with contextlib.suppress(Exception):
+                await upstream.close()
             return
-        await upstream.send_text(text)
+        with contextlib.suppress(WsClosed):
+            await upstream.send_text(text)
