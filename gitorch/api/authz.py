@@ -66,7 +66,6 @@ _JOB = "/v1/job/{job_id:jobid}"
 _JOBS = "/v1/job/{job_id:str}"
 _ALLOC = "/v1/allocation/{alloc_id:str}"
 _CALLOC = "/v1/client/allocation/{alloc_id:str}"
-_CALLOC = "/v1/client/allocation/{alloc_id:str}"
 _DEP = "{id:str}"
 # (method, route path) -> check. GET stands for HEAD too, POST for PUT; "*" is every
 # method of a mounted app.
@@ -102,22 +101,6 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", f"{_ALLOC}/checks"): ns("read-job", "alloc"),
     ("GET", "/v1/client/allocation/{alloc_id:str}/checks"): ns("read-job", "alloc"),
     ("GET", "/v1/client/fs/logs/{alloc_id:str}"): ns("read-logs", "alloc"),
-    # the client routes (gitorch.api.routes_clientfs, routes_clientalloc, routes_exec),
-    # with the capabilities Nomad's client checks
-    ("GET", "/v1/client/fs/ls/{alloc_id:str}"): ns("read-fs", "alloc"),
-    ("GET", "/v1/client/fs/stat/{alloc_id:str}"): ns("read-fs", "alloc"),
-    ("GET", "/v1/client/fs/cat/{alloc_id:str}"): ns("read-fs", "alloc"),
-    ("GET", "/v1/client/fs/readat/{alloc_id:str}"): ns("read-fs", "alloc"),
-    ("GET", "/v1/client/fs/stream/{alloc_id:str}"): ns("read-fs", "alloc"),
-    ("GET", f"{_CALLOC}/stats"): ns("read-job", "alloc"),
-    ("POST", f"{_CALLOC}/restart"): ns("alloc-lifecycle", "alloc"),
-    ("POST", f"{_CALLOC}/signal"): ns("alloc-lifecycle", "alloc"),
-    ("GET", f"{_CALLOC}/gc"): ns("submit-job", "alloc"),
-    ("POST", f"{_CALLOC}/gc"): ns("submit-job", "alloc"),
-    ("GET", f"{_CALLOC}/exec"): ns("alloc-exec", "alloc"),  # the WebSocket upgrade
-    ("GET", "/v1/client/stats"): scope("node", "read"),
-    ("GET", "/v1/client/gc"): scope("node", "write"),
-    ("POST", "/v1/client/gc"): scope("node", "write"),
     # the client routes (gitorch.api.routes_clientfs, routes_clientalloc, routes_exec),
     # with the capabilities Nomad's client checks
     ("GET", "/v1/client/fs/ls/{alloc_id:str}"): ns("read-fs", "alloc"),
@@ -251,8 +234,6 @@ def check_for(method: str, route: BaseRoute) -> Check | None:
         return CHECKS.get(("*", route.path))
     if isinstance(route, WebSocketRoute):  # the upgrade is a GET
         return CHECKS.get(("GET", route.path))
-    if isinstance(route, WebSocketRoute):  # the upgrade is a GET
-        return CHECKS.get(("GET", route.path))
     return CHECKS.get((_METHOD.get(method, method), getattr(route, "path", "")))
 
 
@@ -266,8 +247,6 @@ def undeclared(routes: Iterable[BaseRoute]) -> list[str]:
             for method in sorted(route.methods or ()):
                 if check_for(method, route) is None:
                     out.append(f"{method} {route.path}")
-        if isinstance(route, WebSocketRoute) and check_for("GET", route) is None:
-            out.append(f"GET (websocket) {route.path}")
         if isinstance(route, WebSocketRoute) and check_for("GET", route) is None:
             out.append(f"GET (websocket) {route.path}")
     return out
