@@ -9,10 +9,21 @@ from pathlib import Path
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from gitorch.ui import actions, allocs, cluster, jobs, logs, overview, sync
+from gitorch.ui import (
+    actions,
+    allocfiles,
+    allocs,
+    allocstats,
+    cluster,
+    execrelay,
+    jobs,
+    logs,
+    overview,
+    sync,
+)
 from gitorch.ui.view import failure_page
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,6 +47,9 @@ def routes() -> list[BaseRoute]:
             Route("/jobs", jobs.job_list, methods=["GET"]),
             Route("/job/{job_id:path}", jobs.job_page, methods=["GET"]),
             Route("/allocation/{alloc_id:str}", allocs.alloc_page, methods=["GET"]),
+            Route("/allocation/{alloc_id:str}/stats", allocstats.fragment, methods=["GET"]),
+            Route("/allocation/{alloc_id:str}/fs", allocfiles.files, methods=["GET"]),
+            WebSocketRoute("/allocation/{alloc_id:str}/exec", execrelay.ExecRelay()),
             Route("/nodes", cluster.node_list, methods=["GET"]),
             Route("/node/{node_id:str}", cluster.node_page, methods=["GET"]),
             Route("/evaluations", cluster.eval_list, methods=["GET"]),
