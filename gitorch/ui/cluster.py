@@ -1,4 +1,5 @@
-"""The cluster's pages: nodes (list and one node with its allocations) and evaluations
+"""The cluster's pages: nodes (a page of the list with pool, devices and how full each
+is; one node with its bin-packing picture, devices and allocations) and evaluations
 (with each one's placement failures)."""
 
 from __future__ import annotations
@@ -8,15 +9,31 @@ from starlette.responses import Response
 
 from gitorch.ui.api import UiApi, seg
 from gitorch.ui.render import page
+from gitorch.ui.topology import WIDTH, devices, node_details, packing, page_of
 from gitorch.ui.view import view
+
+PAGE = 100  # nodes per page of the list: each costs two in-process reads
 
 
 @view
 async def node_list(request: Request) -> Response:
     async with UiApi(request) as api:
-        nodes = await api.get("/v1/nodes")
-    nodes.sort(key=lambda n: (n.get("Name", ""), n.get("ID", "")))
-    return page(request, "nodes.html", {"title": "Nodes", "nodes": nodes})
+        stubs = await api.get("/v1/nodes")
+        stubs.sort(key=lambda n: (n.get("Name", ""), n.get("ID", "")))
+        number, pages = page_of(request, len(stubs), PAGE)
+        nodes = await node_details(api, stubs[(number - 1) * PAGE : number * PAGE])
+    return page(
+        request,
+        "nodes.html",
+        {
+            "title": "Nodes",
+            "nodes": nodes,
+            "total": len(stubs),
+            "first": (number - 1) * PAGE + 1 if nodes else 0,
+            "page": number,
+            "pages": pages,
+        },
+    )
 
 
 @view
@@ -29,7 +46,14 @@ async def node_page(request: Request) -> Response:
     return page(
         request,
         "node.html",
-        {"title": f"Node {node.get('Name', node_id)}", "node": node, "allocs": allocs},
+        {
+            "title": f"Node {node.get('Name', node_id)}",
+            "node": node,
+            "allocs": allocs,
+            "pack": packing(node, allocs),
+            "devices": devices(node),
+            "width": WIDTH,
+        },
     )
 
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gitorch.ui.api import UiApi, seg
+from gitorch.ui.caps import token_caps
 from gitorch.ui.render import page
 from gitorch.ui.view import view
 
@@ -34,8 +35,10 @@ def matches(job: dict[str, Any], status: str, kind: str, text: str) -> bool:
 async def job_list(request: Request) -> Response:
     q = request.query_params
     status, kind, text = q.get("status", ""), q.get("type", ""), q.get("q", "").strip()
+    ns = q.get("namespace", "*") or "*"
     async with UiApi(request) as api:
-        jobs = await api.get("/v1/jobs")
+        jobs = await api.get("/v1/jobs", namespace=ns)
+        namespaces = await api.get_or("/v1/namespaces", [])
     shown = [j for j in jobs if matches(j, status, kind, text)]
     return page(
         request,
@@ -49,6 +52,8 @@ async def job_list(request: Request) -> Response:
             "text": text,
             "statuses": JOB_STATUSES,
             "types": JOB_TYPES,
+            "namespace": ns,
+            "namespaces": [n.get("Name", "") for n in namespaces],
         },
     )
 
@@ -77,6 +82,7 @@ async def job_page(request: Request) -> Response:
         deployment = await api.get_or(f"{base}/deployment", None)
         evals = await api.get_or(f"{base}/evaluations", [])
         services = await api.get_or(f"{base}/services", [])
+        caps = await token_caps(api)
     allocs.sort(key=lambda a: a.get("CreateIndex", 0), reverse=True)
     return page(
         request,
@@ -90,5 +96,6 @@ async def job_page(request: Request) -> Response:
             "deployment": deployment,
             "failures": placement_failures(evals),
             "services": services,
+            "may_deploy": caps.namespace("submit-job", str(job.get("Namespace", "default"))),
         },
     )

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gitorch.ui.api import UiApi
+from gitorch.ui.caps import token_caps
 from gitorch.ui.render import page
 from gitorch.ui.view import view
 
@@ -52,6 +53,7 @@ async def overview(request: Request) -> Response:
         allocs = await api.get("/v1/allocations")
         leader = await api.get_or("/v1/status/leader", "")
         members = await api.get_or("/v1/agent/members", {"Members": []})
+        caps = await token_caps(api)
     servers = members.get("Members") or []
     return page(
         request,
@@ -67,5 +69,6 @@ async def overview(request: Request) -> Response:
             "node_total": len(nodes),
             "allocs": dict(Counter(str(a.get("ClientStatus", "")) for a in allocs)),
             "alloc_total": len(allocs),
+            "may_sync": caps.scope("operator", "write"),
         },
     )

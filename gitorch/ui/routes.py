@@ -22,7 +22,10 @@ from gitorch.ui import (
     jobs,
     logs,
     overview,
+    services,
     sync,
+    topology,
+    variables,
 )
 from gitorch.ui.view import failure_page
 
@@ -53,6 +56,12 @@ def routes() -> list[BaseRoute]:
             Route("/nodes", cluster.node_list, methods=["GET"]),
             Route("/node/{node_id:str}", cluster.node_page, methods=["GET"]),
             Route("/evaluations", cluster.eval_list, methods=["GET"]),
+            Route("/topology", topology.topology, methods=["GET"]),
+            Route("/services", services.service_list, methods=["GET"]),
+            Route("/service/{name:str}", services.service_page, methods=["GET"]),
+            Route("/variables", variables.var_list, methods=["GET"]),
+            Route("/variable/{path:path}", variables.var_page, methods=["GET"]),
+            Route("/variable/{path:path}", variables.var_reveal, methods=["POST"]),
             Route(
                 "/deployment/{dep_id:str}/{action:str}",
                 actions.deployment_action,
