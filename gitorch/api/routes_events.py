@@ -7,7 +7,9 @@ as an allocation's job ID) chooses events, ``?namespace=`` (``*`` for all) their
 namespace, ``?index=N`` replays the frames from index N still in the ring. With ACLs
 on, the gate asks for ``read-job`` in the namespace asked (anywhere, for ``*``), and
 each event is then shown only to a token that may read it: ``namespace:read-job`` in
-the event's namespace, ``node:read`` for Node events, ``management`` for the rest.
+the event's namespace, ``node:read`` for Node events, ``operator:read`` for GitOps
+events (gitorch's own topic: a sync recorded, a fetch failure, a suspension),
+``management`` for the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gitorch.server.eventsource import TOPICS
 NAMESPACED = frozenset({"Job", "Allocation", "Evaluation", "Deployment", "Service"})
 READ_JOB = Capability("namespace", "read-job")
 NODE_READ = Capability("node", "read")
+OPERATOR_READ = Capability("operator", "read")  # as GET /v1/gitops/status
 
 
 def parse_topics(values: list[str]) -> dict[str, frozenset[str]]:
@@ -72,6 +75,8 @@ class Reader:
             return self.identity.allows(READ_JOB, event.namespace or "default", now)
         if event.topic == "Node":
             return self.identity.allows(NODE_READ, now=now)
+        if event.topic == "GitOps":
+            return self.identity.allows(OPERATOR_READ, now=now)
         token = self.identity.token
         return self.identity.management and token is not None and not token.expired(now)
 

@@ -3,6 +3,7 @@ and /webhook."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +45,14 @@ def routes(backend: Backend) -> list[BaseRoute]:
         revision = body.get("Revision", "") or ""
         if not isinstance(revision, str):
             raise BadRequestError(f"Revision must be a commit SHA string, not {revision!r}")
-        report = await run_in_threadpool(backend.gitops_sync, dry_run, revision.strip())
+        expected = body.get("Commit", "") or ""
+        if not isinstance(expected, str) or (
+            expected and not re.fullmatch(r"[0-9a-fA-F]{7,64}", expected.strip())
+        ):
+            raise BadRequestError(f"Commit must be a commit SHA string, not {expected!r}")
+        report = await run_in_threadpool(
+            backend.gitops_sync, dry_run, revision.strip(), expected.strip()
+        )
         return json_response(report, index=backend.state.table_index.get("gitops", 0))
 
     @endpoint

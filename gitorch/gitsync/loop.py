@@ -27,10 +27,11 @@ from gitorch.core.gitopshealth import job_health
 from gitorch.core.model import FileError, GitopsStatus, GitSync, Job
 from gitorch.core.model.gitops import Health, HistoryItem, SyncChange, SyncReport
 from gitorch.core.state import StateView
-from gitorch.errors import BadRequestError, GitorchError
+from gitorch.errors import BadRequestError, ConflictError, GitorchError
 from gitorch.gitsync.history import add_history
 from gitorch.gitsync.parse import CommitParser
 from gitorch.gitsync.repo import (
+    CommitInfo,
     FolderMissingError,
     GitSource,
     GitSourceError,
@@ -203,10 +204,12 @@ class GitopsLoop:
 
     # -- one sync -------------------------------------------------------------------
 
-    def sync(self, dry_run: bool, revision: str | None = "") -> SyncReport:
+    def sync(self, dry_run: bool, revision: str | None = "", expected: str = "") -> SyncReport:
         """Sync now. ``revision``: a SHA of the branch to deploy (auto-sync then stays at
         it); ``""``: the branch tip (and auto-sync follows the tip again); None (the
-        loop): the pinned revision if there is one, else the tip."""
+        loop): the pinned revision if there is one, else the tip. ``expected``: the
+        commit a dry run showed; when the commit to sync is another one (the branch
+        moved since), nothing is done and ConflictError (409) names both."""
         with self._sync_lock:
             try:
                 tip = self._source.fetch()
@@ -219,6 +222,17 @@ class GitopsLoop:
                 return self._fetch_failed(why, dry_run)
             except (GitSourceError, GitorchError, OSError) as exc:
                 return self._fetch_failed(str(exc), dry_run)
+            if expected and not same_commit(commit, expected):
+                what = (
+                    f"revision {pin[:12]}"
+                    if pin
+                    else f"the head of branch {self.settings.branch!r}"
+                )
+                raise ConflictError(
+                    f"expected commit {expected} but {what} is now {commit}: the branch moved "
+                    "since the dry run; run the dry run again and apply what it shows"
+                )
+            info = self._commit_info(commit)
             if self._sink.state.gitsync.fetch_error and not dry_run:
                 self._sink.record_git(c.RecordGitFetchError(now=time.time_ns(), message=""))
             try:
@@ -254,7 +268,7 @@ class GitopsLoop:
             ]
             if not dry_run:
                 self._apply(changes)
-                self._record(commit, wanted, errors, omitted, changes, pin or "", warned)
+                self._record(commit, wanted, errors, omitted, changes, pin or "", warned, info)
             return SyncReport(
                 commit=commit,
                 dry_run=dry_run,
@@ -264,7 +278,17 @@ class GitopsLoop:
                 revision=pin or "",
                 warnings=warned[0],
                 warnings_omitted=warned[1],
+                commit_subject=info.subject,
+                commit_author=info.author,
+                commit_time=info.time_ns,
             )
+
+    def _commit_info(self, commit: str) -> CommitInfo:
+        try:
+            return self._source.commit_info(commit)
+        except (GitSourceError, OSError) as exc:  # shown without them; the sync goes on
+            log.warning("GitOps: cannot read commit %s: %s", commit[:12], exc)
+            return CommitInfo(subject="", author="", time_ns=0)
 
     @staticmethod
     def _health(state: StateView, wanted: list[desired.DesiredJob]) -> dict[str, Health]:
@@ -329,6 +353,7 @@ class GitopsLoop:
         changes: list[desired.Change],
         pin: str,
         warned: tuple[list[FileError], int] = ([], 0),
+        info: CommitInfo | None = None,
     ) -> None:
         state = self._sink.state
         previous = state.gitsync
@@ -351,6 +376,9 @@ class GitopsLoop:
             repo=self.settings.repo,
             branch=self.settings.branch,
             commit=commit,
+            commit_subject=info.subject if info is not None else "",
+            commit_author=info.author if info is not None else "",
+            commit_time=info.time_ns if info is not None else 0,
             synced_at=now,
             errors=errors,
             errors_omitted=omitted,
@@ -371,6 +399,13 @@ class GitopsLoop:
 
     def history(self, state: StateView) -> list[HistoryItem]:
         return gitops_history(state)
+
+
+def same_commit(commit: str, expected: str) -> bool:
+    """Whether ``expected`` (a full SHA, or a prefix of at least 7 hex digits) names
+    ``commit``."""
+    want = expected.strip().lower()
+    return commit == want or (len(want) >= 7 and commit.startswith(want))
 
 
 def bounded_errors(errors: list[FileError], limits: Limits) -> tuple[list[FileError], int]:

@@ -38,6 +38,19 @@ class RevisionError(GitSourceError):
 
 
 @dataclass(frozen=True)
+class CommitInfo:
+    """What a person recognizes a commit by: its subject line, author name, author time."""
+
+    subject: str
+    author: str
+    time_ns: int
+
+
+SUBJECT_MAX = 200  # characters of a subject kept (the record stays small)
+AUTHOR_MAX = 100
+
+
+@dataclass(frozen=True)
 class RepoFile:
     """One file at a commit: its posix path from the repo root and its blob SHA."""
 
@@ -141,6 +154,28 @@ class GitSource:
                     f"{self._shown_url}: give a SHA from 'git log {self._branch}'"
                 )
             return str(found.hexsha)
+
+    def commit_info(self, commit: str) -> CommitInfo:
+        """The subject (first line of the message), author name and author time of a
+        fetched commit, each cut short."""
+        with self._lock:
+            mirror = self._require_mirror()
+            try:
+                found = mirror.commit(commit)
+                message = found.message
+                author = found.author.name or ""
+                when = int(found.authored_date)
+            except (ValueError, git.BadName, git.BadObject) as exc:
+                raise self._error(
+                    f"commit {commit!r} not found in the clone of {{where}}", "fetch first"
+                ) from exc
+        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        subject = text.strip().split("\n", 1)[0].strip() if text.strip() else ""
+        return CommitInfo(
+            subject=_shorten(subject, SUBJECT_MAX),
+            author=_shorten(author.strip(), AUTHOR_MAX),
+            time_ns=when * 1_000_000_000,
+        )
 
     def read(self, blob_sha: str) -> bytes:
         """The content of a blob."""
@@ -339,6 +374,10 @@ def _redact(url: str) -> str:
     else:
         return url
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _last_lines(stderr: str) -> str:

@@ -66,6 +66,9 @@ def gitops_status(state: StateView) -> GitopsStatus:
         pinned_revision=sync.pinned,
         warnings=sync.warnings,
         warnings_omitted=sync.warnings_omitted,
+        commit_subject=sync.commit_subject,
+        commit_author=sync.commit_author,
+        commit_time=sync.commit_time,
     )
 
 

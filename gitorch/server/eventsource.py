@@ -16,8 +16,9 @@ from gitorch.core import commands as c
 from gitorch.core.model import Evaluation, replace
 from gitorch.core.state import StateView
 
-# Nomad's topics, in the order a frame lists them
-TOPICS = ("Job", "Allocation", "Evaluation", "Deployment", "Node", "Service")
+# Nomad's topics, in the order a frame lists them, then gitorch's own: GitOps (a sync
+# recorded, a fetch failure, a job's auto-sync suspended or resumed)
+TOPICS = ("Job", "Allocation", "Evaluation", "Deployment", "Node", "Service", "GitOps")
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,31 @@ def _events(cmd: c.Command, state: StateView, index: int) -> Iterator[Event]:
                     index,
                     {"Service": {"ID": svc_id}},
                 )
+        case c.RecordGitSync():
+            yield _gitops(state, index, "GitOpsSynced")
+        case c.RecordGitFetchError():
+            yield _gitops(state, index, "GitOpsFetchError")
+        case c.SetGitopsSuspend():
+            yield _gitops(state, index, "GitOpsSuspended" if cmd.suspended else "GitOpsResumed")
         case _:
             pass
     yield from _evals(state, index, _carried_evals(cmd))
+
+
+def _gitops(state: StateView, index: int, kind: str) -> Event:
+    """A small summary of the GitOps record (the whole of it: GET /v1/gitops/status)."""
+    sync = state.gitsync
+    payload = {
+        "GitOps": {
+            "Commit": sync.commit,
+            "Branch": sync.branch,
+            "SyncedAt": sync.synced_at,
+            "FetchError": sync.fetch_error,
+            "Errors": len(sync.errors) + sync.errors_omitted,
+            "Suspended": sync.suspended,
+        }
+    }
+    return Event("GitOps", kind, sync.commit, "", index, payload)
 
 
 def _carried_evals(cmd: c.Command) -> list[Evaluation]:

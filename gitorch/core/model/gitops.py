@@ -49,6 +49,10 @@ class GitSync(Model, frozen=True, kw_only=True):
     repo: str = ""
     branch: str = ""
     commit: str = ""
+    # the synced commit's subject line (cut short), author name, and author time (ns)
+    commit_subject: str = ""
+    commit_author: str = ""
+    commit_time: int = 0
     synced_at: int = 0
     errors: list[FileError] = []
     # how many file errors were left out of ``errors`` to keep the record small
@@ -113,6 +117,9 @@ class GitopsStatus(Model, frozen=True, kw_only=True):
     pinned_revision: str = ""
     warnings: list[FileError] = []  # per file, located; the jobs run
     warnings_omitted: int = 0
+    commit_subject: str = ""
+    commit_author: str = ""
+    commit_time: int = 0  # the commit's author time, ns
 
 
 class SyncChange(Model, frozen=True, kw_only=True):
@@ -135,6 +142,9 @@ class SyncReport(Model, frozen=True, kw_only=True):
     revision: str = ""
     warnings: list[FileError] = []
     warnings_omitted: int = 0
+    commit_subject: str = ""
+    commit_author: str = ""
+    commit_time: int = 0
 
 
 class HistoryRollout(Model, frozen=True, kw_only=True):

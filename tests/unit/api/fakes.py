@@ -173,7 +173,7 @@ class FakeBackend:
             fetch_error=sync.fetch_error,
         )
 
-    def gitops_sync(self, dry_run: bool, revision: str = "") -> SyncReport:
+    def gitops_sync(self, dry_run: bool, revision: str = "", expected: str = "") -> SyncReport:
         return replace(self.report, dry_run=dry_run, revision=revision)
 
     def gitops_history(self) -> list[HistoryItem]:
