@@ -31,6 +31,7 @@ from gitorch.core.model import (
 from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.drain import DrainStrategy
 from gitorch.core.model.service import CheckResult, ServiceRegistration
+from gitorch.core.model.submission import JobSubmission
 from gitorch.core.naming import nomad_name
 from gitorch.core.opcommands import SetSchedulerConfig, StageRestore
 from gitorch.core.varcommands import DeleteVariable, UpsertRootKey, UpsertVariable
@@ -43,6 +44,7 @@ class _Cmd(msgspec.Struct, frozen=True, kw_only=True, tag=True, rename=nomad_nam
 class RegisterJob(_Cmd, frozen=True, kw_only=True):
     job: Job
     eval: Evaluation | None = None
+    submission: JobSubmission | None = None  # the source as submitted (checked for size)
 
 
 class LaunchPeriodic(_Cmd, frozen=True, kw_only=True):

@@ -16,7 +16,7 @@ from typing import TypeVar, assert_never
 
 import msgspec
 
-from gitorch.core import clusterstate, nodestate
+from gitorch.core import clusterstate, nodestate, submissions
 from gitorch.core import commands as c
 from gitorch.core.aclstate import AclTables
 from gitorch.core.deployments import ledger
@@ -84,6 +84,7 @@ class StateView:
         self.acl = AclTables()  # ACL tokens (secrets hashed), policies, roles, bootstrap
         self.vars = VariableTables()  # variables (encrypted) and root keys (wrapped)
         self.operator = OperatorTables()  # scheduler configuration, a restore's chunks
+        self.submissions = submissions.SubmissionTables()  # kept versions' sources (by "jobs")
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
@@ -181,6 +182,7 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.acl = src.acl
     snap.vars = src.vars
     snap.operator = src.operator
+    snap.submissions = src.submissions
     return snap
 
 
@@ -321,6 +323,7 @@ class StateStore(StateView):
             self.versions = self.versions.set(key, history)
         self.jobs = self.jobs.set(key, job)
         self._touch(idx, "jobs")
+        self.submissions = self.submissions.add(job, cmd.submission, self.versions.get(key, ()))
         launches = self.launches.registered(job, idx, cmd.now)
         if launches is not self.launches:
             self.launches = launches
@@ -349,6 +352,7 @@ class StateStore(StateView):
             self.jobs = self.jobs.delete(key)
             self.versions = without(self.versions, key)
             self.launches = self.launches.purged(old)
+            self.submissions = self.submissions.purged(*key)
         elif not old.stop:
             stopped = replace(
                 old,
@@ -361,6 +365,7 @@ class StateStore(StateView):
             self.jobs = self.jobs.set(key, stopped)
             history = (*self.versions.get(key, ()), stopped)[-MAX_VERSIONS:]
             self.versions = self.versions.set(key, history)
+            self.submissions = self.submissions.add(stopped, None, history)
         self._touch(idx, "jobs")
         evals = [cmd.eval] if cmd.eval else []
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, evals, cmd.now))
@@ -414,9 +419,7 @@ class StateStore(StateView):
             self._drop_services(idx, [a.id for a in self.allocs_for_node(node_id)])
         if changes.get("status") == "disconnected":  # tolerant allocations go unknown
             on_node = self.by_node.get(node_id, frozenset())
-            allocs, marked = nodestate.mark_unknown(
-                self.allocs, on_node, self._group_of, idx, now
-            )
+            allocs, marked = nodestate.mark_unknown(self.allocs, on_node, self._group_of, idx, now)
             self._set_allocs(allocs, on_node)
             if marked:
                 self._touch(idx, "allocs")
@@ -762,6 +765,7 @@ class StateStore(StateView):
             acl=self.acl.dump(),
             variables=self.vars.dump(),
             operator=self.operator.dump(),
+            submissions=self.submissions.dump(),
         )
 
     @classmethod
@@ -789,4 +793,5 @@ class StateStore(StateView):
         store.acl = AclTables.build(dump.acl)
         store.vars = VariableTables.build(dump.variables)
         store.operator = OperatorTables.build(dump.operator)
+        store.submissions = submissions.SubmissionTables.build(dump.submissions)
         return store

@@ -11,6 +11,7 @@ from gitorch.core.model import Allocation, Deployment, Evaluation, GitSync, Job,
 from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.launch import PeriodicLaunch
 from gitorch.core.model.service import CheckResult, ServiceRegistration
+from gitorch.core.model.submission import JobSubmission
 from gitorch.core.opstate import OperatorDump
 from gitorch.core.varstate import VariablesDump
 
@@ -44,3 +45,4 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
     acl: AclDump = msgspec.field(default_factory=AclDump)
     variables: VariablesDump = msgspec.field(default_factory=VariablesDump)
     operator: OperatorDump = msgspec.field(default_factory=OperatorDump)
+    submissions: list[JobSubmission] = []
