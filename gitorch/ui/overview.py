@@ -1,8 +1,10 @@
 """The overview, ``/ui/``: what Git says next to what runs.
 
-The repository, branch and synced commit, every job file with its status (and each
-broken file's error with file:line), and the cluster's counts: servers and leader, nodes
-by status, allocations by client status.
+The repository, branch and synced commit (its subject, author, age, and a link to it on
+the web host), the last syncs with their results, every job file with its status, health
+and detail (suspended, "degraded at commit C", each broken file's error with file:line),
+and the cluster's counts: servers and leader, nodes by status, allocations by client
+status.
 """
 
 from __future__ import annotations
@@ -15,14 +17,26 @@ from starlette.responses import Response
 
 from gitorch.ui.api import UiApi
 from gitorch.ui.caps import token_caps
+from gitorch.ui.githost import commit_url
 from gitorch.ui.render import page
 from gitorch.ui.view import view
+
+HISTORY_SHOWN = 8
 
 
 def job_files(status: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per job file: synced/out-of-sync jobs, then files that failed, by path."""
     rows: list[dict[str, Any]] = [
-        {"file": j.get("File", ""), "job": j.get("ID", ""), "status": j.get("Status", "")}
+        {
+            "file": j.get("File", ""),
+            "job": j.get("ID", ""),
+            "status": j.get("Status", ""),
+            "health": j.get("Health", ""),
+            "suspended": bool(j.get("Suspended")),
+            "detail": j.get("Detail", ""),
+            "version": j.get("Version", 0),
+            "commit": j.get("Commit", ""),
+        }
         for j in status.get("Jobs") or []
     ]
     by_file = {r["file"]: r for r in rows}
@@ -45,10 +59,19 @@ def node_counts(nodes: list[dict[str, Any]]) -> dict[str, int]:
     return dict(counts)
 
 
+def recent_syncs(history: list[dict[str, Any]], repo: str) -> list[dict[str, Any]]:
+    """The newest HISTORY_SHOWN syncs, each with a link to its commit where there is one."""
+    return [
+        {**h, "link": commit_url(repo, str(h.get("Commit", "")))}
+        for h in (history or [])[:HISTORY_SHOWN]
+    ]
+
+
 @view
 async def overview(request: Request) -> Response:
     async with UiApi(request) as api:
         gitops = await api.get_or("/v1/gitops/status", None)
+        history = await api.get_or("/v1/gitops/history", []) if gitops else []
         nodes = await api.get("/v1/nodes")
         allocs = await api.get("/v1/allocations")
         leader = await api.get_or("/v1/status/leader", "")
@@ -61,6 +84,10 @@ async def overview(request: Request) -> Response:
         {
             "title": "Overview",
             "gitops": gitops,
+            "commit_link": commit_url(gitops.get("Repo", ""), gitops.get("Commit", ""))
+            if gitops
+            else "",
+            "syncs": recent_syncs(history, gitops.get("Repo", "") if gitops else ""),
             "files": job_files(gitops) if gitops else [],
             "servers": servers,
             "servers_alive": sum(1 for m in servers if m.get("Status") == "alive"),
