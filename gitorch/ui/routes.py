@@ -18,6 +18,7 @@ from gitorch.ui import (
     allocs,
     allocstats,
     cluster,
+    events,
     execrelay,
     jobs,
     logs,
@@ -77,5 +78,6 @@ def routes() -> list[BaseRoute]:
         Route("/", to_ui, methods=["GET"]),
         Route(PREFIX, to_ui, methods=["GET"]),
         Route(PREFIX + "/allocation/{alloc_id:str}/logs/stream", logs.stream, methods=["GET"]),
+        Route(PREFIX + "/events", events.stream, methods=["GET"]),  # SSE: not gzipped
         Mount(PREFIX, app=GZipMiddleware(pages, minimum_size=600)),
     ]
