@@ -28,6 +28,7 @@ from gitorch.api import (
     routes_nodes,
     routes_operator,
     routes_opstate,
+    routes_scaling,
     routes_search,
     routes_services,
     routes_status,
@@ -86,6 +87,7 @@ def make_app(
         *routes_internal.routes(backend),
         *routes_search.routes(backend),
         *routes_namespaces.routes(backend),
+        *routes_scaling.routes(backend),
         *(routes_operator.routes(cluster) if cluster is not None else []),
         *ui_routes(),
     ]

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gitorch.api.http import MAX_BODY_BYTES, text_response
 from gitorch.api.routes_agent import ENTERPRISE_PATHS
 from gitorch.core.acl import Capability
+from gitorch.core.scalingpolicies import find_policy
 from gitorch.core.state import StateView
 from gitorch.server.acl import AclResolver, Identity
 
@@ -81,6 +82,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", f"{_JOB}/allocations"): ns("read-job"),
     ("GET", f"{_JOB}/evaluations"): ns("read-job"),
     ("GET", f"{_JOB}/versions"): ns("read-job"),
+    ("GET", f"{_JOB}/submission"): ns("read-job"),
     ("GET", f"{_JOB}/summary"): ns("read-job"),
     ("POST", f"{_JOB}/plan"): ns("submit-job", "job"),
     ("POST", f"{_JOB}/dispatch"): ns("dispatch-job"),
@@ -93,6 +95,10 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("POST", f"{_JOB}/evaluate"): ns("submit-job"),
     ("GET", f"{_JOB}/scale"): ns("read-job-scaling"),
     ("POST", f"{_JOB}/scale"): ns("scale-job"),
+    # scaling policies (Nomad also admits list-jobs with read-job; read and scale policies
+    # grant these)
+    ("GET", "/v1/scaling/policies"): ns("list-scaling-policies", lists=True),
+    ("GET", "/v1/scaling/policy/{policy_id:str}"): ns("read-scaling-policy", "scaling"),
     # allocations and evaluations
     ("GET", "/v1/allocations"): ns("read-job", lists=True),
     ("GET", _ALLOC): ns("read-job", "alloc"),
@@ -352,6 +358,8 @@ class AclGate:
                 found = state.evals.get(params.get("eval_id", ""))
             case "deployment":
                 found = state.deployments.get(params.get("id", ""))
+            case "scaling":  # the policy's own namespace, as its target names it
+                found = find_policy(state, params.get("policy_id", ""))
             case "job":
                 body, receive = await _buffer(receive)
                 return _job_namespace(body) or namespace, receive
@@ -461,8 +469,14 @@ class _ListFilter:
             item
             for item in items
             if not isinstance(item, dict)
-            or self.identity.allows(
-                self.capability, str(item.get("Namespace", "default")), self.now
-            )
+            or self.identity.allows(self.capability, _item_namespace(item), self.now)
         ]
         return body if len(kept) == len(items) else msgspec.json.encode(kept)
+
+
+def _item_namespace(item: dict[str, Any]) -> str:
+    """A listed item's namespace: its ``Namespace``, or a scaling policy's target's."""
+    target = item.get("Target")
+    if "Namespace" not in item and isinstance(target, dict) and "Namespace" in target:
+        return str(target["Namespace"])
+    return str(item.get("Namespace", "default"))

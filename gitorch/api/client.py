@@ -31,6 +31,7 @@ from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Deployment, Evaluation, GitopsStatus, Job, Node, NodeListStub
 from gitorch.core.model.drain import DrainSpec
 from gitorch.core.model.service import ServiceRegistration
+from gitorch.core.model.submission import JobSubmission
 from gitorch.errors import GitorchError
 from gitorch.server.backend import (
     JobDeregisterResponse,
@@ -159,8 +160,13 @@ class Client:
     def get_job(self, job_id: str) -> Job:
         return self._get(f"/v1/job/{job_id}", Job)
 
-    def register_job(self, job: Job) -> JobRegisterResponse:
-        return self._post("/v1/jobs", {"Job": job}, JobRegisterResponse)
+    def register_job(
+        self, job: Job, submission: JobSubmission | None = None
+    ) -> JobRegisterResponse:
+        body: dict[str, Any] = {"Job": job}
+        if submission is not None:  # Nomad's Submission: the source as written
+            body["Submission"] = submission
+        return self._post("/v1/jobs", body, JobRegisterResponse)
 
     def plan_job(self, job: Job, *, diff: bool = True) -> JobPlanResponse:
         return self._post(f"/v1/job/{job.id}/plan", {"Job": job, "Diff": diff}, JobPlanResponse)
@@ -185,6 +191,12 @@ class Client:
 
     def job_versions(self, job_id: str) -> list[Job]:
         return self._get(f"/v1/job/{job_id}/versions", JobVersionsResponse).versions
+
+    def job_versions_with_diffs(self, job_id: str) -> JobVersionsResponse:
+        return self._get(f"/v1/job/{job_id}/versions", JobVersionsResponse, diffs="true")
+
+    def job_submission(self, job_id: str, version: int) -> JobSubmission:
+        return self._get(f"/v1/job/{job_id}/submission", JobSubmission, version=version)
 
     def job_summary(self, job_id: str) -> JobSummary:
         return self._get(f"/v1/job/{job_id}/summary", JobSummary)

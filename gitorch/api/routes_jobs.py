@@ -21,6 +21,7 @@ from gitorch.api.http import (
 )
 from gitorch.api.routes_gitops import refuse_git_managed
 from gitorch.api.routes_launch import launch_routes
+from gitorch.api.submission import submission_from_body
 from gitorch.api.wire import (
     JobValidateResponse,
     JobVersionsResponse,
@@ -28,6 +29,7 @@ from gitorch.api.wire import (
     job_stub,
     job_summary,
 )
+from gitorch.core.jobdiff import job_diff
 from gitorch.core.model import Job
 from gitorch.core.model.base import replace
 from gitorch.core.state import StateView
@@ -75,7 +77,8 @@ def routes(backend: Backend) -> list[BaseRoute]:
         job = job_from_body(body, request, path_id)
         validate(job, driver_check=installed_driver_check())
         _check_index(backend.state, job, body)
-        result = await run_in_threadpool(backend.register_job, job)
+        submission = submission_from_body(body)
+        result = await run_in_threadpool(backend.register_job, job, submission)
         if warnings:
             result = replace(result, warnings=_joined(result.warnings, warnings))
         return json_response(result, index=result.index)
@@ -113,7 +116,22 @@ def routes(backend: Backend) -> list[BaseRoute]:
         index = await blocking_index(request, backend, JOBS)
         job = get_job(request)
         versions = backend.state.job_versions(job.namespace, job.id)
-        return json_response(JobVersionsResponse(versions=versions), index=index)
+        diffs = None
+        if query_bool(request, "diffs"):  # newest first: each against the one before it
+            diffs = [job_diff(old, new) for new, old in zip(versions, versions[1:], strict=False)]
+        return json_response(JobVersionsResponse(versions=versions, diffs=diffs), index=index)
+
+    @endpoint
+    async def job_submission(request: Request) -> Response:
+        index = await blocking_index(request, backend, JOBS)
+        raw = request.query_params.get("version", "")
+        if not raw.isdigit():
+            raise BadRequestError("Unable to parse job submission version parameter")
+        ns, job_id = namespace(request), request.path_params["job_id"]
+        found = backend.state.submissions.get(ns, job_id, int(raw))
+        if found is None:
+            raise NotFoundError("job source not found")
+        return json_response(found, index=index)
 
     @endpoint
     async def summary(request: Request) -> Response:
@@ -178,6 +196,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         Route("/v1/job/{job_id:jobid}/allocations", job_allocations, methods=["GET"]),
         Route("/v1/job/{job_id:jobid}/evaluations", job_evaluations, methods=["GET"]),
         Route("/v1/job/{job_id:jobid}/versions", job_versions, methods=["GET"]),
+        Route("/v1/job/{job_id:jobid}/submission", job_submission, methods=["GET"]),
         Route("/v1/job/{job_id:jobid}/summary", summary, methods=["GET"]),
         Route("/v1/job/{job_id:jobid}/plan", plan, methods=["POST", "PUT"]),
         *launch_routes(backend, get_job),

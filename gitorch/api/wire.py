@@ -7,10 +7,10 @@ this module imports neither starlette nor httpx.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import msgspec
 
+from gitorch.core.jobdiff import JobDiff
 from gitorch.core.model import Allocation, Job, JobSource, Model, TaskState
 from gitorch.core.state import StateView
 
@@ -99,7 +99,7 @@ class AllocWithJob(Allocation, frozen=True, kw_only=True):
 
 class JobVersionsResponse(Model, frozen=True, kw_only=True):
     versions: list[Job]
-    diffs: list[Any] | None = None
+    diffs: list[JobDiff] | None = None  # ?diffs=true: each version against the one before
 
 
 class JobValidateResponse(Model, frozen=True, kw_only=True):

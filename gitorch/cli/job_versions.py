@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from gitorch.api.wire import JobListStub
+from gitorch.cli.diffformat import format_job_diff
 from gitorch.cli.output import (
     Context,
     emit,
@@ -62,19 +63,30 @@ def inspect(ctx: Context, job_id: str, version: int | None, template: str | None
 @click.option("-version", "--version", "version", type=int, default=None,
               help="Show only this version.")  # fmt: skip
 @click.option("-full", "--full", is_flag=True, help="Print each version's whole job as JSON.")
+@click.option("-p", "diffs", is_flag=True, help="Show each version's changes from the one before.")
 @template_option
 @pass_context
 def history(
-    ctx: Context, job_id: str, version: int | None, full: bool, template: str | None
+    ctx: Context,
+    job_id: str,
+    version: int | None,
+    full: bool,
+    diffs: bool,
+    template: str | None,
 ) -> None:
     """List the versions of a job a server keeps (newest first)."""
     job_id = find_job(ctx, job_id)
-    versions = sorted(ctx.client().job_versions(job_id), key=lambda j: -j.version)
+    answer = ctx.client().job_versions_with_diffs(job_id)
+    pairs_of = sorted(
+        zip(answer.versions, [*(answer.diffs or []), None], strict=False),
+        key=lambda p: -p[0].version,
+    )
     if version is not None:
-        versions = [version_of(versions, job_id, version)]
-    if emit(ctx, versions, template):
+        found_one = version_of([v for v, _ in pairs_of], job_id, version)
+        pairs_of = [p for p in pairs_of if p[0] is found_one]
+    if emit(ctx, [v for v, _ in pairs_of], template):
         return
-    for i, found in enumerate(versions):
+    for i, (found, diff) in enumerate(pairs_of):
         if i:
             click.echo()
         pairs: list[tuple[str, object]] = [
@@ -82,6 +94,8 @@ def history(
             ("Stable", str(found.stable).lower()),
             ("Submit Date", when(found.submit_time)),
         ]
+        if diffs and diff is not None and diff.type != "None":
+            pairs.append(("Diff", "\n" + format_job_diff(diff).strip()))
         click.echo(fields(pairs))
         if full:
             emit_json(found)

@@ -51,6 +51,7 @@ from gitorch.jobspec.placement import (
     decode_volumes,
 )
 from gitorch.jobspec.reader import BlockReader, each, one
+from gitorch.jobspec.scaling import decode_scaling
 from gitorch.jobspec.services import check_header, check_restart
 from gitorch.jobspec.templates import decode_template
 from gitorch.jobspec.validate import combine
@@ -165,9 +166,14 @@ def _group(
     )
     volumes = decode_volumes(r)
     check_mounts(r, volumes, tasks)
+    scaling = one(r, "scaling", None, decode_scaling)
+    count = r.integer("count", 1)
+    if scaling is not None and scaling.min is not None and "count" not in r.body.attributes:
+        count = scaling.min  # Nomad: a group that scales and sets no count starts at min
     return TaskGroup(
         name=name,
-        count=r.integer("count", 1),
+        count=count,
+        scaling=scaling,
         constraints=_constraints(r),
         tasks=tasks,
         restart_policy=restart,

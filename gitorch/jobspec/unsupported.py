@@ -71,11 +71,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
         "gitorch has no Vault; the token is not used nor stored", "VaultToken", ("",)
     ),
     # group
-    "group.scaling": _w(
-        "gitorch has no autoscaler: the group runs `count` allocations "
-        "and the scaling policy is not applied",
-        "Scaling",
-    ),
     "group.shutdown_delay": _NO_DELAY,
     "group.max_run_duration": _e(
         "allocations would not be stopped when the duration runs out", "MaxRunDuration", (0, "0s")

@@ -27,6 +27,7 @@ from gitorch.jobspec.durations import format_duration
 from gitorch.jobspec.launch import launch_problems
 from gitorch.jobspec.providers import vault_problems
 from gitorch.jobspec.redact import excerpt
+from gitorch.jobspec.scaling import scaling_problems
 from gitorch.jobspec.services import port_problems
 from gitorch.jobspec.services import problems as service_problems
 from gitorch.jobspec.templates import template_problems
@@ -134,6 +135,7 @@ def _check(
     _duplicates(f, where, "group", [g.name for g in job.task_groups])
     f.items += update_problems(job, where)
     f.items += launch_problems(job, where)
+    f.items += scaling_problems(job, where)
     for group in job.task_groups:
         _group(f, f'{where} > group "{group.name}"', group, driver_check)
         if job.type in SYSTEM_TYPES and _has_affinity(job, group):

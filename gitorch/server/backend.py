@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from gitorch.core.commands import AllocClientUpdate
+from gitorch.core.jobdiff import JobDiff as JobDiff
 from gitorch.core.model import AllocMetric, GitopsStatus, Job, Model, Node
 from gitorch.core.model.clientstats import AllocResourceUsage, HostStats
 from gitorch.core.model.drain import DrainSpec
@@ -17,6 +18,7 @@ from gitorch.core.model.gitops import HistoryItem
 from gitorch.core.model.gitops import SyncChange as SyncChange
 from gitorch.core.model.gitops import SyncReport as SyncReport
 from gitorch.core.model.service import CheckResult, ServiceRegistration
+from gitorch.core.model.submission import JobSubmission
 from gitorch.core.state import StateView
 from gitorch.core.task import ExecCommand
 from gitorch.server.cluster import AgentMembers, RaftConfiguration
@@ -71,14 +73,6 @@ class PlanAnnotations(Model, frozen=True, kw_only=True):
     desired_tg_updates: dict[str, TGUpdates] = {}
 
 
-class JobDiff(Model, frozen=True, kw_only=True):
-    type: Literal["Added", "Deleted", "Edited", "None"]
-    id: str
-    fields: list[dict[str, Any]] = []
-    objects: list[dict[str, Any]] = []
-    task_groups: list[dict[str, Any]] = []
-
-
 class JobPlanResponse(Model, frozen=True, kw_only=True):
     """Nomad's JobPlanResponse: what `job plan` would do, computed without committing."""
 
@@ -113,7 +107,12 @@ class Backend(Protocol):
         """Deployment actions (promote, fail, pause) and job revert/stable."""
         ...
 
-    def register_job(self, job: Job) -> JobRegisterResponse: ...
+    def register_job(
+        self, job: Job, submission: JobSubmission | None = None
+    ) -> JobRegisterResponse:
+        """Register ``job``; ``submission``, its source as submitted, is stored with the
+        version it gets (BadRequestError when over the size cap)."""
+        ...
 
     def deregister_job(self, namespace: str, job_id: str, purge: bool) -> JobDeregisterResponse: ...
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from gitorch.core import commands as c
+from gitorch.core.jobdiff import JobDiff, job_diff
 from gitorch.core.model import Evaluation, Job, Plan
 from gitorch.core.scheduler import schedule
 from gitorch.core.state import StateView
-from gitorch.server.backend import JobDiff, JobPlanResponse, PlanAnnotations, TGUpdates
+from gitorch.server.backend import JobPlanResponse, PlanAnnotations, TGUpdates
 
 
 def plan_job(state: StateView, job: Job, *, diff: bool) -> JobPlanResponse:
@@ -36,7 +36,9 @@ def plan_job(state: StateView, job: Job, *, diff: bool) -> JobPlanResponse:
         annotations=PlanAnnotations(desired_tg_updates=_tg_updates(job, plan, state)),
         failed_tg_allocs=plan.eval_update.failed_tg_allocs if plan.eval_update else {},
         job_modify_index=old.job_modify_index if old else 0,
-        diff=_diff(old, job) if diff else JobDiff(type="None", id=job.id),
+        diff=job_diff(None if old is None or old.stop else old, job)
+        if diff
+        else JobDiff(type="None", id=job.id),
     )
 
 
@@ -64,25 +66,3 @@ def _tg_updates(job: Job, plan: Plan, state: StateView) -> dict[str, TGUpdates]:
             ignore=max(live.get(tg.name, 0) - stopped, 0),
         )
     return out
-
-
-def _diff(old: Job | None, new: Job) -> JobDiff:
-    if old is None or old.stop:
-        return JobDiff(type="Added", id=new.id)
-    if old.spec_key() == new.spec_key():
-        return JobDiff(type="None", id=new.id)
-    fields: list[dict[str, Any]] = []
-    for name in ("type", "priority", "datacenters", "meta", "constraints"):
-        before, after = getattr(old, name), getattr(new, name)
-        if before != after:
-            fields.append({"Type": "Edited", "Name": name, "Old": str(before), "New": str(after)})
-    groups: list[dict[str, Any]] = []
-    old_groups = {g.name: g for g in old.task_groups}
-    for g in new.task_groups:
-        before_g = old_groups.pop(g.name, None)
-        if before_g is None:
-            groups.append({"Type": "Added", "Name": g.name})
-        elif before_g != g:
-            groups.append({"Type": "Edited", "Name": g.name})
-    groups.extend({"Type": "Deleted", "Name": name} for name in old_groups)
-    return JobDiff(type="Edited", id=new.id, fields=fields, task_groups=groups)

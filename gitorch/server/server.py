@@ -22,6 +22,7 @@ from gitorch.core.model.drain import DrainSpec, DrainStrategy, rfc3339
 from gitorch.core.model.gitops import HistoryItem
 from gitorch.core.model.node import same_registration, secret_digest
 from gitorch.core.model.service import CheckResult, ServiceRegistration
+from gitorch.core.model.submission import JobSubmission, submission_problem
 from gitorch.core.state import ApplyResult, StateView
 from gitorch.errors import (
     BadRequestError,
@@ -262,12 +263,17 @@ class Server:
             job_id=job.id,
         )
 
-    def register_job(self, job: Job) -> JobRegisterResponse:
+    def register_job(
+        self, job: Job, submission: JobSubmission | None = None
+    ) -> JobRegisterResponse:
         if not job.id:
             raise BadRequestError("job is missing its ID")
+        if submission is not None and (problem := submission_problem(submission)):
+            raise BadRequestError(problem)
         # A periodic or parameterized job runs nothing itself: no evaluation (Nomad).
         ev = None if job.is_parent() else self._eval(job, "job-register")
-        result = self._submit(c.RegisterJob(now=time.time_ns(), job=job, eval=ev))
+        cmd = c.RegisterJob(now=time.time_ns(), job=job, eval=ev, submission=submission)
+        result = self._submit(cmd)
         stored = self.fsm.state.job(job.namespace, job.id)
         return JobRegisterResponse(
             eval_id=ev.id if ev is not None else "",

@@ -14,6 +14,7 @@ from gitorch.core.model.deployment import UpdateStrategy
 from gitorch.core.model.drain import DisconnectStrategy, MigrateStrategy
 from gitorch.core.model.identity import WorkloadIdentity
 from gitorch.core.model.launch import DispatchPayloadConfig, ParameterizedJobConfig, PeriodicConfig
+from gitorch.core.model.scaling import ScalingPolicy
 from gitorch.core.model.service import Service as Service
 from gitorch.core.model.service import ServiceCheck as ServiceCheck
 from gitorch.core.model.vault import Vault
@@ -274,6 +275,7 @@ class TaskGroup(Model, frozen=True, kw_only=True):
     spreads: list[Spread] = []
     volumes: dict[str, VolumeRequest] = {}
     ephemeral_disk: EphemeralDisk | None = None
+    scaling: ScalingPolicy | None = None  # read by an external autoscaler
 
     def resources(self) -> Resources:
         """The sum of the group's task resources and its ephemeral disk: what one

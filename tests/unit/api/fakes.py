@@ -89,9 +89,9 @@ class FakeBackend:
             self._cond.wait_for(lambda: current() > index, timeout)
             return current()
 
-    def register_job(self, job: Job) -> JobRegisterResponse:
+    def register_job(self, job: Job, submission: Any = None) -> JobRegisterResponse:
         ev = Evaluation(id=str(uuid.uuid4()), namespace=job.namespace, job_id=job.id)
-        result = self.apply(c.RegisterJob(now=NOW, job=job, eval=ev))
+        result = self.apply(c.RegisterJob(now=NOW, job=job, eval=ev, submission=submission))
         stored = self.store.job(job.namespace, job.id)
         assert stored is not None
         return JobRegisterResponse(

@@ -28,7 +28,7 @@ class Sink:
     def state(self) -> StateStore:
         return self.store
 
-    def register_job(self, job: Job) -> object:
+    def register_job(self, job: Job, submission: object = None) -> object:
         return self.store.apply(c.RegisterJob(now=time.time_ns(), job=job))
 
     def deregister_job(self, namespace: str, job_id: str, purge: bool) -> object:
