@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from click.decorators import FC
@@ -14,10 +15,12 @@ from gitorch.api.client import Client
 from gitorch.cli import job_versions, launch
 from gitorch.cli.output import Context, emit_json, fields, pass_context, short, table, when
 from gitorch.core.model import Evaluation, Job
+from gitorch.core.model.submission import JobSubmission, submission_problem
 from gitorch.errors import GitorchError, JobspecError
 from gitorch.jobspec import JobspecWarning, parse_file
 from gitorch.jobspec.isolate import parse_isolated
 from gitorch.jobspec.limits import DEFAULT_LIMITS
+from gitorch.jobspec.submission import submission
 from gitorch.plugins.validation import installed_driver_check
 
 MONITOR_SECONDS = 30.0  # how long `job run` and `job stop` follow their evaluation
@@ -33,9 +36,11 @@ def load_job(
     var: tuple[str, ...],
     var_file: tuple[str, ...],
     warnings: list[JobspecWarning] | None = None,
+    submitted: list[JobSubmission] | None = None,
 ) -> Job:
     """Parse a local jobspec (rendering ``.j2``) the way a sync would, without a server;
-    ``warnings``, when given, receives the file's located warnings."""
+    ``warnings``, when given, receives the file's located warnings, ``submitted`` its
+    source as submitted (Nomad's Submission; sensitive variable values left out)."""
     path = Path(file)
     try:
         text = path.read_text()
@@ -48,7 +53,8 @@ def load_job(
         if not sep or not name:
             raise click.ClickException(f"-var {item!r} is not NAME=VALUE")
         overrides[name] = value
-    return parse_file(
+    found: dict[str, Any] = {}
+    job = parse_file(
         file,
         text,
         vars_=overrides,
@@ -56,7 +62,15 @@ def load_job(
         driver_check=installed_driver_check(),
         env=os.environ,
         warnings=warnings,
+        submitted=found,
     )
+    if submitted is not None:
+        sensitive = found["sensitive"]
+        flags = overrides
+        submitted.append(
+            submission(found["source"], var_files=var_files, flags=flags, sensitive=sensitive)
+        )
+    return job
 
 
 def show_warnings(warnings: list[JobspecWarning], *, err: bool = False) -> None:
@@ -139,13 +153,18 @@ def run(
 ) -> None:
     """Parse FILE locally and register the job; exits 2 if it cannot be placed."""
     warnings: list[JobspecWarning] = []
-    parsed = load_job(file, var, var_file, warnings)
+    submitted: list[JobSubmission] = []
+    parsed = load_job(file, var, var_file, warnings, submitted)
     show_warnings(warnings, err=output or ctx.json)  # JSON output stays parseable
     if output:  # Nomad's -output: the API form of the job, no request
         emit_json({"Job": parsed})
         return
     client = ctx.client()
-    result = client.register_job(parsed)
+    sub = submitted[0] if submitted else None
+    if sub is not None and (problem := submission_problem(sub)):  # Nomad: run it, sourceless
+        click.echo(f"Warning: the job's source is not stored: {problem}", err=True)
+        sub = None
+    result = client.register_job(parsed, sub)
     if ctx.json:
         emit_json(result)
         return

@@ -26,6 +26,7 @@ from gitorch.core import dependson, desired
 from gitorch.core.gitopshealth import job_health
 from gitorch.core.model import FileError, GitopsStatus, GitSync, Job
 from gitorch.core.model.gitops import Health, HistoryItem, SyncChange, SyncReport
+from gitorch.core.model.submission import JobSubmission, submission_problem
 from gitorch.core.state import StateView
 from gitorch.errors import BadRequestError, ConflictError, GitorchError
 from gitorch.gitsync.history import add_history
@@ -70,7 +71,7 @@ class Sink(Protocol):
 
     @property
     def state(self) -> StateView: ...
-    def register_job(self, job: Job) -> object: ...
+    def register_job(self, job: Job, submission: JobSubmission | None = None) -> object: ...
     def deregister_job(self, namespace: str, job_id: str, purge: bool) -> object: ...
     def record_git(self, cmd: c.RecordGitSync | c.RecordGitFetchError) -> None: ...
 
@@ -336,13 +337,21 @@ class GitopsLoop:
         for ch in changes:
             try:
                 if ch.action in ("register", "update") and ch.job is not None:
-                    self._sink.register_job(ch.job)
+                    self._sink.register_job(ch.job, self._submission(ch.file))
                 elif ch.action == "prune":
                     self._sink.deregister_job(ch.namespace, ch.job_id, False)
             except GitorchError as exc:
                 log.error(
                     "%s: applying %s of job %s failed: %s", ch.file, ch.action, ch.job_id, exc
                 )
+
+    def _submission(self, file: str) -> JobSubmission | None:
+        """The file's source as parsed, or None (logged) when it is over the cap."""
+        sub = self._parser.submissions.get(file)
+        if sub is not None and (problem := submission_problem(sub)):
+            log.warning("%s: the job is registered without its source: %s", file, problem)
+            return None
+        return sub
 
     def _record(
         self,

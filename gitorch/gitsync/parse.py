@@ -11,6 +11,7 @@ from msgspec.structs import replace as replace_struct
 from gitorch.core import dependson, desired
 from gitorch.core.model import FileError, Job, JobSource
 from gitorch.core.model import replace as replace_model
+from gitorch.core.model.submission import JobSubmission
 from gitorch.errors import JobspecError
 from gitorch.gitsync.repo import GitSource, GitSourceError, RepoFile
 from gitorch.jobspec import is_jobspec_file
@@ -38,8 +39,12 @@ class CommitParser:
         self._driver_check = driver_check
         self._cache: dict[tuple[str, str], Job | JobspecError] = {}
         self._warned: dict[tuple[str, str], list[JobspecWarning]] = {}
+        self._submitted: dict[tuple[str, str], JobSubmission | None] = {}
         self.warnings: list[FileError] = []
         """The located warnings of the last parsed commit's files, in file order."""
+        self.submissions: dict[str, JobSubmission] = {}
+        """The last parsed commit's jobspec sources as submitted, by file (a ``.j2``
+        file's: its rendering); sensitive variable values left out."""
 
     def parse(
         self, commit: str, files: list[RepoFile]
@@ -53,20 +58,25 @@ class CommitParser:
         seen: dict[str, str] = {}
         cache: dict[tuple[str, str], Job | JobspecError] = {}
         warned: dict[tuple[str, str], list[JobspecWarning]] = {}
+        submitted: dict[tuple[str, str], JobSubmission | None] = {}
         self.warnings = []
+        self.submissions = {}
         files = [f for f in files if is_jobspec_file(f.path) and f.path not in self._vars_files]
         # Files not parsed before (at this blob and vars) go to the workers in one batch.
         new = [f for f in files if (f.blob_sha, var_key) not in self._cache]
         found: list[list[JobspecWarning]] = []
-        results = self._parse_new(new, var_files, found)
-        for f, result, its in zip(new, results, found, strict=True):
+        sources: list[JobSubmission | None] = []
+        results = self._parse_new(new, var_files, found, sources)
+        for f, result, its, sub in zip(new, results, found, sources, strict=True):
             cache[(f.blob_sha, var_key)] = result
             warned[(f.blob_sha, var_key)] = its
+            submitted[(f.blob_sha, var_key)] = sub
         for f in files:
             key = (f.blob_sha, var_key)
             parsed = cache.get(key) or self._cache[key]
             cache[key] = parsed
             warned[key] = warned.get(key, self._warned.get(key, []))
+            submitted[key] = submitted.get(key, self._submitted.get(key))
             if isinstance(parsed, JobspecError):
                 errors.append(FileError(file=f.path, line=parsed.line, message=parsed.located()))
                 continue
@@ -83,8 +93,11 @@ class CommitParser:
                 parsed, source=JobSource(file=f.path, commit=commit, blob=f.blob_sha)
             )
             wanted.append(desired.DesiredJob(job=job, file=f.path))
+            if (sub := submitted.get(key)) is not None:
+                self.submissions[f.path] = sub
         self._cache = cache  # only this commit's files: the cache never outgrows the repo
         self._warned = warned
+        self._submitted = submitted
         return wanted, errors
 
     def _parse_new(
@@ -92,6 +105,7 @@ class CommitParser:
         files: list[RepoFile],
         var_files: list[tuple[str, str]],
         warnings: list[list[JobspecWarning]],
+        submissions: list[JobSubmission | None],
     ) -> list[Job | JobspecError]:
         """Each file's Job or located error, in order; whatever the files hold, this
         returns. Files too big or not UTF-8 are refused here; the rest are parsed in
@@ -114,16 +128,20 @@ class CommitParser:
                 msg = f"not UTF-8 text (byte {exc.start})"
                 results[i] = JobspecError(msg, file=f.path, line=line)
         found: list[list[JobspecWarning]] = []
+        subs: list[JobSubmission | None] = []
         parsed = parse_many_isolated(
             [(path, text) for _, path, text in texts],
             var_files=var_files,
             driver_check=self._driver_check,
             limits=limits,
             warnings=found,
+            submissions=subs,
         )
-        for (i, _, _), result, w in zip(texts, parsed, found, strict=True):
-            results[i], warned[i] = result, w
+        by_index: dict[int, JobSubmission | None] = {}
+        for (i, _, _), result, w, sub in zip(texts, parsed, found, subs, strict=True):
+            results[i], warned[i], by_index[i] = result, w, sub
         warnings.extend(warned.get(i, []) for i in range(len(files)))
+        submissions.extend(by_index.get(i) for i in range(len(files)))
         return [results[i] for i in range(len(files))]
 
     def _var_files(self, commit: str) -> list[tuple[str, str]]:

@@ -28,7 +28,7 @@ from gitorch.jobspec.guard import guarded
 from gitorch.jobspec.limits import DEFAULT_LIMITS, Limits
 from gitorch.jobspec.render import Reader, render
 from gitorch.jobspec.validate import DriverCheck, validate
-from gitorch.jobspec.variables import load_var_file, resolve
+from gitorch.jobspec.variables import declarations, load_var_file, resolve
 from gitorch.jobspec.warnings import JobspecWarning, unique
 
 __all__ = [
@@ -88,6 +88,7 @@ def parse_file(
     lines: dict[str, int] | None = None,
     env: Mapping[str, str] | None = None,
     warnings: list[JobspecWarning] | None = None,
+    submitted: dict[str, Any] | None = None,
 ) -> Job:
     """The Job in repository file ``path_in_repo``; any problem raises JobspecError.
 
@@ -103,6 +104,8 @@ def parse_file(
     ``lines``, when given, is filled with the line of each block path and attribute;
     ``warnings``, when given, receives the file's located warnings (what the job asks
     for that gitorch does differently: :mod:`gitorch.jobspec.unsupported`).
+    ``submitted``, when given, receives ``source`` (the text parsed: a ``.j2`` file's
+    rendering) and ``sensitive`` (the names of its ``sensitive`` variables).
     """
     return guarded(
         path_in_repo,
@@ -119,6 +122,7 @@ def parse_file(
             lines,
             env,
             warnings,
+            submitted,
         ),
     )
 
@@ -136,8 +140,10 @@ def _parse_file(
     lines: dict[str, int] | None,
     env: Mapping[str, str] | None = None,
     warnings: list[JobspecWarning] | None = None,
+    submitted: dict[str, Any] | None = None,
 ) -> Job:
     rendered = text
+    sensitive: set[str] | None = set() if submitted is not None else None
     if path_in_repo.endswith(".j2"):
         scan.check_size(text, path_in_repo, limits.max_file_size, "max_file_size")
         values = template_values(var_files, vars_)
@@ -160,6 +166,7 @@ def _parse_file(
             env=env,
             rendered=path_in_repo.endswith(".j2"),
             warnings=found,
+            sensitive=sensitive,
         )
     except JobspecError as exc:
         if same_lines:
@@ -174,6 +181,8 @@ def _parse_file(
             else [msgspec.structs.replace(w, message=f"{w.message} {note.strip()}") for w in found]
         )
         warnings.extend(noted)
+    if submitted is not None:
+        submitted.update(source=rendered, sensitive=sorted(sensitive or ()))
     return job
 
 
@@ -191,6 +200,7 @@ def parse_text(
     env: Mapping[str, str] | None = None,
     rendered: bool = False,
     warnings: list[JobspecWarning] | None = None,
+    sensitive: set[str] | None = None,
 ) -> Job:
     """The Job in HCL2 ``text`` (no Jinja2 rendering); errors name ``file``.
 
@@ -203,7 +213,7 @@ def parse_text(
         file,
         lambda: _parse_text(
             text, file, vars_, var_files, source, strict, driver_check, limits, lines, env,
-            rendered, found,
+            rendered, found, sensitive,
         ),
     )  # fmt: skip
     if warnings is not None:
@@ -224,9 +234,12 @@ def _parse_text(
     env: Mapping[str, str] | None = None,
     rendered: bool = False,
     warnings: list[JobspecWarning] | None = None,
+    sensitive: set[str] | None = None,
 ) -> Job:
     scan.check(text, file, limits)
     body = hcl.parse(text, file)
+    if sensitive is not None:  # ``sensitive = true`` variables: their values are not stored
+        sensitive.update(n for n, v in declarations(body, file).items() if v.sensitive)
     jobs = body.blocks_of("job")
     if len(jobs) != 1:
         found = f"{len(jobs)} job blocks" if jobs else "none"

@@ -34,10 +34,12 @@ from typing import Any
 import msgspec
 
 from gitorch.core.model.job import Job
+from gitorch.core.model.submission import JobSubmission
 from gitorch.errors import JobspecError
 from gitorch.jobspec import parse_file
 from gitorch.jobspec.guard import BudgetExceeded, clean, guarded
 from gitorch.jobspec.limits import DEFAULT_LIMITS, Limits
+from gitorch.jobspec.submission import submission
 from gitorch.jobspec.validate import DriverCheck, validate
 from gitorch.jobspec.warnings import JobspecWarning
 
@@ -62,6 +64,7 @@ class _Answer(msgspec.Struct):
     error: tuple[str, str, int, str] | None = None  # message, file, line, path
     problems: list[tuple[str, str, int, str]] = []
     warnings: list[JobspecWarning] = []
+    submission: JobSubmission | None = None  # the source as parsed, sensitive values out
 
 
 def parse_isolated(
@@ -102,11 +105,13 @@ def parse_many_isolated(
     limits: Limits = DEFAULT_LIMITS,
     env: Mapping[str, str] | None = None,
     warnings: list[list[JobspecWarning]] | None = None,
+    submissions: list[JobSubmission | None] | None = None,
 ) -> list[Job | JobspecError]:
     """Each ``(path, text)``'s Job or located JobspecError, in order, parsed one after
     another by as few workers as the files' budgets allow (each file has the whole
     ``max_seconds`` and ``max_memory``). ``env`` supplies ``NOMAD_VAR_<name>`` values.
-    ``warnings``, when given, receives each file's warnings, in the same order."""
+    ``warnings``, when given, receives each file's warnings, in the same order;
+    ``submissions`` each parsed file's source as submitted (None for a failed one)."""
     results: list[Job | JobspecError] = []
     pending = list(files)
     while pending:
@@ -115,6 +120,8 @@ def parse_many_isolated(
         results.extend(_finish(path, answer, driver_check) for path, answer in done)
         if warnings is not None:
             warnings.extend(a.warnings if isinstance(a, _Answer) else [] for _, a in done)
+        if submissions is not None:
+            submissions.extend(a.submission if isinstance(a, _Answer) else None for _, a in done)
         pending = pending[len(done) :]
     return results
 
@@ -255,10 +262,14 @@ def _answer(
 ) -> _Answer:
     lines: dict[str, int] = {}
     warnings: list[JobspecWarning] = []
+    found: dict[str, Any] = {}
     try:
         job = parse_file(file, text, vars_=vars_, var_files=var_files, limits=limits,
-                         lines=lines, env=env, warnings=warnings)  # fmt: skip
-        return _Answer(job=job, lines=lines, warnings=warnings)
+                         lines=lines, env=env, warnings=warnings, submitted=found)  # fmt: skip
+        sub = guarded(file, lambda: submission(
+            found["source"], var_files=var_files, flags=vars_, sensitive=found["sensitive"]
+        ))  # fmt: skip
+        return _Answer(job=job, lines=lines, warnings=warnings, submission=sub)
     except JobspecError as exc:
         return _Answer(
             error=(exc.message, exc.file, exc.line, exc.path),
