@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from gitorch.ui.api import UiApi, seg
 from gitorch.ui.caps import token_caps
+from gitorch.ui.jobsource import source_context
 from gitorch.ui.render import page
 from gitorch.ui.view import view
 
@@ -83,6 +84,7 @@ async def job_page(request: Request) -> Response:
         evals = await api.get_or(f"{base}/evaluations", [])
         services = await api.get_or(f"{base}/services", [])
         caps = await token_caps(api)
+        source = await source_context(api, job)
     allocs.sort(key=lambda a: a.get("CreateIndex", 0), reverse=True)
     return page(
         request,
@@ -97,5 +99,6 @@ async def job_page(request: Request) -> Response:
             "failures": placement_failures(evals),
             "services": services,
             "may_deploy": caps.namespace("submit-job", str(job.get("Namespace", "default"))),
+            **source,
         },
     )
