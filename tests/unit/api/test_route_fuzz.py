@@ -84,9 +84,10 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
         if isinstance(route, Route)
         for method in route.methods or ()
         if method != "HEAD"
-        # the event stream and the agent monitor stream until the client leaves, and the
+        # the event streams and the agent monitor stream until the client leaves, and the
         # Enterprise-only paths answer 501 by design (Nomad's): each has its own tests
-        and route.path not in ("/v1/event/stream", "/v1/agent/monitor", *ENTERPRISE_PATHS)
+        and route.path
+        not in ("/v1/event/stream", "/ui/events", "/v1/agent/monitor", *ENTERPRISE_PATHS)
     )
     try:
         yield Fuzzed(api_client(app), server, routes)
