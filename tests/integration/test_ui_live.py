@@ -135,7 +135,7 @@ def test_the_overview_shows_the_commit_subject_and_author_as_text(
     sha = repo.commit(f"Tune web {HOSTILE}", **{"jobs__web.nomad.hcl": echo_job("web", "v2")})
     agent.post("/v1/gitops/sync", {})
     git = page.locator("#git")
-    expect(git.locator("code.sha").first).to_have_text(sha[:12], timeout=5_000)
+    expect(git.locator("code.sha")).to_have_text(sha[:12], timeout=5_000)
     expect(git.locator(".commit-subject")).to_have_text(f"Tune web {HOSTILE}")
     expect(git.locator(".commit-meta")).to_contain_text("tester")
     expect(git.locator("table.syncs tbody tr").first).to_contain_text(sha[:12])
