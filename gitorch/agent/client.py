@@ -170,7 +170,12 @@ class Client:
         self.secrets = SecretsHook(self.providers.secrets, self._vault_changed)
         self.template_watch = TemplateWatcher(verify=options.tls.client_context() or True)
         self.identities = (
-            IdentityHook(options.template_servers, self.node_id, client=_https(options.tls))
+            IdentityHook(
+                options.template_servers,
+                self.node_id,
+                node_secret=self.local.node_secret(),
+                client=_https(options.tls),
+            )
             if options.template_servers
             else None
         )

@@ -35,12 +35,16 @@ class IdentityHook:
         addresses: Sequence[str],
         node_id: str,
         *,
+        node_secret: str = "",
         timeout: float = 5.0,
         client: httpx.Client | None = None,
     ) -> None:
         self._addresses = [a if "://" in a else f"http://{a}" for a in addresses]
         self._node_id = node_id
         self._http = client or httpx.Client(timeout=timeout)
+        # The node secret authenticates the request where ACLs are on (node:write, as
+        # every client call); the server signs only for allocations on this node.
+        self._headers = {"X-Nomad-Token": node_secret} if node_secret else {}
 
     def close(self) -> None:
         self._http.close()
@@ -58,7 +62,9 @@ class IdentityHook:
         problem = "no server reachable"
         for addr in self._addresses:
             try:
-                resp = self._http.post(addr + "/v1/internal/identity/sign", json=body)
+                resp = self._http.post(
+                    addr + "/v1/internal/identity/sign", json=body, headers=self._headers
+                )
             except httpx.HTTPError as exc:
                 problem = f"{addr}: {type(exc).__name__}"
                 continue

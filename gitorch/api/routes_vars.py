@@ -32,7 +32,7 @@ from gitorch.core.acl import Capability
 from gitorch.core.model.base import Model
 from gitorch.core.model.variable import RootKeyMeta, VariableDecrypted
 from gitorch.core.workload import WorkloadClaims, may_read_variable
-from gitorch.errors import BadRequestError
+from gitorch.errors import BadRequestError, PermissionDeniedError
 from gitorch.server.backend import Backend
 from gitorch.server.identity import IdentitySigner
 from gitorch.server.variables import VariableConflict, VariableService
@@ -174,6 +174,12 @@ def routes(
     @endpoint
     async def sign_identity(request: Request) -> Response:
         req = convert(await read_object(request), IdentityRequest)
+        caller = request.scope.get("state", {}).get("acl_identity")
+        node_id = getattr(caller, "node_id", "")
+        if node_id and node_id != req.node_id:  # a node secret signs for its own node only
+            raise PermissionDeniedError(
+                f"node {node_id} may not ask identities for node {req.node_id!r}"
+            )
         token = await run_in_threadpool(
             lambda: identity.sign(
                 req.alloc_id,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gitorch.api.authz import CHECKS, HOW_TO_PASS, OPEN
-from tests.harness import Agent, GitRepo
+from tests.harness import Agent, GitRepo, wait_for
 
 # A job that can never be placed: nothing runs, nothing outlives the test.
 UNPLACEABLE = {
@@ -149,3 +149,80 @@ def test_every_route_walked_anonymously_is_refused_unless_open(agent: Agent) -> 
             assert resp.status_code == 403, f"{method} {path} answered {resp.status_code}"
             assert "X-Nomad-Token" in resp.text and "NOMAD_TOKEN" in resp.text
     assert walked > 60
+
+
+IDENTITY_JOB = {
+    "ID": "idjob",
+    "Type": "service",
+    "TaskGroups": [
+        {
+            "Name": "g",
+            "Count": 1,
+            "Tasks": [
+                {
+                    "Name": "t",
+                    "Driver": "raw_exec",
+                    "KillTimeout": 1_000_000_000,
+                    "Identity": {"Env": True, "File": True},
+                    "Templates": [
+                        {
+                            "DestPath": "local/secret.txt",
+                            "EmbeddedTmpl": (
+                                '{{ with nomadVar "nomad/jobs/idjob" }}{{ .pw }}{{ end }}'
+                            ),
+                        }
+                    ],
+                    "Config": {"command": "/bin/sleep", "args": ["3600"]},
+                    "Resources": {"CPU": 10, "MemoryMB": 16},
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_workload_identity_works_with_acls_on(agent: Agent) -> None:
+    """A task's identity is no ACL token, yet with ACLs on its template reads its job's
+    variable and its NOMAD_TOKEN reads that variable over HTTP (and nothing else)."""
+    root = ok_json(cli(agent, "acl", "bootstrap", "-json"))["SecretID"]
+    admin = {"X-Nomad-Token": root}
+    http = agent.http
+    put = http.put("/v1/var/nomad/jobs/idjob", json={"Items": {"pw": "s3cret-acl"}}, headers=admin)
+    assert put.status_code == 200, put.text
+    reg = http.post("/v1/jobs", json={"Job": IDENTITY_JOB}, headers=admin)
+    assert reg.status_code == 200, reg.text
+    try:
+
+        def rendered() -> Path | None:
+            found = next(agent.data_dir.glob("**/t/local/secret.txt"), None)
+            return found if found is not None and found.read_text() else None
+
+        secret = wait_for(rendered, 60, "the template to render the variable under ACLs")
+        assert secret.read_text() == "s3cret-acl"
+        token_file = next(agent.data_dir.glob("**/t/secrets/nomad_token"))
+        jwt = {"X-Nomad-Token": token_file.read_text()}
+        own = http.get("/v1/var/nomad/jobs/idjob", headers=jwt)
+        assert own.status_code == 200 and own.json()["Items"] == {"pw": "s3cret-acl"}
+        assert http.get("/v1/jobs", headers=jwt).status_code == 403
+        assert http.get("/v1/var/nomad/jobs/other", headers=jwt).status_code == 403
+        # the node secret signs identities for its own node's allocations only
+        node = {"X-Nomad-Token": (agent.data_dir / "client" / "node-secret").read_text().strip()}
+        alloc = next(a for a in http.get("/v1/allocations", headers=admin).json()
+                     if a["JobID"] == "idjob")  # fmt: skip
+        ask = {"AllocID": alloc["ID"], "Task": "t", "NodeID": alloc["NodeID"]}
+        signed = http.post("/v1/internal/identity/sign", json=ask, headers=node)
+        assert signed.status_code == 200 and signed.json()["Token"].count(".") == 2
+        ask["NodeID"] = "another-node"
+        foreign = http.post("/v1/internal/identity/sign", json=ask, headers=node)
+        assert foreign.status_code == 403 and "may not ask identities" in foreign.text
+        assert http.post("/v1/internal/identity/sign", json=ask).status_code == 403
+    finally:
+        http.delete("/v1/job/idjob", params={"purge": "true"}, headers=admin)
+        wait_for(
+            lambda: all(
+                a["ClientStatus"] != "running"
+                for a in http.get("/v1/allocations", headers=admin).json()
+            ),
+            30,
+            "the task to stop",
+        )
