@@ -55,7 +55,10 @@ class ExecProcess:
                 stderr=slave if slave is not None else pipe,
                 cwd=command.cwd,
                 env=command.env,
-                start_new_session=True,
+                # With a terminal, setsid makes the new session: the child must not be a
+                # group leader already, or setsid forks, exits at once and the session's
+                # exit code is always 0.
+                start_new_session=not tty,
             )
         except OSError as exc:
             if master is not None:
