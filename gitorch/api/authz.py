@@ -195,6 +195,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/ui"): OPEN,
     ("*", "/ui"): OPEN,
     ("GET", "/ui/allocation/{alloc_id:str}/logs/stream"): OPEN,
+    ("GET", "/ui/events"): OPEN,  # the inner /v1/event/stream is gated with the user's token
     # client agents calling servers (Nomad's Node.* RPCs need node:write, which a client
     # holds by its node secret). Registering is open, as Nomad's Node.Register without
     # mTLS: a new node brings its secret, and re-registering an existing node ID is
