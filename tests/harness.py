@@ -145,16 +145,20 @@ class Agent:
         (as in Nomad), so a test stops them through the API before it stops the agent."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        for job in self.get("/v1/jobs"):
-            self.http.delete(f"/v1/job/{job['ID']}", params={"purge": "true", "force": "true"})
-        wait_for(
-            lambda: all(
+
+        def stopped() -> bool:
+            # GitOps re-registers a job its repository still holds when it syncs (as
+            # after an agent restart): suspend it first, and purge again what comes back.
+            for job in self.get("/v1/jobs"):
+                job_id = job["ID"]
+                self.http.post(f"/v1/gitops/job/{job_id}/suspend")  # 404 without GitOps
+                self.http.delete(f"/v1/job/{job_id}", params={"purge": "true", "force": "true"})
+            return all(
                 a["ClientStatus"] in ("complete", "failed", "lost")
                 for a in self.get("/v1/allocations")
-            ),
-            timeout,
-            "all tasks stopped",
-        )
+            )
+
+        wait_for(stopped, timeout, "all tasks stopped", every=0.5)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
