@@ -20,8 +20,25 @@ _SCP = re.compile(r"(?:[^@/:\s]+@)?(?P<host>[^@/:\s]+):(?P<path>[^/\s][^\s]*)")
 
 def commit_url(repo: str, sha: str) -> str:
     """The web page of commit ``sha`` of ``repo``; "" when there is none to link."""
-    if not _SHA.fullmatch(sha or ""):
+    base = _web_base(repo)
+    if not base or not _SHA.fullmatch(sha or ""):
         return ""
+    return f"{base}/commit/{sha.lower()}"
+
+
+def file_url(repo: str, sha: str, file: str) -> str:
+    """The web page of ``file`` at commit ``sha`` of ``repo`` (GitLab's ``/-/blob/``,
+    others' ``/blob/``); "" when there is none to link."""
+    base = _web_base(repo)
+    parts = [p for p in (file or "").split("/") if p]
+    if not base or not _SHA.fullmatch(sha or "") or not parts or ".." in parts:
+        return ""
+    middle = "/-/blob/" if "gitlab" in base.split("/")[2] else "/blob/"
+    return base + middle + sha.lower() + "/" + "/".join(quote(p, safe="") for p in parts)
+
+
+def _web_base(repo: str) -> str:
+    """``scheme://host/owner/repo`` of the repository on its web host, or ""."""
     repo = (repo or "").strip()
     scheme, host, path = "https", "", ""
     if "://" in repo:
@@ -51,4 +68,4 @@ def commit_url(repo: str, sha: str) -> str:
     if len(segments) < 2 or any(s in (".", "..") or not s for s in segments):
         return ""
     owner_repo = "/".join(quote(s, safe="") for s in segments)
-    return f"{scheme}://{host}/{owner_repo}/commit/{sha.lower()}"
+    return f"{scheme}://{host}/{owner_repo}"

@@ -7,32 +7,16 @@ step between them (``/v1/job/:id/versions?diffs=true``)."""
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gitorch.ui.api import UiApi, seg
+from gitorch.ui.githost import file_url
 from gitorch.ui.hcl_highlight import highlight_lines
 from gitorch.ui.render import page
 from gitorch.ui.view import failure_page
-
-_SCP = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/][\w./-]*)$")  # git@host:o/r
-_URL = re.compile(r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[\w.-]+)(?::\d+)?/(?P<path>.+)$")
-
-
-def web_link(repo: str, commit: str, file: str) -> str:
-    """The file at ``commit`` on the repository's web host ("" for a local path or a
-    host that is not GitHub- or GitLab-like)."""
-    m = _URL.match(repo) or _SCP.match(repo)
-    if m is None or not commit or not file:
-        return ""
-    host, path = m.group("host"), m.group("path").removesuffix("/").removesuffix(".git")
-    if path.count("/") < 1 or ".." in path:
-        return ""
-    middle = "/-/blob/" if "gitlab" in host else "/blob/"
-    return f"https://{host}/{path}{middle}{commit}/{file.lstrip('/')}"
 
 
 async def source_context(api: UiApi, job: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +29,7 @@ async def source_context(api: UiApi, job: dict[str, Any]) -> dict[str, Any]:
     return {
         "submission": sub,
         "source_lines": highlight_lines(str(sub.get("Source", ""))) if sub else [],
-        "source_link": web_link(repo, str(git.get("Commit", "")), str(git.get("File", ""))),
+        "source_link": file_url(repo, str(git.get("Commit", "")), str(git.get("File", ""))),
         "rendered": str(git.get("File", "")).endswith(".j2"),
     }
 

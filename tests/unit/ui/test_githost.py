@@ -65,3 +65,14 @@ def test_no_link_without_a_sha_and_segments_are_quoted() -> None:
     assert commit_url("https://github.com/acme/jobs", '"><script>') == ""
     link = commit_url('https://host.example/a%20b/c"d', SHA)
     assert link == f"https://host.example/a%20b/c%22d/commit/{SHA}"
+
+
+def test_file_links_follow_the_same_rule() -> None:
+    from gitorch.ui.githost import file_url
+
+    gh = file_url("git@github.com:acme/jobs.git", SHA, "jobs/web.nomad.hcl")
+    assert gh == f"https://github.com/acme/jobs/blob/{SHA}/jobs/web.nomad.hcl"
+    gl = file_url("https://gitlab.example/acme/jobs", SHA, "a b.hcl")
+    assert gl == f"https://gitlab.example/acme/jobs/-/blob/{SHA}/a%20b.hcl"
+    assert file_url("/srv/repo", SHA, "x.hcl") == ""
+    assert file_url("https://github.com/acme/jobs", SHA, "../x") == ""
