@@ -316,17 +316,20 @@ class GitopsLoop:
         """The files under ``path`` at ``commit``. Git keeps no empty folders, so deleting
         the last file removes the folder: when the folder held files at the last synced
         commit of this repository and branch, a missing folder is an empty one (its jobs
-        are pruned); otherwise (a wrong ``path``) it stays an error and nothing changes."""
+        are pruned), and stays one at later syncs; otherwise (a wrong ``path``) it is an
+        error and nothing changes."""
         try:
             return self._source.files(commit, self.settings.path)
         except FolderMissingError:
             last = self._sink.state.gitsync
             same = (last.repo, last.branch) == (self.settings.repo, self.settings.branch)
-            if not (same and last.files and last.commit):
+            if not (same and last.commit):
                 raise
             try:  # the folder held the synced files at the last commit: now it is empty
                 self._source.files(last.commit, self.settings.path)
-            except GitSourceError:
+            except GitSourceError as exc:
+                if isinstance(exc, FolderMissingError) and not last.files:
+                    return []  # it was already synced as gone (empty): it still is
                 raise FolderMissingError(
                     f"folder {self.settings.path!r} not found at commit {commit[:12]} nor at "
                     f"the last synced commit {last.commit[:12]}: create it or fix gitops.path"

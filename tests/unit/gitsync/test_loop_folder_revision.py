@@ -57,6 +57,10 @@ def test_deleting_the_last_file_prunes_its_job(tmp_path: Path) -> None:
     job = sink.store.job("default", "web")
     assert job is not None and job.stop
     assert sink.store.gitsync.files == {}
+    # the gone folder stays an empty one at the next syncs, not a fetch error
+    later = repo.commit("an unrelated commit")
+    report = loop.sync(dry_run=False)
+    assert report.fetch_error == "" and report.commit == later and report.changes == []
 
 
 def test_a_wrong_path_stays_an_error_and_prunes_nothing(tmp_path: Path) -> None:
@@ -70,6 +74,16 @@ def test_a_wrong_path_stays_an_error_and_prunes_nothing(tmp_path: Path) -> None:
     assert "folder 'typo' not found" in report.fetch_error and report.changes == []
     job = sink.store.job("default", "web")
     assert job is not None and not job.stop
+
+
+def test_a_wrong_path_from_the_start_is_an_error(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("web", **{"jobs__web.nomad.hcl": JOB})
+    loop, sink = loop_for(tmp_path, repo, path="typo")
+    for _ in range(2):
+        report = loop.sync(dry_run=False)
+        assert "folder 'typo' not found" in report.fetch_error and report.changes == []
+    assert sink.store.job("default", "web") is None
 
 
 def test_a_revision_must_be_on_the_branch(tmp_path: Path) -> None:
