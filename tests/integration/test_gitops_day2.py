@@ -272,7 +272,9 @@ def test_depends_on_holds_until_dependency_is_healthy(tmp_path: Path, repo: GitR
         messages = {e["File"]: e["Message"] for e in report["Errors"]}
         assert "cycle" in messages["jobs/db.nomad.hcl"]
         assert "jobs/api.nomad.hcl" in messages["jobs/db.nomad.hcl"]
-        assert messages["jobs/db.nomad.hcl"].startswith("jobs/db.nomad.hcl:4: gitorch.depends_on cycle")
+        assert messages["jobs/db.nomad.hcl"].startswith(
+            "jobs/db.nomad.hcl:4: gitorch.depends_on cycle"
+        )
         assert "'ghost'" in messages["jobs/lone.nomad.hcl"]
         assert agent.get("/v1/job/db")["Version"] == db_job["Version"]
     finally:
