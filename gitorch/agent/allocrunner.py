@@ -198,6 +198,9 @@ class ReportStatus(_Frozen, frozen=True, kw_only=True):
 class RecoverTask(_Frozen, frozen=True, kw_only=True):
     task: str
     handle: TaskHandle
+    config: TaskConfig | None = None
+    """The task's config as at its start, for a running task (its templates are watched
+    again); None for one being killed."""
 
 
 Instruction = StartTask | StopTask | DestroyTask | SetTimer | ReportStatus | RecoverTask
@@ -241,7 +244,8 @@ def restore(state: AllocRunnerState, *, now: int) -> tuple[AllocRunnerState, lis
     step = _Step(state, now)
     for name, run in state.tasks.items():
         if run.phase in ("running", "killing") and run.handle is not None:
-            step.out.append(RecoverTask(task=name, handle=run.handle))
+            config = _config(state, name) if run.phase == "running" else None
+            step.out.append(RecoverTask(task=name, handle=run.handle, config=config))
             if run.phase == "killing":
                 step.stop(name)
         elif run.phase == "waiting":

@@ -43,6 +43,7 @@ class OtherSources:
         self._task = task
         self._lease = lease
         self._reader: TemplateReader | None = None
+        self._secrets_read = False
 
     def for_task(self, task: TaskIdentity, lease: SecretsLease | None = None) -> OtherSources:
         return OtherSources(
@@ -70,6 +71,16 @@ class OtherSources:
             self._reader = self._consul.reader(self._task or _ANONYMOUS)
         return self._reader
 
+    @property
+    def watchable(self) -> bool:
+        """A render asked the consul-named source: :meth:`wait_change` can block on it."""
+        return self._reader is not None
+
+    @property
+    def secrets_read(self) -> bool:
+        """A render read a secret (re-read on a timer: KV secrets have no index)."""
+        return self._secrets_read
+
     def wait_change(self, timeout_s: float) -> bool:
         """Block until an answer of the consul-named source may have changed."""
         return self._reader.wait_change(timeout_s) if self._reader is not None else False
@@ -93,6 +104,7 @@ class OtherSources:
             raise FunctionError(missing("secrets", "vault"))
         if self._lease is None:
             raise FunctionError(_NO_VAULT_BLOCK)
+        self._secrets_read = True
         return self._lease
 
     def secret(self, path: str) -> Mapping[str, Any] | None:

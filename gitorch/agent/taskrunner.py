@@ -37,7 +37,7 @@ from gitorch.agent.identity import IdentityHook, hand_over
 from gitorch.agent.payload import write_payload
 from gitorch.agent.templates import TemplateFailed, TemplateWaiting, render_templates
 from gitorch.agent.templatesource import ServerTemplateSource
-from gitorch.agent.templatewatch import RunnerActions, TaskWatch, TemplateWatcher
+from gitorch.agent.templatewatch import RunnerActions, TaskWatch, TemplateWatcher, watched
 from gitorch.agent.volumes import check_host_mounts
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import Task
@@ -47,6 +47,8 @@ from gitorch.plugins.driver import Driver
 from gitorch.templating.source import DataSource
 
 log = logging.getLogger(__name__)
+REWATCH_FIRST_S = 1.0  # after an agent restart, the first retry of a template re-watch
+REWATCH_MAX_S = 15.0
 WAIT_SLICE_S = 1.0  # how often a waiter thread checks whether the client shuts down
 
 
@@ -249,7 +251,7 @@ class TaskRunner:
             case ar.ReportStatus():
                 self._report(ins.update)
             case ar.RecoverTask():
-                return self._recover(ins.task, ins.handle)
+                return self._recover(ins)
         return None
 
     # -- instructions ------------------------------------------------------------------
@@ -332,7 +334,8 @@ class TaskRunner:
             source = source.for_task(cfg.namespace, token, task=who, lease=lease)
         return hand_over(cfg, task.identity, token), source
 
-    def _recover(self, task: str, handle: TaskHandle) -> ar.Event | None:
+    def _recover(self, ins: ar.RecoverTask) -> ar.Event | None:
+        task, handle = ins.task, ins.handle
         driver = self._drivers.get(handle.driver)
         try:
             ok = driver is not None and driver.recover(handle)
@@ -342,7 +345,40 @@ class TaskRunner:
             why = "driver not available" if driver is None else "task is gone"
             return ar.TaskRecoverFailed(task=task, error=why)
         self._watch(task, driver, handle)
+        if ins.config is not None and self._template_watch is not None:
+            if watched(self.state.task(task).templates):
+                name = f"rewatch-{self.alloc_id[:8]}-{task}"
+                args = (ins.config, handle)
+                threading.Thread(target=self._rewatch, args=args, name=name, daemon=True).start()
         return None
+
+    def _rewatch(self, cfg: TaskConfig, handle: TaskHandle) -> None:
+        """After an agent restart, watch a re-attached task's templates again, seen as at
+        its start: its devices' environment and a fresh workload identity (with a
+        ``vault`` block, a new secrets login: the old token is not resumed). The servers
+        may not answer yet while the agent starts: retried with backoff while the task
+        runs; the first render that differs from the files on disk acts on its
+        ``change_mode``."""
+        task = self.state.task(cfg.task_name)
+        delay = REWATCH_FIRST_S
+        while not self._closed and self._handles.get(cfg.task_name) == handle:
+            try:
+                seen = self._devices.reserve(cfg)
+                seen, source = self._identity(seen, task)
+            except Exception as exc:  # noqa: BLE001 - retried; the task keeps running
+                log.warning(
+                    "alloc %s task %s: cannot watch its templates yet (retry in %.0fs): %s",
+                    self.alloc_id[:8],
+                    cfg.task_name,
+                    delay,
+                    exc,
+                )
+                time.sleep(delay)
+                delay = min(REWATCH_MAX_S, delay * 2)
+                continue
+            if not self._closed and self._handles.get(cfg.task_name) == handle:
+                self._watch_templates(seen, task, source)
+            return
 
     def _stop(self, ins: ar.StopTask) -> None:
         handle = self._handles.get(ins.task)

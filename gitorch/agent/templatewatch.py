@@ -15,6 +15,12 @@ and act on ``change_mode`` (Nomad's template manager, ``handleTemplateRerenders`
   ``env = true`` template follows its ``change_mode`` as in Nomad (the default,
   ``restart``, is what brings its new variables to the task; ``signal`` is refused for
   it by the jobspec checks).
+* Inputs from provider plugins re-render too: a render that asked the ``consul``-named
+  template source holds that reader's ``wait_change`` (its blocking queries) in a
+  thread of the watcher's own pool; one whose reader cannot block (it answers at once)
+  is re-rendered every ``block_wait_s``. A render that read a ``secret`` reads it
+  again every ``secret_poll_s`` (KV secrets have no index to block on; Nomad's
+  consul-template re-fetches a non-renewable secret on a timer too).
 * A template that cannot render any more fails the task (Nomad kills it with "Template
   failed: ..."); an input that went missing keeps the last output until it is back.
 * All watches of the agent run on one event loop in one thread, started with the first
@@ -26,6 +32,7 @@ and act on ``change_mode`` (Nomad's template manager, ``handleTemplateRerenders`
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import random
 import ssl
@@ -39,6 +46,7 @@ import httpx
 
 from gitorch.agent import allocrunner as ar
 from gitorch.agent import templatechange as tc
+from gitorch.agent.providersource import OtherSources
 from gitorch.agent.templates import render_one, template_text, write_output
 from gitorch.agent.templatesource import Read, ServerTemplateSource, response_index
 from gitorch.core.model.job import ChangeScript, Template, WaitConfig
@@ -52,6 +60,8 @@ BLOCK_WAIT_S = 60.0
 """How long one blocking query may wait on the servers (Nomad's default is 5m; a
 shorter bound notices a server that went away sooner, at one request a minute)."""
 RETRY_MAX_S = 15.0
+SECRET_POLL_S = 300.0
+"""How often a template that read a secret reads it again (Vault's default lease, 5m)."""
 
 
 class TaskNotRunning(DriverError):
@@ -132,8 +142,14 @@ def watched(templates: Sequence[Template]) -> list[Template]:
 @dataclass
 class _Rendered:
     reads: list[Read] = field(default_factory=list)
+    others: OtherSources = field(default_factory=OtherSources)
     changed: list[Template] = field(default_factory=list)
     error: str = ""
+
+    @property
+    def inputs(self) -> bool:
+        """Something it read can change."""
+        return bool(self.reads) or self.others.watchable or self.others.secrets_read
 
 
 class TemplateWatcher:
@@ -145,18 +161,21 @@ class TemplateWatcher:
         verify: ssl.SSLContext | bool = True,
         default_wait: WaitConfig = tc.DEFAULT_WAIT,
         block_wait_s: float = BLOCK_WAIT_S,
+        secret_poll_s: float = SECRET_POLL_S,
         clock: Callable[[], int] = time.time_ns,
         draw: Callable[[], float] = random.random,
     ) -> None:
         self._verify = verify
         self.default_wait = default_wait
         self.block_wait_s = block_wait_s
+        self.secret_poll_s = secret_poll_s
         self._clock = clock
         self._draw = draw
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._http: httpx.AsyncClient | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._closed = False
 
@@ -215,6 +234,15 @@ class TemplateWatcher:
             loop = self._loop
         asyncio.run_coroutine_threadsafe(coro, loop)
 
+    def provider_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """Threads for provider readers' blocking waits (apart from the loop's default
+        executor, which renders: a wait holds its thread up to ``block_wait_s``)."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=256, thread_name_prefix="gitorch-template-wait"
+            )
+        return self._pool
+
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
@@ -238,6 +266,8 @@ class TemplateWatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._http is not None:
             await self._http.aclose()
+        if self._pool is not None:  # a wait in flight ends within block_wait_s
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Watch:
@@ -261,9 +291,9 @@ class _Watch:
                     return
                 if rendered.changed:
                     await self._act(rendered.changed)
-                if not rendered.reads:
+                if not rendered.inputs:
                     return  # nothing it reads can change
-                await self._until_changed(rendered.reads)
+                await self._until_changed(rendered)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -291,14 +321,19 @@ class _Watch:
                 out.error = f"Template failed: {exc}"
                 break
         out.reads = source.reads()
+        out.others = source.others
         return out
 
     # -- waiting for a change -----------------------------------------------------------
 
-    async def _until_changed(self, reads: list[Read]) -> None:
+    async def _until_changed(self, rendered: _Rendered) -> None:
         """Return once some input changed and the inputs were quiet long enough."""
         moved = asyncio.Event()
-        blockers = [asyncio.create_task(self._block(r, moved)) for r in reads]
+        blockers = [asyncio.create_task(self._block(r, moved)) for r in rendered.reads]
+        if rendered.others.watchable:
+            blockers.append(asyncio.create_task(self._provider(rendered.others, moved)))
+        if rendered.others.secrets_read:
+            blockers.append(asyncio.create_task(self._after(self.owner.secret_poll_s, moved)))
         try:
             await moved.wait()
             moved.clear()
@@ -334,6 +369,34 @@ class _Watch:
             if new != index:
                 index = new
                 moved.set()
+
+    async def _provider(self, others: OtherSources, moved: asyncio.Event) -> None:
+        """The provider reader's blocking waits; ``moved`` is set at its first change
+        (the next render asks with a fresh reader)."""
+        loop, wait = asyncio.get_running_loop(), self.owner.block_wait_s
+        backoff = 0.0
+        while True:
+            began = time.monotonic()
+            try:
+                changed = await loop.run_in_executor(
+                    self.owner.provider_pool(), others.wait_change, wait
+                )
+            except Exception as exc:  # noqa: BLE001 - a provider's failure: retried
+                log.debug("%s: provider wait: %s", self.name, exc)
+                backoff = min(RETRY_MAX_S, max(0.25, backoff * 2))
+                await asyncio.sleep(backoff)
+                continue
+            if changed:
+                moved.set()
+                return
+            if time.monotonic() - began < wait / 2:  # it cannot block: poll instead
+                await self._after(wait, moved)
+                return
+            backoff = 0.0
+
+    async def _after(self, delay_s: float, moved: asyncio.Event) -> None:
+        await asyncio.sleep(delay_s)
+        moved.set()
 
     async def _query(self, read: Read, index: int) -> int | None:
         source = self.spec.source

@@ -439,3 +439,25 @@ def test_a_template_that_cannot_render_any_more_fails_the_task(
     assert killing[0]["FailsTask"] is True
     assert task_file(agent, alloc["ID"], "local/v.txt") == "7"  # the last output is kept
     wait_for(lambda: agent.allocs("bad")[0]["ClientStatus"] == "failed" or None, 30, "alloc failed")
+
+
+def test_templates_are_watched_again_after_an_agent_restart(
+    live: tuple[Agent, GitRepo],
+) -> None:
+    agent, repo = live
+    put_var(agent, "nomad/jobs/sig", "one")
+    repo.commit("a watcher", **{"jobs__sig.nomad.hcl": watcher_job("sig")})
+    (alloc,) = wait_for(lambda: agent.running("sig"), 60, "sig running")
+    wait_for(lambda: task_file(agent, alloc["ID"], "local/v.txt") == "one" or None, 30, "render")
+
+    agent.stop()  # the task keeps running; the restarted agent re-attaches it
+    agent.start()
+    again = wait_for(lambda: agent.running("sig"), 30, "sig running after the restart")
+    assert [a["ID"] for a in again] == [alloc["ID"]]
+    put_var(agent, "nomad/jobs/sig", "two")
+    wait_for(
+        lambda: task_file(agent, alloc["ID"], "local/hups.txt") == "two" or None,
+        40,
+        "the re-attached task's template re-rendered and signalled",
+    )
+    assert task_state(agent, alloc["ID"])["Restarts"] == 0

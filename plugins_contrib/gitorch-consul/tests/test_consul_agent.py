@@ -2,7 +2,7 @@
 (tests/fake_consul.py; no Consul server can be had here): a raw_exec task's service is
 registered with its scheduler-assigned port and a TTL check that turns passing when the
 client's http check passes, and is deregistered when the job stops; a template's
-``{{ key "app/config" }}`` renders from Consul KV."""
+``{{ key "app/config" }}`` renders from Consul KV, and again when the key changes."""
 
 from __future__ import annotations
 
@@ -49,6 +49,11 @@ job "web" {
 config={{ key "app/config" }} db={{ keyOrDefault "app/db" "none" }}
 EOT
         destination = "local/app.conf"
+        change_mode = "noop"
+        wait {
+          min = "100ms"
+          max = "1s"
+        }
       }
       resources {
         cpu    = 20
@@ -98,6 +103,10 @@ def test_service_registered_in_consul_and_deregistered(
     # the template read Consul KV with the agent's token
     out = next((tmp_path / "data").glob(f"**/{alloc['ID']}/server/local/app.conf"))
     assert out.read_text() == "config=from-consul db=none\n"
+    # a KV write wakes the template's blocking query: the file is rendered again
+    consul.put_key("app/db", "postgres")
+    wait_for(lambda: out.read_text() == "config=from-consul db=postgres\n", 30, "the re-render")
+    assert [a["ID"] for a in agent.running("web")] == [alloc["ID"]]  # noop: not restarted
 
     agent.http.delete("/v1/job/web", params={"force": "true"}).raise_for_status()
     wait_for(lambda: consul.service_ids() == [], 30, "the service deregistered from Consul")

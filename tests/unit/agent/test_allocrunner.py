@@ -218,7 +218,10 @@ def test_restore_reattaches_running_tasks_and_rearms_timers() -> None:
     r.start_all()
     r.send(ar.TaskExited(task="b", result=ExitResult(exit_code=1)))
     state, out = ar.restore(r.state, now=r.now)
-    assert out[0] == ar.RecoverTask(task="a", handle=handle_of("a"))
+    recover = out[0]
+    assert isinstance(recover, ar.RecoverTask)
+    assert (recover.task, recover.handle) == ("a", handle_of("a"))
+    assert recover.config is not None and recover.config.task_name == "a"  # re-watched
     assert isinstance(out[1], ar.SetTimer) and out[1].task == "b"
     assert isinstance(out[-1], ar.ReportStatus)
     state, out = ar.handle(state, ar.TaskRecoverFailed(task="a", error="gone"), now=r.now)
