@@ -19,7 +19,7 @@ from gitorch.core.state import StateView
 from gitorch.server.stateloop import StateLoop
 
 log = logging.getLogger(__name__)
-DRAINING_TABLES = ("nodes", "allocs", "jobs")
+DRAINING_TABLES = ("nodes", "allocs", "jobs", "checks")
 IDLE_TABLES = ("nodes",)
 
 
@@ -52,7 +52,10 @@ def view_of(state: StateView, nodes: list[Node]) -> DrainView:
         for a in state.allocs_for_job(*key):  # oldest first: the newest replacement wins
             if a.previous_allocation in marked and not a.terminal():
                 replacements[a.previous_allocation] = a
-    return DrainView(nodes=nodes, allocs=allocs, jobs=jobs, replacements=replacements)
+    checks = {a.id: state.svc.checks_of(a.id) for a in replacements.values()}
+    return DrainView(
+        nodes=nodes, allocs=allocs, jobs=jobs, replacements=replacements, checks=checks
+    )
 
 
 class Drainer(StateLoop):

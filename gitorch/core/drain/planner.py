@@ -3,10 +3,11 @@
 Make before break: a service allocation on a draining node is first *marked* for
 migration (``DesiredTransition.Migrate``); the scheduler places its replacement on
 another node; once the replacement is healthy by the group's ``migrate`` block
-(task states running for ``min_healthy_time``, within ``healthy_deadline``), the
-original is stopped. At most ``max_parallel`` allocations of a group are between
-mark and stop at any time, counted over every draining node. Batch allocations are
-left to finish (Nomad's rule) until the deadline. System allocations go last, once
+(task states running for ``min_healthy_time``, within ``healthy_deadline``, and with
+``health_check = "checks"`` its service checks passing too), the original is stopped.
+At most ``max_parallel`` allocations of a group are between mark and stop at any time,
+counted over every draining node. Batch allocations are left to finish (Nomad's rule)
+until the deadline. System allocations go last, once
 nothing else is left on the node, unless ``IgnoreSystemJobs``. At the deadline
 (``Deadline`` -1: at once) whatever is left is stopped. A node with nothing left to
 move has finished draining.
@@ -22,6 +23,7 @@ from gitorch.core.deployments.health import judge
 from gitorch.core.model import Allocation, Job, Node, TaskGroup
 from gitorch.core.model.deployment import UpdateStrategy
 from gitorch.core.model.drain import MigrateStrategy
+from gitorch.core.model.service import CheckResult
 
 JobKey = tuple[str, str]
 MIGRATED = "alloc is being migrated"  # Nomad's allocMigrating
@@ -49,12 +51,13 @@ class NodeStep(msgspec.Struct, frozen=True, kw_only=True):
 class DrainView(msgspec.Struct, frozen=True, kw_only=True):
     """What ``step`` reads: the draining nodes, each node's allocations, the jobs, and
     for each marked original its newest replacement (the live allocation whose
-    ``previous_allocation`` names it)."""
+    ``previous_allocation`` names it), with each replacement's check results."""
 
     nodes: Sequence[Node]
     allocs: Mapping[str, Sequence[Allocation]]
     jobs: Mapping[JobKey, Job]
     replacements: Mapping[str, Allocation]
+    checks: Mapping[str, Sequence[CheckResult]] = {}
 
 
 class DrainStep(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,7 +94,8 @@ def step(view: DrainView, now: int) -> DrainStep:
             new = view.replacements.get(alloc.id)
             healthy = False
             if group is not None and new is not None:
-                verdict = judge(new, group, _health(migrate_strategy(group)), now)
+                results = view.checks.get(new.id, ())
+                verdict = judge(new, group, _health(migrate_strategy(group)), now, results)
                 healthy = verdict.healthy is True
                 if verdict.wake:
                     wakes.append(verdict.wake)

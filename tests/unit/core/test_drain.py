@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gitorch.core.commands import RegisterNode, UpdateNodeDrain, UpdateNodeEligibility
+from gitorch.core.commands import (
+    RegisterNode,
+    UpdateNodeDrain,
+    UpdateNodeEligibility,
+    UpsertCheckResults,
+)
 from gitorch.core.model import Job, Task, TaskGroup, replace
 from gitorch.core.model.drain import MigrateStrategy
+from gitorch.core.model.service import CheckResult, Service, ServiceCheck
 from tests.unit.core.clustersim import SECOND, Sim, service
 
 MIGRATE = MigrateStrategy(max_parallel=1, min_healthy_time=5 * SECOND, healthy_deadline=60 * SECOND)
@@ -16,7 +22,7 @@ MIGRATE = MigrateStrategy(max_parallel=1, min_healthy_time=5 * SECOND, healthy_d
 def started(count: int = 3, **group: object) -> Sim:
     sim = Sim(["a", "b"])
     sim.apply(UpdateNodeEligibility(now=sim.now, node_id="node-b", eligibility="ineligible"))
-    sim.register(service("web", count, migrate=MIGRATE, **group))
+    sim.register(service("web", count, **{"migrate": MIGRATE, **group}))
     sim.settle()
     assert {a.node_id for a in sim.running()} == {"node-a"}
     sim.apply(UpdateNodeEligibility(now=sim.now, node_id="node-b", eligibility="eligible"))
@@ -128,3 +134,30 @@ def test_registration_keeps_the_operators_drain() -> None:
     again = replace(sim.store.nodes["node-a"], drain=False, drain_strategy=None)
     sim.apply(RegisterNode(now=sim.now, node=again))
     assert sim.store.nodes["node-a"].drain_strategy is not None
+
+
+def test_with_health_check_checks_an_original_waits_for_its_replacements_checks() -> None:
+    checks = replace(MIGRATE, health_check="checks")
+    svc = Service(name="web", checks=[ServiceCheck(name="alive", type="http", path="/")])
+    sim = started(1, migrate=checks, services=[svc])
+    sim.drain("node-a")
+    sim.drain_tick()
+    sim.settle()
+    (new,) = [a for a in sim.running() if a.node_id == "node-b"]
+    sim.advance(10)  # running past min_healthy_time, but its check has not passed
+    sim.drain_tick()
+    sim.settle()
+    assert on(sim, "node-a") == ["web.web[0]"]
+    passing = CheckResult(
+        id="c1", check="alive", group="web", service="web", status="success",
+        timestamp=sim.now // SECOND,
+    )  # fmt: skip
+    sim.apply(UpsertCheckResults(now=sim.now, alloc_id=new.id, results=[passing]))
+    sim.advance(4)
+    sim.drain_tick()
+    sim.settle()
+    assert on(sim, "node-a") == ["web.web[0]"]  # passing for 4 s < min_healthy_time
+    sim.advance(2)
+    sim.drain_tick()
+    sim.settle()
+    assert on(sim, "node-a") == [] and on(sim, "node-b") == ["web.web[0]"]
