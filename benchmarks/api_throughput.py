@@ -15,81 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import threading
 import time
-import uuid
 
 import httpx
-import uvicorn
+from seed import place, register_job, register_nodes, serve
 
 from gitorch.api.app import make_app
-from gitorch.core import commands as c
-from gitorch.core.model import (
-    DriverInfo,
-    Job,
-    Node,
-    NodeCpu,
-    NodeDisk,
-    NodeMemory,
-    NodeResources,
-    Placement,
-    Plan,
-    Resources,
-    Task,
-    TaskGroup,
-)
 from gitorch.server.server import Server
-
-NODE = "a9b10000-0000-4000-8000-000000000001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def job(job_id: str) -> Job:
-    task = Task(name="t", driver="raw_exec", resources=Resources(cpu=1, memory_mb=1))
-    return Job(id=job_id, task_groups=[TaskGroup(name="g", count=1, tasks=[task])])
 
 
 def seed(server: Server, jobs: int, allocs: int) -> None:
-    big = NodeResources(
-        cpu=NodeCpu(cpu_shares=10**9), memory=NodeMemory(memory_mb=10**9),
-        disk=NodeDisk(disk_mb=10**9),
-    )  # fmt: skip
-    server.register_node(
-        Node(id=NODE, name="bench", node_resources=big,
-             drivers={"raw_exec": DriverInfo(detected=True, healthy=True)})
-    )  # fmt: skip
+    [node] = register_nodes(server, 1, cpu=10**9, memory_mb=10**9, disk_mb=10**9)
     for i in range(jobs):
-        server.log.submit(c.RegisterJob(now=time.time_ns(), job=job(f"job-{i:05d}")))
+        register_job(server, f"job-{i:05d}", 1, cpu=1, memory_mb=1)
     per_plan = 500
     for start in range(0, allocs, per_plan):
         job_id = f"job-{(start // per_plan) % max(jobs, 1):05d}"
-        placements = [
-            Placement(id=str(uuid.uuid4()), task_group="g", index=i, node_id=NODE)
-            for i in range(start, min(start + per_plan, allocs))
-        ]
-        plan = Plan(eval_id=str(uuid.uuid4()), job_id=job_id, placements=placements)
-        server.log.submit(c.ApplyPlan(now=time.time_ns(), plan=plan))
-
-
-def serve(app: object) -> tuple[uvicorn.Server, str]:
-    port = free_port()
-    http = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
-    )
-    threading.Thread(target=http.run, daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while not http.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return http, url
+        place(server, job_id, [(i, node) for i in range(start, min(start + per_plan, allocs))])
 
 
 def load(url: str, path: str, headers: dict[str, str], seconds: float, clients: int,

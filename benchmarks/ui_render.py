@@ -3,14 +3,14 @@ gzip on the wire) of ``/ui/``, ``/ui/jobs``, one ``/ui/job/<id>``, ``/ui/nodes``
 ``/ui/topology`` on one agent's HTTP app (uvicorn over an in-memory server) holding
 1,000 nodes in 3 datacenters, 1,000 jobs and 10,000 allocations.
 
-State is seeded through the server's log as ``benchmarks/api_throughput.py`` does
-(RegisterJob without evaluations, one ApplyPlan per job placing its allocations), so
-nothing is scheduled while the figures are taken. A page renders its whole body before
-the first byte (server-side HTML), so time to first byte is the server's time. Each
-page is fetched ``--repeat`` times one after another; the median and the worst are
-printed. With ``--acl`` the app has ACLs on and the pages are fetched with a static
-management token, so each of a page's in-process API calls resolves the token. Prints
-JSON.
+State is seeded through the server's log by ``benchmarks/seed.py``, as for
+``benchmarks/api_throughput.py`` (RegisterJob without evaluations, one ApplyPlan per
+job placing its allocations), so nothing is scheduled while the figures are taken. A
+page renders its whole body before the first byte (server-side HTML), so time to first
+byte is the server's time. Each page is fetched ``--repeat`` times one after another;
+the median and the worst are printed. With ``--acl`` the app has ACLs on and the pages
+are fetched with a static management token, so each of a page's in-process API calls
+resolves the token. Prints JSON.
 
     python benchmarks/ui_render.py [--nodes 1000] [--jobs 1000] [--allocs 10000] [--repeat 5]
         [--acl]
@@ -20,85 +20,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import threading
 import time
-import uuid
 
 import httpx
-import uvicorn
+from seed import place, register_job, register_nodes, serve
 
 from gitorch.api.app import make_app
-from gitorch.core import commands as c
-from gitorch.core.model import (
-    DriverInfo,
-    Job,
-    Node,
-    NodeCpu,
-    NodeDisk,
-    NodeMemory,
-    NodeResources,
-    Placement,
-    Plan,
-    Resources,
-    Task,
-    TaskGroup,
-)
 from gitorch.server.server import Server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def job(job_id: str, count: int) -> Job:
-    task = Task(name="t", driver="raw_exec", resources=Resources(cpu=100, memory_mb=128))
-    return Job(id=job_id, task_groups=[TaskGroup(name="g", count=count, tasks=[task])])
-
-
 def seed(server: Server, nodes: int, jobs: int, allocs: int) -> list[str]:
-    node_ids = [str(uuid.UUID(int=i + 1)) for i in range(nodes)]
-    res = NodeResources(
-        cpu=NodeCpu(cpu_shares=8000), memory=NodeMemory(memory_mb=16384),
-        disk=NodeDisk(disk_mb=100_000),
-    )  # fmt: skip
-    for i, node_id in enumerate(node_ids):
-        server.register_node(
-            Node(id=node_id, name=f"node-{i:04d}", datacenter=f"dc{i % 3 + 1}",
-                 node_resources=res, status="ready",
-                 drivers={"raw_exec": DriverInfo(detected=True, healthy=True)})
-        )  # fmt: skip
+    node_ids = register_nodes(
+        server, nodes, cpu=8000, memory_mb=16384, disk_mb=100_000, datacenters=3
+    )
     per_job = max(allocs // max(jobs, 1), 1)
     placed = 0
     for j in range(jobs):
         count = min(per_job, allocs - placed)
         job_id = f"job-{j:05d}"
-        server.log.submit(c.RegisterJob(now=time.time_ns(), job=job(job_id, count)))
-        placements = [
-            Placement(id=str(uuid.uuid4()), task_group="g", index=k,
-                      node_id=node_ids[(placed + k) % nodes])
-            for k in range(count)
-        ]  # fmt: skip
+        register_job(server, job_id, count, cpu=100, memory_mb=128)
+        place(server, job_id, [(k, node_ids[(placed + k) % nodes]) for k in range(count)])
         placed += count
-        plan = Plan(eval_id=str(uuid.uuid4()), job_id=job_id, placements=placements)
-        server.log.submit(c.ApplyPlan(now=time.time_ns(), plan=plan))
     return node_ids
-
-
-def serve(app: object) -> tuple[uvicorn.Server, str]:
-    port = free_port()
-    http = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
-    )
-    threading.Thread(target=http.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not http.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return http, f"http://127.0.0.1:{port}"
 
 
 def measure(client: httpx.Client, path: str, repeat: int) -> dict[str, float]:
