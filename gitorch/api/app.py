@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitorch.api import (
     routes_acl,
+    routes_aclcaps,
     routes_agent,
     routes_allocs,
     routes_clientalloc,
@@ -109,6 +110,7 @@ def make_app(
     acl = getattr(backend, "acl", None)
     if isinstance(acl, AclService):
         routes.extend(routes_acl.routes(backend, acl, enabled=acl_tokens is not None))
+        routes.extend(routes_aclcaps.routes(backend, enabled=acl_tokens is not None))
     variables, identity = getattr(backend, "variables", None), getattr(backend, "identity", None)
     if isinstance(variables, VariableService) and isinstance(identity, IdentitySigner):
         routes.extend(routes_vars.routes(backend, variables, identity))

@@ -224,6 +224,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("POST", "/v1/acl/role/{role_id:str}"): MANAGEMENT,
     ("DELETE", "/v1/acl/role/{role_id:str}"): MANAGEMENT,
     ("GET", "/v1/acl/role/name/{name:str}"): TOKEN,
+    # gitorch's own: what the caller's token may do (the UI's buttons); it answers only
+    # about the presented token, the anonymous policy when none, and refuses a bad one
+    ("GET", "/v1/internal/ui/capabilities"): OPEN,
 }
 _METHOD = {"HEAD": "GET", "PUT": "POST"}
 # Nomad's registrationsAreAllowed: with the scheduler configuration's
