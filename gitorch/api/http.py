@@ -9,8 +9,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
-import anyio
-import anyio.to_thread
 import msgspec
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -39,9 +37,6 @@ MAX_BODY_BYTES = 8 << 20  # a request body; a Raft entry is at most 1 MiB anyway
 MAX_DEPTH = 64  # JSON nesting: a Nomad job is ~10 deep, free-form driver config a few more
 INT64: Final = (-(1 << 63), (1 << 63) - 1)
 UINT64_MAX: Final = (1 << 64) - 1
-# Blocking queries park a thread each; give them their own pool so they never starve
-# the threads that writes (Raft commits) run on.
-_WAIT_LIMITER = anyio.CapacityLimiter(1024)
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -168,17 +163,26 @@ def table_index(backend: Backend, tables: tuple[str, ...]) -> int:
 
 
 async def blocking_index(request: Request, backend: Backend, tables: tuple[str, ...]) -> int:
-    """Honour ``?index=N&wait=D``: wait (off the event loop) until one of ``tables`` passes
-    N or D elapses; return the index to send as ``X-Nomad-Index``."""
+    """Honour ``?index=N&wait=D``: wait (on the event loop, holding no thread) until one
+    of ``tables`` passes N or D elapses; return the index to send as ``X-Nomad-Index``."""
     min_index = query_int(request, "index", lo=0, hi=UINT64_MAX)
     wait = parse_wait(request.query_params.get("wait"))
     current = table_index(backend, tables)
     if min_index <= 0 or current > min_index:
         return current
-    reached = await anyio.to_thread.run_sync(
-        backend.wait_index, tables, min_index, wait, limiter=_WAIT_LIMITER
-    )
+    reached = await backend.wait_index_async(tables, min_index, wait)
     return max(1, reached, table_index(backend, tables))
+
+
+async def blocking_node_allocs(request: Request, backend: Backend, node_id: str) -> int:
+    """:func:`blocking_index` for one node's allocations: only a change to that node's
+    allocations answers it (a client's watch), at the node's own index."""
+    min_index = query_int(request, "index", lo=0, hi=UINT64_MAX)
+    wait = parse_wait(request.query_params.get("wait"))
+    current = backend.state.node_allocs_index(node_id)
+    if min_index <= 0 or current > min_index:
+        return current
+    return await backend.wait_node_allocs(node_id, min_index, wait)
 
 
 # -- request bodies -------------------------------------------------------------------

@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gitorch.api.http import blocking_index, endpoint, json_response, read_object
+from gitorch.api.http import (
+    blocking_index,
+    blocking_node_allocs,
+    endpoint,
+    json_response,
+    read_object,
+)
 from gitorch.api.wire import NodeEligibilityResponse, alloc_with_job
 from gitorch.core.model import Node, node_stub, replace
 from gitorch.core.model.drain import DrainSpec
@@ -54,9 +60,10 @@ def routes(backend: Backend) -> list[BaseRoute]:
 
     @endpoint
     async def node_allocations(request: Request) -> Response:
-        index = await blocking_index(request, backend, ("allocs",))
+        node_id = request.path_params["node_id"]
+        index = await blocking_node_allocs(request, backend, node_id)
         state = backend.state
-        allocs = state.allocs_for_node(request.path_params["node_id"])
+        allocs = state.allocs_for_node(node_id)
         return json_response([alloc_with_job(state, a) for a in allocs], index=index)
 
     @endpoint

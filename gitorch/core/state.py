@@ -72,6 +72,10 @@ class StateView:
         self.used_by_node: PMap[str, tuple[int, int, int]] = pmap()
         self.by_job: PMap[JobKey, frozenset[str]] = pmap()
         self.by_node: PMap[str, frozenset[str]] = pmap()
+        # Per node, the index at which its allocations last changed (what a client's
+        # blocking watch on its allocations waits on); a node not in it: ``alloc_floor``.
+        self.node_alloc_index: PMap[str, int] = pmap()
+        self.alloc_floor = 0
         self.evals: PMap[str, Evaluation] = pmap()
         self.evals_by_job: PMap[JobKey, frozenset[str]] = pmap()
         self.gitsync = GitSync()
@@ -107,6 +111,10 @@ class StateView:
     def allocs_for_job(self, namespace: str, job_id: str) -> list[Allocation]:
         ids = self.by_job.get((namespace, job_id), frozenset())
         return sorted((self.allocs[i] for i in ids), key=lambda a: (a.create_index, a.name))
+
+    def node_allocs_index(self, node_id: str) -> int:
+        """The index at which the node's allocations last changed (at least 1)."""
+        return max(1, self.node_alloc_index.get(node_id, self.alloc_floor))
 
     def allocs_for_node(self, node_id: str) -> list[Allocation]:
         ids = self.by_node.get(node_id, frozenset())
@@ -170,6 +178,8 @@ def _copy_into(src: StateView, snap: V) -> V:
     snap.used_by_node = src.used_by_node
     snap.by_job = src.by_job
     snap.by_node = src.by_node
+    snap.node_alloc_index = src.node_alloc_index
+    snap.alloc_floor = src.alloc_floor
     snap.evals = src.evals
     snap.evals_by_job = src.evals_by_job
     snap.gitsync = src.gitsync
@@ -299,6 +309,7 @@ class StateStore(StateView):
         self.index, self.cluster_id, self.members = idx, cluster_id, members
         self.operator = OperatorTables(self.operator.scheduler_config)
         self.table_index = dict.fromkeys([*TABLES, *self.table_index], idx)
+        self.node_alloc_index, self.alloc_floor = pmap(), idx  # every node's watch wakes
         ready = [e for e in self.evals.values() if e.status == "pending"]
         return ApplyResult(index=idx, new_evals=sorted(ready, key=lambda e: e.create_index))
 
@@ -733,12 +744,16 @@ class StateStore(StateView):
         Every change to ``allocs`` goes through here."""
         old = self.allocs
         used = self.used_by_node.mutate()
+        nodes: set[str] = set()
         for alloc_id in touched:
             before, after = old.get(alloc_id), new.get(alloc_id)
             if before is not after:
                 add_usage(used, before, -1)
                 add_usage(used, after, 1)
+                nodes.update(a.node_id for a in (before, after) if a is not None)
         self.used_by_node = used.finish()
+        if nodes:
+            self.node_alloc_index = self.node_alloc_index.update(dict.fromkeys(nodes, self.index))
         self.allocs = new
 
     def _touch(self, idx: int, table: str) -> None:
@@ -781,6 +796,7 @@ class StateStore(StateView):
         store.used_by_node = usage(dump.allocs)
         store.by_job = index(((a.namespace, a.job_id), a.id) for a in dump.allocs)
         store.by_node = index((a.node_id, a.id) for a in dump.allocs)
+        store.alloc_floor = store.table_index.get("allocs", 0)  # no per-node history kept
         store.evals = PMap((e.id, e) for e in dump.evals)
         store.evals_by_job = index(((e.namespace, e.job_id), e.id) for e in dump.evals)
         store.gitsync = dump.gitsync

@@ -102,6 +102,15 @@ class Backend(Protocol):
         the highest index of those tables (Nomad's blocking query)."""
         ...
 
+    async def wait_index_async(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
+        """:meth:`wait_index` on the event loop, holding no thread."""
+        ...
+
+    async def wait_node_allocs(self, node_id: str, index: int, timeout: float) -> int:
+        """Block until the allocations of ``node_id`` change past ``index`` (another
+        node's changes do not wake it) or ``timeout``; return the node's index."""
+        ...
+
     @property
     def deployments(self) -> DeploymentWatcher:
         """Deployment actions (promote, fail, pause) and job revert/stable."""

@@ -16,6 +16,7 @@ from gitorch import codec
 from gitorch.core.commands import Command
 from gitorch.core.model import Evaluation
 from gitorch.core.state import ApplyResult, Snapshot, StateStore, StateView
+from gitorch.server.indexwatch import IndexWatch
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class Fsm:
     def __init__(self) -> None:
         self.store = StateStore()
         self._cond = threading.Condition()
+        self.watch = IndexWatch()  # blocking queries (gitorch.server.indexwatch)
         self._listeners: list[Callable[[Command, ApplyResult], None]] = []
 
     @property
@@ -42,7 +44,9 @@ class Fsm:
     def apply(self, cmd: Command) -> ApplyResult:
         with self._cond:
             result = self.store.apply(cmd)
-            self._cond.notify_all()
+            idx = self.store.index
+            moved = [t for t, i in self.store.table_index.items() if i == idx]
+        self.watch.changed(moved)
         for fn in self._listeners:
             try:
                 fn(cmd, result)
@@ -58,12 +62,27 @@ class Fsm:
     def wait_index(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
         """Nomad's blocking query: wait until one of ``tables`` moves past ``index``."""
 
-        def current() -> int:
-            return max((self.store.table_index.get(t, 0) for t in tables), default=0)
+        self.watch.wait_sync(tables, lambda: self.table_max(tables) > index, timeout)
+        return max(self.table_max(tables), 1)
 
-        with self._cond:
-            self._cond.wait_for(lambda: current() > index, timeout=max(timeout, 0.0))
-            return max(current(), 1)
+    async def wait_index_async(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
+        """:meth:`wait_index` on an event loop, holding no thread."""
+        await self.watch.wait(tables, lambda: self.table_max(tables) > index, timeout)
+        return max(self.table_max(tables), 1)
+
+    async def wait_node_allocs(self, node_id: str, index: int, timeout: float) -> int:
+        """Wait until the allocations of one node change past ``index`` (a client's
+        watch: another node's placements do not wake it); the node's index."""
+
+        def ready() -> bool:
+            return self.store.node_allocs_index(node_id) > index
+
+        await self.watch.wait(("allocs",), ready, timeout)
+        return self.store.node_allocs_index(node_id)
+
+    def table_max(self, tables: tuple[str, ...]) -> int:
+        current = self.store.table_index
+        return max((current.get(t, 0) for t in tables), default=0)
 
     def snapshot_bytes(self) -> bytes:
         """The state for Raft log compaction. The Raft adapter calls this in a forked
@@ -75,4 +94,4 @@ class Fsm:
         store = StateStore.load(codec.decode_state(data))
         with self._cond:
             self.store = store
-            self._cond.notify_all()
+        self.watch.changed_all()

@@ -224,6 +224,12 @@ class Server:
     def wait_index(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
         return self.fsm.wait_index(tables, index, timeout)
 
+    async def wait_index_async(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
+        return await self.fsm.wait_index_async(tables, index, timeout)
+
+    async def wait_node_allocs(self, node_id: str, index: int, timeout: float) -> int:
+        return await self.fsm.wait_node_allocs(node_id, index, timeout)
+
     def leader(self) -> str:
         return self.log.leader() or ""
 

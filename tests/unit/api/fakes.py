@@ -51,6 +51,7 @@ from gitorch.server.backend import (
     SyncReport,
     TGUpdates,
 )
+from gitorch.server.fsm import Fsm
 from gitorch.server.server import Server
 
 with warnings.catch_warnings():
@@ -66,28 +67,29 @@ class FakeBackend:
     """Backend over a real StateStore: commands apply at once; no scheduler runs."""
 
     def __init__(self) -> None:
-        self.store = StateStore()
-        self._cond = threading.Condition()
+        self.fsm = Fsm()  # the real state store, and blocking queries as a server's
         self.report = SyncReport(commit="a" * 40, dry_run=False, changes=[], errors=[])
         self.webhooks: list[bytes] = []
 
     @property
+    def store(self) -> StateStore:
+        return self.fsm.store
+
+    @property
     def state(self) -> StateStore:
-        return self.store
+        return self.fsm.store
 
     def apply(self, cmd: c.Command) -> ApplyResult:
-        with self._cond:
-            result = self.store.apply(cmd)
-            self._cond.notify_all()
-        return result
+        return self.fsm.apply(cmd)
 
     def wait_index(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
-        def current() -> int:
-            return max(self.store.table_index.get(t, 0) for t in tables)
+        return self.fsm.wait_index(tables, index, timeout)
 
-        with self._cond:
-            self._cond.wait_for(lambda: current() > index, timeout)
-            return current()
+    async def wait_index_async(self, tables: tuple[str, ...], index: int, timeout: float) -> int:
+        return await self.fsm.wait_index_async(tables, index, timeout)
+
+    async def wait_node_allocs(self, node_id: str, index: int, timeout: float) -> int:
+        return await self.fsm.wait_node_allocs(node_id, index, timeout)
 
     def register_job(self, job: Job, submission: Any = None) -> JobRegisterResponse:
         ev = Evaluation(id=str(uuid.uuid4()), namespace=job.namespace, job_id=job.id)

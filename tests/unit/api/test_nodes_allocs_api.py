@@ -113,6 +113,20 @@ def test_node_allocations_blocking_query(client: TestClient, backend: FakeBacken
     assert int(resp.headers["X-Nomad-Index"]) > index
 
 
+def test_a_node_s_watch_is_not_answered_by_another_node_s_allocations(
+    client: TestClient, backend: FakeBackend
+) -> None:
+    backend.add_node(OTHER, http_addr="127.0.0.1:2")
+    index = int(client.get(f"/v1/node/{NODE}/allocations").headers["X-Nomad-Index"])
+    threading.Timer(0.2, lambda: placed(backend, node=OTHER)).start()
+    start = time.monotonic()
+    resp = client.get(f"/v1/node/{NODE}/allocations", params={"index": index, "wait": "1500ms"})
+    assert time.monotonic() - start > 1.2  # it waited out its wait: nothing of its own moved
+    assert resp.json() == [] and int(resp.headers["X-Nomad-Index"]) == index
+    other = client.get(f"/v1/node/{OTHER}/allocations", params={"index": index, "wait": "5s"})
+    assert len(other.json()) == 2 and int(other.headers["X-Nomad-Index"]) > index
+
+
 def test_internal_register_heartbeat_and_alloc_updates(
     client: TestClient, backend: FakeBackend
 ) -> None:
