@@ -7,29 +7,13 @@ lines that do not match."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from harness import Agent, GitRepo, wait_for
-from ui_fixtures import HOSTILE
+from ui_fixtures import HOSTILE, NEEDS_CHROMIUM, not_pwned
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-pytestmark = [
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/setup installs it)"
-    ),
-]
+pytestmark = [pytest.mark.timeout(240), NEEDS_CHROMIUM]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
@@ -67,34 +51,12 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
         a.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 @pytest.fixture
-def page(browser: Any, agent: Agent) -> Iterator[Any]:
-    context = browser.new_context()
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+def page(page: Any, agent: Agent) -> Any:
+    """conftest.py's page, opened on the task's allocation."""
     alloc_id = agent.running("app")[0]["ID"]
-    pg.goto(f"{agent.url}/ui/allocation/{alloc_id}")
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert errors == [], errors
-
-
-def not_pwned(page: Any) -> None:
-    assert page.evaluate("typeof window.pwned") == "undefined"
+    page.goto(f"{agent.url}/ui/allocation/{alloc_id}")
+    return page
 
 
 def test_exec_terminal_runs_a_typed_command(page: Any) -> None:

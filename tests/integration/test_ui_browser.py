@@ -7,31 +7,14 @@ streams the task's log, and hostile strings never run as script."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Agent, GitRepo, free_port, wait_for
-from ui_fixtures import BROKEN, HOSTILE, echo_job
+from harness import Agent, GitRepo
+from ui_fixtures import BROKEN, HOSTILE, NEEDS_CHROMIUM, echo_job, not_pwned, served_dev_agent
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-pytestmark = [
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/setup installs it)"
-    ),
-]
+pytestmark = [pytest.mark.timeout(240), NEEDS_CHROMIUM]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
@@ -51,64 +34,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
 
 @pytest.fixture(scope="module")
 def agent(repo: GitRepo) -> Iterator[Agent]:
-    port = free_port()
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={repo.path.parent}",
-            "--export-all",
-            str(repo.path.parent),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    config = repo.path.parent / "agent.hcl"
-    config.write_text(
-        f'gitops {{\n  repo = "git://127.0.0.1:{port}/repo"\n  path = "jobs"\n'
-        '  poll_interval = "1h"\n}\n'
-    )
-    a = Agent(repo.path.parent / "data", "--dev", "--config", str(config))
-    try:
-        a.start()
-        wait_for(lambda: a.running("web"), 30, "web running")
+    with served_dev_agent(repo, "web") as a:
         yield a
-    finally:
-        a.stop_jobs()
-        a.stop()
-        daemon.terminate()
-        daemon.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert errors == [], errors
-
-
-def not_pwned(page: Any) -> None:
-    assert page.evaluate("typeof window.pwned") == "undefined"
 
 
 def test_overview_shows_commit_and_broken_file(agent: Agent, repo: GitRepo, page: Any) -> None:

@@ -8,58 +8,27 @@ from __future__ import annotations
 
 import json
 import queue
-import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from harness import Agent, GitRepo, free_port, wait_for
-from ui_fixtures import HOSTILE, echo_job
+from harness import Agent, GitRepo
+from ui_fixtures import HOSTILE, echo_job, served_dev_agent, web_repo
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
-    r = GitRepo(tmp_path_factory.mktemp("ui-git") / "repo")
-    r.commit(f"Add web {HOSTILE}", **{"jobs__web.nomad.hcl": echo_job("web", "v0")})
-    return r
+    return web_repo(tmp_path_factory.mktemp("ui-git"))
 
 
 @pytest.fixture(scope="module")
 def agent(repo: GitRepo) -> Iterator[Agent]:
-    port = free_port()
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={repo.path.parent}",
-            "--export-all",
-            str(repo.path.parent),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    config = repo.path.parent / "agent.hcl"
-    config.write_text(
-        f'gitops {{\n  repo = "git://127.0.0.1:{port}/repo"\n  path = "jobs"\n'
-        '  poll_interval = "1h"\n}\n'
-    )
-    a = Agent(repo.path.parent / "data", "--dev", "--config", str(config))
-    try:
-        a.start()
-        wait_for(lambda: a.running("web"), 30, "web running")
+    with served_dev_agent(repo, "web") as a:
         yield a
-    finally:
-        a.stop_jobs()
-        a.stop()
-        daemon.terminate()
-        daemon.wait(timeout=10)
 
 
 def version(agent: Agent) -> int:

@@ -8,98 +8,38 @@ HTML as text) and author; without EventSource the page polls and still updates; 
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Agent, GitRepo, free_port, wait_for
-from ui_fixtures import BROKEN, HOSTILE, echo_job
+from harness import Agent, GitRepo
+from ui_fixtures import (
+    BROKEN,
+    HOSTILE,
+    NEEDS_CHROMIUM,
+    dev_agent,
+    echo_job,
+    git_daemon,
+    served_dev_agent,
+    web_repo,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-pytestmark = [
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/setup installs it)"
-    ),
-]
+pytestmark = [pytest.mark.timeout(240), NEEDS_CHROMIUM]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
 
-def served(repo: GitRepo) -> tuple[subprocess.Popen[bytes], str]:
-    """`git daemon` serving ``repo`` on 127.0.0.1: the agent's source, polled hourly."""
-    port = free_port()
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={repo.path.parent}",
-            "--export-all",
-            str(repo.path.parent),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return daemon, f"git://127.0.0.1:{port}/{repo.path.name}"
-
-
-def dev_agent(repo: GitRepo, url: str, name: str) -> Agent:
-    config = repo.path.parent / f"{name}.hcl"
-    config.write_text(f'gitops {{\n  repo = "{url}"\n  path = "jobs"\n  poll_interval = "1h"\n}}\n')
-    return Agent(repo.path.parent / f"{name}-data", "--dev", "--config", str(config))
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
-    r = GitRepo(tmp_path_factory.mktemp("ui-live") / "repo")
-    r.commit(f"Add web {HOSTILE}", **{"jobs__web.nomad.hcl": echo_job("web", "v0")})
-    return r
+    return web_repo(tmp_path_factory.mktemp("ui-live"))
 
 
 @pytest.fixture(scope="module")
 def agent(repo: GitRepo) -> Iterator[Agent]:
-    daemon, url = served(repo)
-    a = dev_agent(repo, url, "agent")
-    try:
-        a.start()
-        wait_for(lambda: a.running("web"), 30, "web running")
+    with served_dev_agent(repo, "web") as a:
         yield a
-    finally:
-        a.stop_jobs()
-        a.stop()
-        daemon.terminate()
-        daemon.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert errors == [], errors
 
 
 def test_a_synced_commit_shows_on_the_open_job_page_through_the_event_stream(
@@ -165,21 +105,19 @@ def test_the_banner_shows_while_the_agent_is_down_and_goes_when_it_is_back(
 ) -> None:
     repo = GitRepo(tmp_path / "repo")
     repo.commit("only a broken file", **{"jobs__broken.nomad.hcl": BROKEN})
-    daemon, url = served(repo)
-    a = dev_agent(repo, url, "down")
-    try:
-        a.start()
-        page.goto(a.url + "/ui/")
-        expect(page.locator("body")).to_have_attribute("data-live-mode", "stream")
-        banner = page.locator("#conn")
-        expect(banner).to_be_hidden()
-        a.stop()
-        expect(banner).to_be_visible(timeout=10_000)
-        a.start()
-        expect(banner).to_be_hidden(timeout=20_000)
-        expect(page.locator("body")).to_have_attribute("data-live-mode", "stream")
-        expect(page.locator("#git div.file-error")).to_contain_text("jobs/broken.nomad.hcl:3")
-    finally:
-        a.stop()
-        daemon.terminate()
-        daemon.wait(timeout=10)
+    with git_daemon(repo) as url:
+        a = dev_agent(repo, url, "down")
+        try:
+            a.start()
+            page.goto(a.url + "/ui/")
+            expect(page.locator("body")).to_have_attribute("data-live-mode", "stream")
+            banner = page.locator("#conn")
+            expect(banner).to_be_hidden()
+            a.stop()
+            expect(banner).to_be_visible(timeout=10_000)
+            a.start()
+            expect(banner).to_be_hidden(timeout=20_000)
+            expect(page.locator("body")).to_have_attribute("data-live-mode", "stream")
+            expect(page.locator("#git div.file-error")).to_contain_text("jobs/broken.nomad.hcl:3")
+        finally:
+            a.stop()
