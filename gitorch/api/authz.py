@@ -434,15 +434,25 @@ async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
+class _Listed(msgspec.Struct, rename={"namespace": "Namespace", "target": "Target"}):
+    """What the list filter reads of an item; the rest of it is skipped, not decoded."""
+
+    namespace: Any = msgspec.UNSET
+    target: Any = msgspec.UNSET
+
+
+_LISTED = msgspec.json.Decoder(list[_Listed])
+_RAW_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+
+
 class _ListFilter:
     """Wraps ``send``: a JSON list answer loses the items of namespaces the token may
-    not read (``?namespace=*``, node allocations)."""
+    not read (``?namespace=*``, node allocations). Each namespace is judged once per
+    request, and the body is rewritten only when an item goes."""
 
     def __init__(self, send: Send, identity: Identity, action: str, now: int) -> None:
         self.send = send
-        self.identity = identity
-        self.capability = Capability("namespace", action)
-        self.now = now
+        self.allowed = identity.namespace_filter(action, now)
         self.start: Message | None = None
         self.chunks: list[bytes] = []
 
@@ -469,6 +479,25 @@ class _ListFilter:
         if self.start.get("status") != 200:
             return body
         try:
+            listed = _LISTED.decode(body)
+        except msgspec.ValidationError:  # not a list of objects: judge it item by item
+            return self._filtered_any(body)
+        except msgspec.DecodeError:
+            return body
+        named = {item.namespace for item in listed}
+        if all(isinstance(n, str) for n in named):  # the usual case: judge the few names
+            if all(self.allowed(n) for n in named):
+                return body
+            keep = [self.allowed(item.namespace) for item in listed]
+        else:
+            keep = [self.allowed(_listed_namespace(item)) for item in listed]
+            if all(keep):
+                return body
+        raw = _RAW_ITEMS.decode(body)
+        return b"[" + b",".join(r for r, kept in zip(raw, keep, strict=True) if kept) + b"]"
+
+    def _filtered_any(self, body: bytes) -> bytes:
+        try:
             items = msgspec.json.decode(body)
         except msgspec.DecodeError:
             return body
@@ -477,10 +506,17 @@ class _ListFilter:
         kept = [
             item
             for item in items
-            if not isinstance(item, dict)
-            or self.identity.allows(self.capability, _item_namespace(item), self.now)
+            if not isinstance(item, dict) or self.allowed(_item_namespace(item))
         ]
         return body if len(kept) == len(items) else msgspec.json.encode(kept)
+
+
+def _listed_namespace(item: _Listed) -> str:
+    """``_item_namespace`` of an item decoded as ``_Listed``."""
+    target = item.target
+    if item.namespace is msgspec.UNSET and isinstance(target, dict) and "Namespace" in target:
+        return str(target["Namespace"])
+    return "default" if item.namespace is msgspec.UNSET else str(item.namespace)
 
 
 def _item_namespace(item: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ here, before a command enters the log.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import re
 import time
@@ -17,7 +18,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gitorch.core import aclcommands as a
-from gitorch.core.acl import Capability, Rules, allow, allowed_in_some_namespace
+from gitorch.core.acl import (
+    Capability,
+    Rules,
+    allow_merged,
+    allowed_in_some_namespace_merged,
+    merge,
+    namespace_predicate,
+)
 from gitorch.core.model.acl import (
     ANONYMOUS_POLICY,
     CLIENT,
@@ -63,13 +71,25 @@ class Identity:
     def management(self) -> bool:
         return self.token is not None and self.token.type == MANAGEMENT
 
+    @functools.cached_property
+    def rules(self) -> Rules:
+        """The token's policies merged, once per identity (one per request)."""
+        return merge(self.policies)
+
     def allows(self, capability: Capability, namespace: str = "default", now: int = 0) -> bool:
         if self.problem:
             return False
-        return allow(self.token, self.policies, capability, namespace, now=now)
+        return allow_merged(self.token, self.rules, capability, namespace, now=now)
 
     def allows_somewhere(self, action: str) -> bool:
-        return not self.problem and allowed_in_some_namespace(self.token, self.policies, action)
+        return not self.problem and allowed_in_some_namespace_merged(self.token, self.rules, action)
+
+    def namespace_filter(self, action: str, now: int = 0) -> Callable[[str], bool]:
+        """``namespace -> allowed`` for ``namespace:action`` at ``now``, each namespace
+        judged once: for filtering long lists item by item."""
+        if self.problem:
+            return lambda namespace: False
+        return namespace_predicate(self.token, self.rules, action, now=now)
 
 
 _NODE_RULES = parse_policy('node {\n  policy = "write"\n}\n', "node-secret")
