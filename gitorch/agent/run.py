@@ -345,13 +345,19 @@ def _app(agent: Agent) -> Any:
     cfg = agent.cfg
     tokens = set(cfg.acl_tokens) if cfg.acl_enabled else None
     from gitorch.api.forward import Relay
+    from gitorch.api.nodehop import NodeHop
 
     if agent.server is not None:
         from gitorch.api.app import make_app
 
         relay = Relay(tls=cfg.tls, region=cfg.region)
         return make_app(
-            agent.server, agent.client, acl_tokens=tokens, cluster=agent.membership, relay=relay
+            agent.server,
+            agent.client,
+            acl_tokens=tokens,
+            cluster=agent.membership,
+            relay=relay,
+            node_hop=NodeHop(cfg.tls, cfg.region),
         )
     from gitorch.api.client_agent import make_client_app
 
@@ -364,4 +370,5 @@ def _app(agent: Agent) -> Any:
         local_allocs=lambda: {k: s.alloc for k, s in client.allocs().items()},
         acl_tokens=tokens,
         relay=Relay(mark=None, tls=cfg.tls, region=cfg.region),
+        node_hop=NodeHop(cfg.tls, cfg.region),
     )

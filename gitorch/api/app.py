@@ -40,6 +40,7 @@ from gitorch.api.authz import AclGate
 from gitorch.api.forward import LeaderForwarding, Relay
 from gitorch.api.http import error_response, text_response
 from gitorch.api.listing import ListOptions
+from gitorch.api.nodehop import NodeHop
 from gitorch.api.workload import WorkloadGate
 from gitorch.server.acl import AclResolver, AclService
 from gitorch.server.backend import Backend, ClientBackend, ClusterBackend
@@ -68,20 +69,24 @@ def make_app(
     cluster: ClusterBackend | None = None,
     resolver: AclResolver | None = None,
     relay: Relay | None = None,
+    node_hop: NodeHop | None = None,
 ) -> Starlette:
     """Build the HTTP API. With ``acl_tokens`` (ACLs on; the set may be empty), every
     route checks its capability (``gitorch.api.authz``) against the token presented:
     one of these static management tokens, or one from the ACL tables. With ``cluster``
-    (a server agent), followers forward to the leader and the membership routes exist."""
+    (a server agent), followers forward to the leader and the membership routes exist.
+    ``node_hop``: how client routes are relayed to the agent of the node that runs the
+    allocation (HTTPS with the agent's TLS settings; default plain HTTP)."""
+    hop = node_hop or NodeHop()
     routes = [
         *routes_jobs.routes(backend),
         *routes_allocs.routes(backend),
         *routes_nodes.routes(backend),
         *routes_status.routes(backend, client, cluster),
-        *routes_logs.routes(backend, client),
-        *routes_clientfs.routes(backend, client),
-        *routes_clientalloc.routes(backend, client),
-        *routes_exec.routes(backend, client),
+        *routes_logs.routes(backend, client, hop),
+        *routes_clientfs.routes(backend, client, hop),
+        *routes_clientalloc.routes(backend, client, hop),
+        *routes_exec.routes(backend, client, hop),
         *routes_gitops.routes(backend),
         *routes_deployments.routes(backend),
         *routes_services.routes(backend),

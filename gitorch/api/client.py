@@ -419,17 +419,26 @@ async def open_proxied_stream(
     *,
     method: str = "GET",
     body: bytes = b"",
+    verify: ssl.SSLContext | None = None,
+    sni: str = "",
 ) -> ProxiedStream:
     """Start a streaming request (a GET unless ``method``) of ``path`` on the agent at
-    ``address``."""
+    ``address``; an ``https://`` address is checked with ``verify`` (default: the
+    system's CAs) and, with ``sni``, must carry that name (``gitorch.api.nodehop``)."""
     client = httpx.AsyncClient(
         base_url=base_url(address),
         timeout=httpx.Timeout(10.0, read=None),
-        verify=_default_tls(),  # loading the CA bundle per request cost ~20 ms
+        verify=verify or _default_tls(),  # loading the CA bundle per request cost ~20 ms
+        trust_env=False,
     )
     try:
         request = client.build_request(
-            method, path, params=params, headers=headers, content=body or None
+            method,
+            path,
+            params=params,
+            headers=headers,
+            content=body or None,
+            extensions={"sni_hostname": sni} if sni else None,
         )
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:

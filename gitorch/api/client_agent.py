@@ -24,6 +24,7 @@ from gitorch.api import routes_clientalloc, routes_clientfs, routes_exec, routes
 from gitorch.api.app import TokenGate
 from gitorch.api.forward import FORWARDED, Relay
 from gitorch.api.http import endpoint, error_response, json_response, text_response
+from gitorch.api.nodehop import NodeHop
 from gitorch.api.routes_status import client_health
 from gitorch.api.wsclient import WsRefused
 from gitorch.core.model import Allocation
@@ -55,9 +56,11 @@ def make_client_app(
     local_allocs: Callable[[], Mapping[str, Allocation]],
     acl_tokens: set[str] | None = None,
     relay: Relay | None = None,
+    node_hop: NodeHop | None = None,
 ) -> Starlette:
     addresses = [s.split("://", 1)[-1].rstrip("/") for s in servers]
     hop = relay or Relay(mark=None)
+    servers_hop = node_hop or NodeHop()  # exec sessions go to a server over this
     local_logs = routes_logs.routes(cast(Backend, _LocalAllocs(local_allocs)), client)[0]
     assert isinstance(local_logs, Route)
     logs_endpoint = local_logs.endpoint
@@ -124,7 +127,7 @@ def make_client_app(
         last: Exception = WsRefused(0, "no servers configured")
         for address in addresses:  # a server relays it to the node that runs the task
             try:
-                await routes_exec.relay(websocket, address, mark=False)
+                await routes_exec.relay(websocket, address, mark=False, hop=servers_hop)
                 return
             except WsRefused as exc:
                 last = exc

@@ -1,7 +1,8 @@
 """Where a /v1/client/... request is answered: by this agent's client when the
 allocation (or node) is its own, else relayed to the agent of the node that runs it
 (Nomad's servers forward these to the node by RPC). A relayed request carries
-``X-Gitorch-Forwarded`` and is never relayed again."""
+``X-Gitorch-Forwarded`` and is never relayed again. With TLS on the hop is HTTPS and
+checks the client agent's certificate (``gitorch.api.nodehop``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gitorch.api.client import ApiError, open_proxied_stream
 from gitorch.api.http import nomad_headers, text_response
+from gitorch.api.nodehop import NodeHop
 from gitorch.errors import BadRequestError, NotFoundError
 from gitorch.server.backend import Backend, ClientBackend
 
@@ -43,15 +45,22 @@ def local_node(request: Request, client: ClientBackend | None) -> ClientBackend 
     return None
 
 
-async def to_alloc_node(request: Request, backend: Backend, alloc_id: str, what: str) -> Response:
+PLAIN = NodeHop()  # no TLS: plain HTTP to the client agent
+
+
+async def to_alloc_node(
+    request: Request, backend: Backend, alloc_id: str, what: str, hop: NodeHop = PLAIN
+) -> Response:
     """Relay the request to the agent of the node that runs ``alloc_id``."""
     alloc = backend.state.allocs.get(alloc_id)
     if alloc is None:
         raise NotFoundError(f"Unknown allocation {alloc_id!r}")
-    return await to_node(request, backend, alloc.node_id, f"{what} of alloc {alloc_id}")
+    return await to_node(request, backend, alloc.node_id, f"{what} of alloc {alloc_id}", hop)
 
 
-async def to_node(request: Request, backend: Backend, node_id: str, what: str) -> Response:
+async def to_node(
+    request: Request, backend: Backend, node_id: str, what: str, hop: NodeHop = PLAIN
+) -> Response:
     """Relay the request (method, query, body, token) to the agent of ``node_id`` and
     stream its answer back."""
     node = backend.state.nodes.get(node_id)
@@ -63,14 +72,20 @@ async def to_node(request: Request, backend: Backend, node_id: str, what: str) -
         if value:
             headers[name] = value
     body = await request.body() if request.method not in ("GET", "HEAD") else b""
+    address = node.http_addr
     try:
-        upstream = await open_proxied_stream(
-            node.http_addr,
-            request.url.path,
-            dict(request.query_params),
-            headers,
-            method=request.method,
-            body=body,
+        upstream = await hop.to_client(
+            address,
+            lambda name: open_proxied_stream(
+                hop.url(address),
+                request.url.path,
+                dict(request.query_params),
+                headers,
+                method=request.method,
+                body=body,
+                verify=hop.client_context(),
+                sni=name,
+            ),
         )
     except ApiError as exc:
         raise NotFoundError(

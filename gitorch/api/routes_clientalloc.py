@@ -13,13 +13,16 @@ from starlette.routing import BaseRoute, Route
 
 from gitorch.api import clientproxy
 from gitorch.api.http import endpoint, json_response, nomad_headers, read_object
+from gitorch.api.nodehop import NodeHop
 from gitorch.errors import BadRequestError
 from gitorch.server.backend import Backend, ClientBackend
 
 ALLOC = "/v1/client/allocation/{alloc_id:str}"
 
 
-def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
+def routes(
+    backend: Backend, client: ClientBackend | None, hop: NodeHop = clientproxy.PLAIN
+) -> list[BaseRoute]:
     """The client routes, bound to ``backend`` and the local client agent (if any)."""
 
     def here(request: Request) -> ClientBackend | None:
@@ -27,11 +30,11 @@ def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
 
     async def relay(request: Request, what: str) -> Response:
         alloc_id = request.path_params["alloc_id"]
-        return await clientproxy.to_alloc_node(request, backend, alloc_id, what)
+        return await clientproxy.to_alloc_node(request, backend, alloc_id, what, hop)
 
     async def relay_node(request: Request) -> Response:
         node_id = request.query_params["node_id"]
-        return await clientproxy.to_node(request, backend, node_id, "node")
+        return await clientproxy.to_node(request, backend, node_id, "node", hop)
 
     @endpoint
     async def host_stats(request: Request) -> Response:

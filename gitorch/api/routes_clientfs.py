@@ -19,6 +19,7 @@ from gitorch.api import clientproxy
 from gitorch.api.allocfs import AllocFs
 from gitorch.api.filestream import follow_open, read_range, stream_response
 from gitorch.api.http import endpoint, json_response, nomad_headers, query_bool, query_int
+from gitorch.api.nodehop import NodeHop
 from gitorch.errors import BadRequestError
 from gitorch.server.backend import Backend, ClientBackend
 
@@ -28,7 +29,9 @@ PREFIX = "/v1/client/fs"
 UNTRUSTED = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
 
 
-def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
+def routes(
+    backend: Backend, client: ClientBackend | None, hop: NodeHop = clientproxy.PLAIN
+) -> list[BaseRoute]:
     """The fs routes, bound to ``backend`` and the local client agent (if any)."""
 
     def files(request: Request) -> AllocFs | None:
@@ -48,7 +51,7 @@ def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
 
     async def relay(request: Request) -> Response:
         alloc_id = request.path_params["alloc_id"]
-        return await clientproxy.to_alloc_node(request, backend, alloc_id, "the files")
+        return await clientproxy.to_alloc_node(request, backend, alloc_id, "the files", hop)
 
     @endpoint
     async def ls(request: Request) -> Response:

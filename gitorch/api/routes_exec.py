@@ -32,6 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from gitorch.api import clientproxy
 from gitorch.api.execsession import ExecProcess
 from gitorch.api.http import error_response
+from gitorch.api.nodehop import NodeHop
 from gitorch.api.wsclient import AsyncWs, WsClosed, WsRefused, ws_url
 from gitorch.core.acl import Capability
 from gitorch.errors import BadRequestError, NotFoundError, PermissionDeniedError
@@ -46,7 +47,9 @@ _PASSED = ("x-nomad-token", "authorization")
 CLOSE_WAIT_S = 5.0  # how long the agent waits for a client to close after the exit frame
 
 
-def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
+def routes(
+    backend: Backend, client: ClientBackend | None, hop: NodeHop = clientproxy.PLAIN
+) -> list[BaseRoute]:
     """The exec route, bound to ``backend`` and the local client agent (if any)."""
 
     async def exec_ws(websocket: WebSocket) -> None:
@@ -55,7 +58,7 @@ def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
             task, cmd, tty = parse_query(websocket)
             local = clientproxy.local_client(backend, client, alloc_id)
             if local is None:
-                await relay(websocket, node_address(websocket, backend, alloc_id))
+                await relay(websocket, node_address(websocket, backend, alloc_id), hop=hop)
                 return
             command, isolation = local.exec_command(alloc_id, task, cmd, tty)
             if isolation == "none":
@@ -203,16 +206,25 @@ def node_address(websocket: WebSocket, backend: Backend, alloc_id: str) -> str:
     return node.http_addr
 
 
-async def relay(websocket: WebSocket, address: str, *, mark: bool = True) -> None:
-    """Relay the session to the agent at ``address`` (marked as forwarded unless
-    ``mark`` is off: a client agent asking its servers)."""
+async def relay(
+    websocket: WebSocket, address: str, *, mark: bool = True, hop: NodeHop = clientproxy.PLAIN
+) -> None:
+    """Relay the session to the client agent at ``address``, marked as forwarded; with
+    ``mark`` off, to the server at ``address`` (a client agent asking its servers). With
+    TLS on it is ``wss://``, checking the far side's certificate (``gitorch.api.nodehop``)."""
     headers = {k: v for k, v in websocket.headers.items() if k.lower() in _PASSED}
     if mark:
         headers[clientproxy.FORWARDED] = "1"
-    url = ws_url(address, websocket.url.path)
+    url = ws_url(hop.url(address), websocket.url.path)
     if websocket.url.query:
         url += "?" + websocket.url.query
-    upstream = await AsyncWs.open(url, headers)
+    if mark:
+        context = hop.client_context()
+        upstream = await hop.to_client(
+            address, lambda name: AsyncWs.open(url, headers, context, server_hostname=name)
+        )
+    else:
+        upstream = await AsyncWs.open(url, headers, hop.server_context(), hop.server_name())
     await websocket.accept()
     down = asyncio.create_task(_downstream(websocket, upstream))
     try:

@@ -13,13 +13,16 @@ from starlette.routing import BaseRoute, Route
 from gitorch.api import clientproxy
 from gitorch.api.filestream import follow_file, start_offset, stream_response
 from gitorch.api.http import endpoint, query_bool, query_int
+from gitorch.api.nodehop import NodeHop
 from gitorch.errors import BadRequestError, NotFoundError
 from gitorch.server.backend import Backend, ClientBackend
 
 Kind = Literal["stdout", "stderr"]
 
 
-def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
+def routes(
+    backend: Backend, client: ClientBackend | None, hop: NodeHop = clientproxy.PLAIN
+) -> list[BaseRoute]:
     """The logs route, bound to ``backend`` and the local client agent (if any)."""
 
     @endpoint
@@ -61,6 +64,6 @@ def routes(backend: Backend, client: ClientBackend | None) -> list[BaseRoute]:
             return stream_response(chunks, plain=plain, file=f"alloc/logs/{task}.{kind}.0")
         if alloc is None:
             raise NotFoundError("alloc not found")
-        return await clientproxy.to_alloc_node(request, backend, alloc_id, "logs")
+        return await clientproxy.to_alloc_node(request, backend, alloc_id, "logs", hop)
 
     return [Route("/v1/client/fs/logs/{alloc_id:str}", logs, methods=["GET"])]

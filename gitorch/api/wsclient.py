@@ -115,16 +115,24 @@ class AsyncWs:
 
     @classmethod
     async def open(
-        cls, url: str, headers: Mapping[str, str], context: ssl.SSLContext | None = None
+        cls,
+        url: str,
+        headers: Mapping[str, str],
+        context: ssl.SSLContext | None = None,
+        server_hostname: str = "",
     ) -> AsyncWs:
+        """Connect; a ``wss://`` URL with ``server_hostname`` checks that name in the
+        far side's certificate instead of the URL's host."""
+        secure = url.startswith("wss://")
         try:
             conn = await async_connect(
                 url,
                 additional_headers=dict(headers),
-                ssl=context if url.startswith("wss://") else None,
+                ssl=context if secure else None,
                 open_timeout=OPEN_TIMEOUT_S,
                 max_size=MAX_MESSAGE,
                 proxy=None,
+                server_hostname=(server_hostname or None) if secure else None,
             )
         except (InvalidHandshake, OSError, TimeoutError) as exc:
             raise _refused(exc) from exc
