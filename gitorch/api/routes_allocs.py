@@ -1,5 +1,6 @@
-"""Allocation and evaluation routes: /v1/allocations, /v1/allocation/:id,
-/v1/evaluations, /v1/evaluation/:id[/allocations]."""
+"""Allocation and evaluation routes: /v1/allocations (with Nomad's ``?resources=true``
+and ``?task_states=false``), /v1/allocation/:id, /v1/evaluations,
+/v1/evaluation/:id[/allocations]."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gitorch.api.http import blocking_index, endpoint, json_response, namespace
+from gitorch.api.http import blocking_index, endpoint, json_response, namespace, query_bool
 from gitorch.api.wire import alloc_stub, alloc_with_job
 from gitorch.errors import NotFoundError
 from gitorch.server.backend import Backend
@@ -25,13 +26,16 @@ def routes(backend: Backend) -> list[BaseRoute]:
         state = backend.state
         ns = namespace(request)
         prefix = request.query_params.get("prefix", "")
+        resources = query_bool(request, "resources")
+        task_states = query_bool(request, "task_states", True)
         allocs = [
             a
             for a in list(state.allocs.values())
             if (ns == "*" or a.namespace == ns) and a.id.startswith(prefix)
         ]
         allocs.sort(key=lambda a: (a.create_index, a.id))
-        return json_response([alloc_stub(state, a) for a in allocs], index=index)
+        stubs = [alloc_stub(state, a, resources=resources, task_states=task_states) for a in allocs]
+        return json_response(stubs, index=index)
 
     @endpoint
     async def read_alloc(request: Request) -> Response:

@@ -1,5 +1,5 @@
-"""Node routes: /v1/nodes, /v1/node/pools, /v1/node/:id, /v1/node/:id/allocations,
-eligibility and drain."""
+"""Node routes: /v1/nodes (with Nomad's ``?resources=true``), /v1/node/pools,
+/v1/node/:id, /v1/node/:id/allocations, eligibility and drain."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from gitorch.api.http import (
     blocking_node_allocs,
     endpoint,
     json_response,
+    query_bool,
     read_object,
 )
 from gitorch.api.wire import NodeEligibilityResponse, alloc_with_job
@@ -43,9 +44,11 @@ def routes(backend: Backend) -> list[BaseRoute]:
     async def list_nodes(request: Request) -> Response:
         index = await blocking_index(request, backend, NODES)
         prefix = request.query_params.get("prefix", "")
+        resources = query_bool(request, "resources")
         nodes = [n for n in list(backend.state.nodes.values()) if n.id.startswith(prefix)]
         nodes.sort(key=lambda n: (n.name, n.id))
-        return json_response([node_stub(n, node_version(n)) for n in nodes], index=index)
+        stubs = [node_stub(n, node_version(n), resources=resources) for n in nodes]
+        return json_response(stubs, index=index)
 
     @endpoint
     async def list_pools(request: Request) -> Response:

@@ -12,6 +12,7 @@ import msgspec
 
 from gitorch.core.jobdiff import JobDiff
 from gitorch.core.model import Allocation, Job, JobSource, Model, TaskState
+from gitorch.core.model.allocres import AllocatedResources, allocated_resources
 from gitorch.core.state import StateView
 
 
@@ -83,7 +84,8 @@ class AllocListStub(Model, frozen=True, kw_only=True):
     desired_description: str
     client_status: str
     client_description: str
-    task_states: dict[str, TaskState]
+    task_states: dict[str, TaskState] | None  # None with ?task_states=false
+    allocated_resources: AllocatedResources | msgspec.UnsetType = msgspec.UNSET
     followup_eval_id: str = ""
     create_index: int
     modify_index: int
@@ -190,8 +192,16 @@ def job_stub(state: StateView, job: Job) -> JobListStub:
     )
 
 
-def alloc_stub(state: StateView, alloc: Allocation) -> AllocListStub:
+def alloc_stub(
+    state: StateView, alloc: Allocation, *, resources: bool = False, task_states: bool = True
+) -> AllocListStub:
+    """The allocation's list row; Nomad's ``?resources=true`` adds AllocatedResources,
+    ``?task_states=false`` drops TaskStates (null)."""
     job = state.job(alloc.namespace, alloc.job_id)
+    allocated: AllocatedResources | msgspec.UnsetType = msgspec.UNSET
+    if resources:
+        at = state.job_version(alloc.namespace, alloc.job_id, alloc.job_version) or job
+        allocated = allocated_resources(alloc, at.group(alloc.task_group) if at else None)
     return AllocListStub(
         id=alloc.id,
         eval_id=alloc.eval_id,
@@ -207,7 +217,8 @@ def alloc_stub(state: StateView, alloc: Allocation) -> AllocListStub:
         desired_description=alloc.desired_description,
         client_status=alloc.client_status,
         client_description=alloc.client_description,
-        task_states=alloc.task_states,
+        task_states=alloc.task_states if task_states else None,
+        allocated_resources=allocated,
         create_index=alloc.create_index,
         modify_index=alloc.modify_index,
         create_time=alloc.create_time,

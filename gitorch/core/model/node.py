@@ -133,12 +133,14 @@ def same_registration(recorded: Node, offered: Node) -> bool:
 
 
 class NodeListStub(Model, frozen=True, kw_only=True):
-    """The row /v1/nodes returns."""
+    """The row /v1/nodes returns; its resources only when asked (``?resources=true``),
+    left out of the JSON otherwise, as Nomad's ``omitempty``."""
 
     id: str
     name: str
     datacenter: str
     node_class: str
+    node_pool: str = "default"
     address: str
     status: str
     status_description: str
@@ -146,16 +148,21 @@ class NodeListStub(Model, frozen=True, kw_only=True):
     drain: bool
     drivers: dict[str, DriverInfo]
     version: str
+    node_resources: NodeResources | msgspec.UnsetType = msgspec.UNSET
+    reserved_resources: NodeResources | msgspec.UnsetType = msgspec.UNSET
     create_index: int
     modify_index: int
 
 
-def node_stub(node: Node, version: str) -> NodeListStub:
+def node_stub(node: Node, version: str, *, resources: bool = False) -> NodeListStub:
+    """The node's list row; with ``resources`` its NodeResources and ReservedResources
+    too (Nomad's ``?resources=true``)."""
     return NodeListStub(
         id=node.id,
         name=node.name,
         datacenter=node.datacenter,
         node_class=node.node_class,
+        node_pool=node.node_pool,
         address=node.http_addr.split(":")[0],
         status=node.status,
         status_description=node.status_description,
@@ -163,6 +170,8 @@ def node_stub(node: Node, version: str) -> NodeListStub:
         drain=node.drain,
         drivers=node.drivers,
         version=version,
+        node_resources=node.node_resources if resources else msgspec.UNSET,
+        reserved_resources=node.reserved_resources if resources else msgspec.UNSET,
         create_index=node.create_index,
         modify_index=node.modify_index,
     )
