@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import psutil
 from agents import Agent, start_servers
+from rawhttp import Conn, HttpError
 
 WATCH_WAIT = "60s"
 
@@ -48,7 +49,16 @@ def node_body(i: int, node_id: str) -> dict[str, Any]:
     }
 
 
+BEAT_CONNS = 64  # heartbeat connections per server, shared by its nodes
+REGISTER_CONCURRENCY = 64
+
+
 class Load:
+    """The simulated clients. Requests go through :mod:`rawhttp` (httpx costs the load
+    process milliseconds of CPU per request: at 10,000 clients it, not the servers,
+    would be measured). Each node holds its own connection for its allocation watch;
+    heartbeats share a few connections per server."""
+
     def __init__(self, addresses: list[str], count: int) -> None:
         self.addresses = addresses
         self.ids = [str(uuid.uuid4()) for _ in range(count)]
@@ -57,43 +67,48 @@ class Load:
         self.errors: dict[str, int] = {}
         self.watches = 0
         self.stop = asyncio.Event()
+        self.beat_conns = [[Conn.to(a) for _ in range(BEAT_CONNS)] for a in addresses]
+        self.conns: list[Conn] = [c for per in self.beat_conns for c in per]
 
-    def base(self, i: int) -> str:
-        return f"http://{self.addresses[i % len(self.addresses)]}"
+    def server(self, i: int) -> int:
+        return i % len(self.addresses)
 
     def _error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
 
-    async def register_all(
-        self, http: httpx.AsyncClient, concurrency: int, registered: Callable[[int], None]
-    ) -> float:
-        """Register every node (``concurrency`` at a time); ``registered(i)`` starts node
-        i's heartbeats and watch at once, as a real client does."""
-        sem = asyncio.Semaphore(concurrency)
+    async def register_all(self, registered: Callable[[int], None]) -> float:
+        """Register every node (``REGISTER_CONCURRENCY`` at a time); ``registered(i)``
+        starts node i's heartbeats and watch at once, as a real client does."""
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(len(self.ids)):
+            queue.put_nowait(i)
 
-        async def one(i: int) -> None:
-            async with sem:
+        async def worker(w: int) -> None:
+            conns = [Conn.to(a) for a in self.addresses]
+            self.conns.extend(conns)
+            while not queue.empty():
+                i = queue.get_nowait()
                 for _ in range(20):
                     try:
-                        r = await http.post(
-                            f"{self.base(i)}/v1/internal/node/register",
-                            json=node_body(i, self.ids[i]),
+                        status, _, body = await conns[self.server(i)].request(
+                            "POST", "/v1/internal/node/register", node_body(i, self.ids[i])
                         )
-                        if r.status_code == 200:
-                            self.ttl[self.ids[i]] = r.json()["HeartbeatTTL"] / 1e9
+                        if status == 200:
+                            self.ttl[self.ids[i]] = json.loads(body)["HeartbeatTTL"] / 1e9
                             registered(i)
-                            return
-                        self._error(f"register {r.status_code}")
-                    except httpx.HTTPError as exc:
-                        self._error(f"register {type(exc).__name__}")
+                            break
+                        self._error(f"register {status}")
+                    except HttpError as exc:
+                        self._error(f"register {str(exc).split(':')[0]}")
                     await asyncio.sleep(0.5)
 
         t0 = time.monotonic()
-        await asyncio.gather(*(one(i) for i in range(len(self.ids))))
+        await asyncio.gather(*(worker(w) for w in range(REGISTER_CONCURRENCY)))
         return time.monotonic() - t0
 
-    async def beat(self, http: httpx.AsyncClient, i: int, measure: list[bool]) -> None:
+    async def beat(self, i: int, measure: list[bool]) -> None:
         node_id = self.ids[i]
+        conn = self.beat_conns[self.server(i)][(i // len(self.addresses)) % BEAT_CONNS]
         while not self.stop.is_set():
             # Beat within half the TTL the servers gave, as gitorch's client does.
             try:
@@ -104,55 +119,68 @@ class Load:
                 return
             t0 = time.monotonic()
             try:
-                r = await http.post(f"{self.base(i)}/v1/internal/node/{node_id}/heartbeat")
-                if r.status_code == 200:
-                    self.ttl[node_id] = r.json()["HeartbeatTTL"] / 1e9
+                status, _, body = await conn.request(
+                    "POST", f"/v1/internal/node/{node_id}/heartbeat"
+                )
+                if status == 200:
+                    self.ttl[node_id] = json.loads(body)["HeartbeatTTL"] / 1e9
                     if measure[0]:
                         self.rtts.append(time.monotonic() - t0)
                 else:
-                    self._error(f"heartbeat {r.status_code}")
-            except httpx.HTTPError as exc:
-                self._error(f"heartbeat {type(exc).__name__}")
+                    self._error(f"heartbeat {status}")
+            except HttpError as exc:
+                self._error(f"heartbeat {str(exc).split(':')[0]}")
 
-    async def watch(self, http: httpx.AsyncClient, i: int) -> None:
+    async def watch(self, i: int) -> None:
         node_id = self.ids[i]
+        conn = Conn.to(self.addresses[self.server(i)])
+        self.conns.append(conn)
         index = 1
+        path = f"/v1/node/{node_id}/allocations?wait={WATCH_WAIT}&stale=&index="
         while not self.stop.is_set():
             try:
                 self.watches += 1
-                r = await http.get(
-                    f"{self.base(i)}/v1/node/{node_id}/allocations",
-                    params={"index": index, "wait": WATCH_WAIT, "stale": ""},
-                    timeout=90,
-                )
+                status, headers, _ = await conn.request("GET", f"{path}{index}", timeout=90)
                 self.watches -= 1
-                if r.status_code == 200:
-                    index = max(index, int(r.headers.get("X-Nomad-Index", index)))
+                if status == 200:
+                    index = max(index, int(headers.get("x-nomad-index", index)))
                 else:
-                    self._error(f"watch {r.status_code}")
+                    self._error(f"watch {status}")
                     await asyncio.sleep(1)
-            except httpx.HTTPError as exc:
+            except HttpError as exc:
                 self.watches -= 1
-                self._error(f"watch {type(exc).__name__}")
+                self._error(f"watch {str(exc).split(':')[0]}")
                 await asyncio.sleep(1)
 
 
 async def observe(leader: Agent, load: Load, stop: asyncio.Event, downs: set[str]) -> None:
-    """Poll the node list; remember every simulated node ever shown not ready."""
+    """Follow the leader's Node events; remember every simulated node ever shown not
+    ready. (Polling ``/v1/nodes`` would have the leader encode the whole node list
+    every few seconds: at 10,000 nodes the observer would load what it observes.)"""
     ours = set(load.ids)
-    async with httpx.AsyncClient(base_url=f"http://{leader.address}", timeout=30) as http:
-        while not stop.is_set():
-            try:
-                r = await http.get("/v1/nodes")
-                for n in r.json():
-                    if n["ID"] in ours and n["Status"] != "ready":
-                        downs.add(n["ID"])
-            except (httpx.HTTPError, ValueError):
-                pass
-            try:
-                await asyncio.wait_for(stop.wait(), 2.0)
-            except TimeoutError:
-                pass
+
+    async def follow() -> None:
+        async with (
+            httpx.AsyncClient(base_url=f"http://{leader.address}", timeout=None) as http,
+            http.stream("GET", "/v1/event/stream", params={"topic": "Node"}) as resp,
+        ):
+            async for line in resp.aiter_lines():
+                if not line.strip():
+                    continue
+                for event in json.loads(line).get("Events") or []:
+                    node = (event.get("Payload") or {}).get("Node") or {}
+                    if node.get("ID") in ours and node.get("Status") != "ready":
+                        downs.add(node["ID"])
+
+    while not stop.is_set():
+        follower = asyncio.create_task(follow())
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({follower, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        follower.cancel()
+        waiter.cancel()
+        await asyncio.gather(follower, waiter, return_exceptions=True)
+        if not stop.is_set():
+            await asyncio.sleep(1)  # the stream broke: follow again
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -162,21 +190,17 @@ def cpu_seconds(proc: psutil.Process) -> float:
 
 async def run(servers: list[Agent], leader: Agent, count: int, seconds: float) -> dict[str, Any]:
     load = Load([s.address for s in servers], count)
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    # One HTTP client per few nodes: httpcore's pool scans its connections on every
-    # request, so one client holding thousands of long polls would be the bottleneck.
-    clients = [httpx.AsyncClient(limits=limits, timeout=30) for _ in range(count // 16 + 1)]
     try:
         measure = [False]
         tasks: list[asyncio.Task[None]] = []
 
         def registered(i: int) -> None:
-            tasks.append(asyncio.create_task(load.beat(clients[i // 16], i, measure)))
-            tasks.append(asyncio.create_task(load.watch(clients[i // 16], i)))
+            tasks.append(asyncio.create_task(load.beat(i, measure)))
+            tasks.append(asyncio.create_task(load.watch(i)))
 
         downs: set[str] = set()
         observer = asyncio.create_task(observe(leader, load, load.stop, downs))
-        reg_s = await load.register_all(clients[0], concurrency=64, registered=registered)
+        reg_s = await load.register_all(registered)
         await asyncio.sleep(5)  # the watches and the first beats settle
         procs = {s.name: psutil.Process(s.proc.pid) for s in servers if s.proc}
         me = psutil.Process()
@@ -194,8 +218,7 @@ async def run(servers: list[Agent], leader: Agent, count: int, seconds: float) -
             t.cancel()
         await asyncio.gather(*tasks, observer, return_exceptions=True)
     finally:
-        for c in clients:
-            await c.aclose()
+        await asyncio.gather(*(c.close() for c in load.conns), return_exceptions=True)
     rtts = sorted(load.rtts)
 
     def pct(q: float) -> float | None:

@@ -15,6 +15,7 @@ retried until ``retry_s``; a write whose connection broke after it was sent is n
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +43,7 @@ LOCAL_PREFIXES = ("/v1/agent/", "/v1/status/", "/v1/client/", "/v1/event/", "/v1
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HOP = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
 _HOP_BACK = _HOP | {"content-encoding", "date", "server"}  # decoded body; ours
+SHARDS = 8  # HTTP clients a relay spreads its requests over (see Relay._client)
 
 
 def needs_leader(method: str, path: str, query: str) -> bool:
@@ -101,18 +103,25 @@ class Relay:
         self._sni = self._tls.sni(region)
         self.mark = mark  # the header that stops the far side from relaying again
         self._transport = transport  # tests: httpx.ASGITransport
-        self._http: httpx.AsyncClient | None = None
+        self._http: list[httpx.AsyncClient] = []
+        self._turn = itertools.count()
 
     def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
-            self._http = httpx.AsyncClient(
-                limits=limits,
-                trust_env=False,
-                transport=self._transport,
-                verify=self._tls.client_context() or True,
-            )
-        return self._http
+        """One of ``SHARDS`` clients, in turn. httpcore scans its whole pool (every
+        connection, every queued request) on each request and each response, so one
+        client relaying hundreds of concurrent requests (a follower forwarding 10,000
+        clients' heartbeats and registrations) spends its core in that scan; small
+        pools keep the scan short."""
+        if not self._http:
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+            verify = self._tls.client_context() or True
+            self._http = [
+                httpx.AsyncClient(
+                    limits=limits, trust_env=False, transport=self._transport, verify=verify
+                )
+                for _ in range(SHARDS)
+            ]
+        return self._http[next(self._turn) % SHARDS]
 
     async def send(
         self, request: Request, body: bytes, targets: Callable[[], Sequence[str]]
@@ -162,8 +171,9 @@ class Relay:
             await anyio.sleep(0.05)
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        clients, self._http = self._http, []
+        for client in clients:
+            await client.aclose()
 
 
 class LeaderForwarding:

@@ -1,8 +1,9 @@
 """The event stream's source: a bounded in-memory ring of frames, fed by the FSM.
 
 ``EventBroker.on_apply`` is an ``Fsm`` listener: after every applied command it derives
-the command's events (``gitorch.server.eventsource``), encodes each once, and appends
-them as one frame (Nomad's ``{"Index": N, "Events": [...]}``). Readers wait on the
+the command's events (``gitorch.server.eventsource``), appends
+them as one frame (Nomad's ``{"Index": N, "Events": [...]}``); each event's JSON is
+made once, when the first reader wants it. Readers wait on the
 asyncio loop they run on, woken by the applying thread through
 ``call_soon_threadsafe``: no thread and no polling per subscriber, so an idle stream
 costs nothing but its open socket.
@@ -15,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from gitorch.codec import to_json
 from gitorch.core import commands as c
@@ -30,13 +32,29 @@ HEARTBEAT_S = 30.0  # Nomad sends ``{}`` when nothing happened for this long
 
 @dataclass(frozen=True)
 class Encoded:
-    """One event, with its JSON encoded once for every reader."""
+    """One event, its JSON encoded at most once, when a reader first wants it (most
+    applies have no reader: a registration storm should not pay for JSON nobody reads)."""
 
     topic: str
     key: str
     namespace: str
-    json: bytes
+    event: Event
     filter_keys: tuple[str, ...] = ()
+
+    @cached_property
+    def json(self) -> bytes:
+        e = self.event
+        return to_json(
+            {
+                "Topic": e.topic,
+                "Type": e.type,
+                "Key": e.key,
+                "Namespace": e.namespace,
+                "FilterKeys": list(e.filter_keys) or None,
+                "Index": e.index,
+                "Payload": e.payload,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -46,18 +64,7 @@ class Frame:
 
 
 def encode(event: Event) -> Encoded:
-    body = to_json(
-        {
-            "Topic": event.topic,
-            "Type": event.type,
-            "Key": event.key,
-            "Namespace": event.namespace,
-            "FilterKeys": list(event.filter_keys) or None,
-            "Index": event.index,
-            "Payload": event.payload,
-        }
-    )
-    return Encoded(event.topic, event.key, event.namespace, body, event.filter_keys)
+    return Encoded(event.topic, event.key, event.namespace, event, event.filter_keys)
 
 
 class EventBroker:
