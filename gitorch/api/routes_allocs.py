@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gitorch.api.http import blocking_index, endpoint, json_response, namespace, query_bool
-from gitorch.api.wire import alloc_stub, alloc_with_job
+from gitorch.api.wire import AllocRows, alloc_stub, alloc_with_job
 from gitorch.errors import NotFoundError
 from gitorch.server.backend import Backend
 
@@ -34,8 +34,8 @@ def routes(backend: Backend) -> list[BaseRoute]:
             if (ns == "*" or a.namespace == ns) and a.id.startswith(prefix)
         ]
         allocs.sort(key=lambda a: (a.create_index, a.id))
-        stubs = [alloc_stub(state, a, resources=resources, task_states=task_states) for a in allocs]
-        return json_response(stubs, index=index)
+        row = AllocRows(state, resources=resources, task_states=task_states)
+        return json_response([row(a) for a in allocs], index=index)
 
     @endpoint
     async def read_alloc(request: Request) -> Response:

@@ -11,9 +11,16 @@ from collections import Counter
 import msgspec
 
 from gitorch.core.jobdiff import JobDiff
-from gitorch.core.model import Allocation, Job, JobSource, Model, TaskState
-from gitorch.core.model.allocres import AllocatedResources, allocated_resources
+from gitorch.core.model import Allocation, Job, JobSource, Model, TaskGroup, TaskState
+from gitorch.core.model.allocres import (
+    AllocatedResources,
+    AllocatedTaskResources,
+    allocated_resources,
+    task_resources,
+)
 from gitorch.core.state import StateView
+
+TaskFigures = dict[str, AllocatedTaskResources]
 
 
 class TaskGroupSummary(Model, frozen=True, kw_only=True):
@@ -192,38 +199,63 @@ def job_stub(state: StateView, job: Job) -> JobListStub:
     )
 
 
+class AllocRows:
+    """Builds allocation list rows; Nomad's ``?resources=true`` adds AllocatedResources
+    (each job version's task figures built once per list), ``?task_states=false`` drops
+    TaskStates (null)."""
+
+    def __init__(self, state: StateView, *, resources: bool = False, task_states: bool = True):
+        self.state = state
+        self.resources = resources
+        self.task_states = task_states
+        self._groups: dict[tuple[str, str, int, str], tuple[TaskGroup | None, TaskFigures]] = {}
+
+    def __call__(self, alloc: Allocation) -> AllocListStub:
+        job = self.state.job(alloc.namespace, alloc.job_id)
+        allocated: AllocatedResources | msgspec.UnsetType = msgspec.UNSET
+        if self.resources:
+            group, tasks = self._group(alloc, job)
+            allocated = allocated_resources(alloc, group, tasks)
+        return AllocListStub(
+            id=alloc.id,
+            eval_id=alloc.eval_id,
+            name=alloc.name,
+            namespace=alloc.namespace,
+            node_id=alloc.node_id,
+            node_name=alloc.node_name,
+            job_id=alloc.job_id,
+            job_type=job.type if job else "",
+            job_version=alloc.job_version,
+            task_group=alloc.task_group,
+            desired_status=alloc.desired_status,
+            desired_description=alloc.desired_description,
+            client_status=alloc.client_status,
+            client_description=alloc.client_description,
+            task_states=alloc.task_states if self.task_states else None,
+            allocated_resources=allocated,
+            create_index=alloc.create_index,
+            modify_index=alloc.modify_index,
+            create_time=alloc.create_time,
+            modify_time=alloc.modify_time,
+        )
+
+    def _group(self, alloc: Allocation, job: Job | None) -> tuple[TaskGroup | None, TaskFigures]:
+        """The allocation's group at its job version (the current job's if that version
+        aged out) and its tasks' figures."""
+        key = (alloc.namespace, alloc.job_id, alloc.job_version, alloc.task_group)
+        found = self._groups.get(key)
+        if found is None:
+            at = self.state.job_version(*key[:3]) or job
+            group = at.group(alloc.task_group) if at else None
+            found = self._groups[key] = (group, task_resources(group))
+        return found
+
+
 def alloc_stub(
     state: StateView, alloc: Allocation, *, resources: bool = False, task_states: bool = True
 ) -> AllocListStub:
-    """The allocation's list row; Nomad's ``?resources=true`` adds AllocatedResources,
-    ``?task_states=false`` drops TaskStates (null)."""
-    job = state.job(alloc.namespace, alloc.job_id)
-    allocated: AllocatedResources | msgspec.UnsetType = msgspec.UNSET
-    if resources:
-        at = state.job_version(alloc.namespace, alloc.job_id, alloc.job_version) or job
-        allocated = allocated_resources(alloc, at.group(alloc.task_group) if at else None)
-    return AllocListStub(
-        id=alloc.id,
-        eval_id=alloc.eval_id,
-        name=alloc.name,
-        namespace=alloc.namespace,
-        node_id=alloc.node_id,
-        node_name=alloc.node_name,
-        job_id=alloc.job_id,
-        job_type=job.type if job else "",
-        job_version=alloc.job_version,
-        task_group=alloc.task_group,
-        desired_status=alloc.desired_status,
-        desired_description=alloc.desired_description,
-        client_status=alloc.client_status,
-        client_description=alloc.client_description,
-        task_states=alloc.task_states if task_states else None,
-        allocated_resources=allocated,
-        create_index=alloc.create_index,
-        modify_index=alloc.modify_index,
-        create_time=alloc.create_time,
-        modify_time=alloc.modify_time,
-    )
+    """One allocation's list row (``AllocRows`` for a list)."""
+    return AllocRows(state, resources=resources, task_states=task_states)(alloc)
 
 
 def alloc_with_job(state: StateView, alloc: Allocation) -> AllocWithJob:

@@ -56,23 +56,40 @@ class AllocatedResources(Model, frozen=True, kw_only=True):
     shared: AllocatedSharedResources = AllocatedSharedResources()
 
 
-def allocated_resources(alloc: Allocation, group: TaskGroup | None) -> AllocatedResources:
-    """``alloc``'s AllocatedResources; ``group`` is its task group at the allocation's
-    job version (None when that job is gone: no per-task figures then). Shared disk is
-    what the allocation holds on its node (ephemeral disk plus the tasks' own disk)."""
-    tasks = {
+def task_resources(group: TaskGroup | None) -> dict[str, AllocatedTaskResources]:
+    """Each task's CPU and memory as its group asks them (none without a group): the
+    same for every allocation of that group version, so a list builds it once."""
+    return {
         t.name: AllocatedTaskResources(
             cpu=AllocatedCpuResources(cpu_shares=t.resources.cpu),
             memory=AllocatedMemoryResources(
                 memory_mb=t.resources.memory_mb, memory_max_mb=t.resources.memory_max_mb
             ),
-            devices=[_device(d) for d in alloc.allocated_devices.get(t.name, [])],
         )
         for t in (group.tasks if group is not None else [])
     }
+
+
+def allocated_resources(
+    alloc: Allocation,
+    group: TaskGroup | None,
+    tasks: dict[str, AllocatedTaskResources] | None = None,
+) -> AllocatedResources:
+    """``alloc``'s AllocatedResources; ``group`` is its task group at the allocation's
+    job version (None when that job is gone: no per-task figures then), ``tasks`` its
+    ``task_resources`` when the caller has them. Shared disk is what the allocation
+    holds on its node (ephemeral disk plus the tasks' own disk)."""
+    held = task_resources(group) if tasks is None else tasks
+    if alloc.allocated_devices:
+        held = {
+            name: replace(t, devices=[_device(d) for d in alloc.allocated_devices[name]])
+            if alloc.allocated_devices.get(name)
+            else t
+            for name, t in held.items()
+        }
     networks = [_with_ports(n, alloc.allocated_ports) for n in group.networks] if group else []
     return AllocatedResources(
-        tasks=tasks,
+        tasks=held,
         shared=AllocatedSharedResources(
             disk_mb=alloc.resources.disk_mb, networks=networks, ports=alloc.allocated_ports
         ),
