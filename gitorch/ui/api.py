@@ -10,14 +10,16 @@ route directly (``gitorch.ui.logs``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+import msgspec
 from starlette.requests import Request
 
 from gitorch.ui.guard import token_of
 
+T = TypeVar("T")
 TIMEOUT_S = 30.0
 SYNC_TIMEOUT_S = 300.0  # a sync may fetch a large repository
 
@@ -62,6 +64,14 @@ class UiApi:
         r = await self._client.get(path, params=params)
         return _decode(r, path)
 
+    async def get_as(self, path: str, kind: type[T], **params: str) -> T:
+        """GET decoded straight into ``kind`` (msgspec Structs holding only the fields a
+        page reads: a list of 10,000 costs a fraction of plain dicts)."""
+        r = await self._client.get(path, params=params)
+        if r.status_code >= 400:
+            raise ApiFailure(r.status_code, r.text.strip()[:2000], path)
+        return msgspec.json.decode(r.content, type=kind)
+
     async def get_or(self, path: str, default: Any, **params: str) -> Any:
         """GET, or ``default`` where the route does not exist or the thing is absent
         (GitOps not configured, no deployment, a client-only agent without members)."""
@@ -87,4 +97,4 @@ class UiApi:
 def _decode(r: httpx.Response, path: str) -> Any:
     if r.status_code >= 400:
         raise ApiFailure(r.status_code, r.text.strip()[:2000], path)
-    return r.json()
+    return msgspec.json.decode(r.content)  # the stdlib's json is ~8x slower on long lists

@@ -9,16 +9,16 @@ from starlette.responses import Response
 
 from gitorch.ui.api import UiApi, seg
 from gitorch.ui.render import page
-from gitorch.ui.topology import WIDTH, devices, node_details, packing, page_of
+from gitorch.ui.topology import WIDTH, devices, node_details, node_rows, packing, page_of
 from gitorch.ui.view import view
 
-PAGE = 100  # nodes per page of the list: each costs two in-process reads
+PAGE = 100  # nodes per page of the list (a page costs two in-process reads, any size)
 
 
 @view
 async def node_list(request: Request) -> Response:
     async with UiApi(request) as api:
-        stubs = await api.get("/v1/nodes")
+        stubs = await node_rows(api)
         stubs.sort(key=lambda n: (n.get("Name", ""), n.get("ID", "")))
         number, pages = page_of(request, len(stubs), PAGE)
         nodes = await node_details(api, stubs[(number - 1) * PAGE : number * PAGE])

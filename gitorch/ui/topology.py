@@ -3,23 +3,23 @@ allocation a segment sized by what it reserved) shared by the nodes list, a node
 and the topology page, ``/ui/topology`` (every node a box, grouped by datacenter).
 
 Sizes are SVG attributes (``x``/``width`` in a 1000-wide ``viewBox``) and colours are
-classes, so the CSP needs no inline style. The node list route carries neither a node's
-resources nor its pool, and the allocation list carries no resources, so a node costs
-two in-process reads (``/v1/node/:id`` and ``/v1/node/:id/allocations``): pages take
-``PAGE`` nodes at a time (``?page=``) to stay well under a second with 1,000 nodes and
-10,000 allocations (``benchmarks/ui_render.py``).
+classes, so the CSP needs no inline style. A page of nodes costs two in-process reads
+whatever its size: the node list with each node's resources and pool
+(``/v1/nodes?resources=true``) and every allocation the token may read with its
+resources (``/v1/allocations?namespace=*&resources=true&task_states=false``). Pages
+still take ``PAGE`` nodes at a time (``?page=``) to keep the HTML small.
 """
 
 from __future__ import annotations
 
-import asyncio
 from itertools import groupby
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gitorch.ui.api import UiApi, seg
+from gitorch.ui.api import ApiFailure, UiApi
 from gitorch.ui.render import page
 from gitorch.ui.view import view
 
@@ -118,20 +118,89 @@ def devices(node: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-async def node_details(api: UiApi, stubs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For each listed node: the full node, its devices and its packing (a node gone
-    since the list is left out)."""
+async def node_rows(api: UiApi) -> list[dict[str, Any]]:
+    """Every node's list row with its resources and pool."""
+    rows: list[dict[str, Any]] = await api.get("/v1/nodes", resources="true")
+    return rows
 
-    async def one(stub: dict[str, Any]) -> dict[str, Any] | None:
-        node_id = seg(str(stub.get("ID", "")))
-        node = await api.get_or(f"/v1/node/{node_id}", None)
-        if node is None:
-            return None
-        allocs = await api.get_or(f"/v1/node/{node_id}/allocations", [])
-        return {**stub, "node": node, "devices": devices(node), "pack": packing(node, allocs)}
 
-    found = await asyncio.gather(*(one(s) for s in stubs))
-    return [f for f in found if f is not None]
+class _Cpu(msgspec.Struct, gc=False):
+    CpuShares: int = 0
+
+
+class _Memory(msgspec.Struct, gc=False):
+    MemoryMB: int = 0
+
+
+class _Task(msgspec.Struct, gc=False):
+    Cpu: _Cpu = msgspec.field(default_factory=_Cpu)
+    Memory: _Memory = msgspec.field(default_factory=_Memory)
+
+
+class _Allocated(msgspec.Struct, gc=False):
+    Tasks: dict[str, _Task] = {}
+
+
+class AllocRow(msgspec.Struct, gc=False):
+    """What the bin-packing reads of an allocation list row (the rest is skipped)."""
+
+    ID: str = ""
+    Name: str = ""
+    JobID: str = ""
+    NodeID: str = ""
+    DesiredStatus: str = ""
+    ClientStatus: str = ""
+    AllocatedResources: _Allocated | None = None
+
+    def as_alloc(self) -> dict[str, Any]:
+        """The fields ``packing`` reads, its tasks' CPU and memory summed."""
+        tasks = self.AllocatedResources.Tasks.values() if self.AllocatedResources else ()
+        return {
+            "ID": self.ID,
+            "Name": self.Name,
+            "JobID": self.JobID,
+            "DesiredStatus": self.DesiredStatus,
+            "ClientStatus": self.ClientStatus,
+            "Resources": {
+                "CPU": sum(t.Cpu.CpuShares for t in tasks),
+                "MemoryMB": sum(t.Memory.MemoryMB for t in tasks),
+            },
+        }
+
+
+async def allocations_by_node(api: UiApi) -> dict[str, list[AllocRow]]:
+    """Every allocation the token may read, with its resources, by node ID. A token that
+    reads jobs in no namespace sees none (as a node's own allocation list shows it)."""
+    try:
+        rows = await api.get_as(
+            "/v1/allocations",
+            list[AllocRow],
+            namespace="*",
+            resources="true",
+            task_states="false",
+        )
+    except ApiFailure as exc:
+        if exc.status == 403:
+            return {}
+        raise
+    out: dict[str, list[AllocRow]] = {}
+    for row in rows:
+        out.setdefault(row.NodeID, []).append(row)
+    return out
+
+
+async def node_details(api: UiApi, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each node row (``node_rows``): its devices and its packing, from one read of
+    the allocations, whatever the number of nodes."""
+    if not rows:
+        return []
+    allocs = await allocations_by_node(api)
+
+    def pack(row: dict[str, Any]) -> dict[str, Any]:
+        held = [a.as_alloc() for a in allocs.get(str(row.get("ID", "")), [])]
+        return packing(row, held)
+
+    return [{**row, "devices": devices(row), "pack": pack(row)} for row in rows]
 
 
 def page_of(request: Request, total: int, size: int) -> tuple[int, int]:
@@ -145,7 +214,7 @@ def page_of(request: Request, total: int, size: int) -> tuple[int, int]:
 @view
 async def topology(request: Request) -> Response:
     async with UiApi(request) as api:
-        stubs = await api.get("/v1/nodes")
+        stubs = await node_rows(api)
         stubs.sort(key=lambda n: (str(n.get("Datacenter", "")), str(n.get("Name", ""))))
         number, pages = page_of(request, len(stubs), PAGE)
         shown = await node_details(api, stubs[(number - 1) * PAGE : number * PAGE])
