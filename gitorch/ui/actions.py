@@ -3,14 +3,14 @@ passes the same-origin check, then goes through the API as the user."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gitorch.ui.api import UiApi, seg
 from gitorch.ui.guard import TOKEN_COOKIE, same_origin
-from gitorch.ui.render import page
+from gitorch.ui.render import job_url, page
 from gitorch.ui.view import failure_page, view
 
 MAX_FORM_BYTES = 8192
@@ -33,8 +33,7 @@ async def deployment_action(request: Request) -> Response:
     async with UiApi(request) as api:
         dep = await api.get(f"/v1/deployment/{seg(dep_id)}")
         await api.post(f"/v1/deployment/{route}/{seg(dep_id)}", body)
-    target = "/ui/job/" + quote(str(dep.get("JobID", "")), safe="")
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(job_url(dep.get("JobID"), dep.get("Namespace")), status_code=303)
 
 
 async def token_form(request: Request) -> Response:

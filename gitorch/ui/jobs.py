@@ -1,6 +1,6 @@
 """Jobs: the list (filter by status, type, text) and a job's page (groups and counts,
 allocations, versions with the commit each came from, the deployment in progress,
-placement failures, services)."""
+placement failures, services), of the job in ``?namespace=`` (``default`` without)."""
 
 from __future__ import annotations
 
@@ -75,14 +75,15 @@ def placement_failures(evals: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def job_page(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     base = f"/v1/job/{seg(job_id)}"
+    ns = request.query_params.get("namespace") or "default"
     async with UiApi(request) as api:
-        job = await api.get(base)
-        summary = await api.get_or(f"{base}/summary", {})
-        allocs = await api.get(f"{base}/allocations")
-        versions = await api.get_or(f"{base}/versions", {"Versions": []})
-        deployment = await api.get_or(f"{base}/deployment", None)
-        evals = await api.get_or(f"{base}/evaluations", [])
-        services = await api.get_or(f"{base}/services", [])
+        job = await api.get(base, namespace=ns)
+        summary = await api.get_or(f"{base}/summary", {}, namespace=ns)
+        allocs = await api.get(f"{base}/allocations", namespace=ns)
+        versions = await api.get_or(f"{base}/versions", {"Versions": []}, namespace=ns)
+        deployment = await api.get_or(f"{base}/deployment", None, namespace=ns)
+        evals = await api.get_or(f"{base}/evaluations", [], namespace=ns)
+        services = await api.get_or(f"{base}/services", [], namespace=ns)
         caps = await token_caps(api)
         source = await source_context(api, job)
     allocs.sort(key=lambda a: a.get("CreateIndex", 0), reverse=True)

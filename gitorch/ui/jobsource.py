@@ -22,7 +22,10 @@ from gitorch.ui.view import failure_page
 async def source_context(api: UiApi, job: dict[str, Any]) -> dict[str, Any]:
     """What job.html shows of the current version's source."""
     job_id, version = str(job.get("ID", "")), int(job.get("Version", 0))
-    sub = await api.get_or(f"/v1/job/{seg(job_id)}/submission", None, version=str(version))
+    ns = str(job.get("Namespace") or "default")
+    sub = await api.get_or(
+        f"/v1/job/{seg(job_id)}/submission", None, version=str(version), namespace=ns
+    )
     git = job.get("Source") or {}
     status = await api.get_or("/v1/gitops/status", None) if git.get("File") else None
     repo = str((status or {}).get("Repo", ""))
@@ -45,9 +48,13 @@ async def diff_page(request: Request) -> Response:
     if a is None or b is None:
         return failure_page(request, 400, "give two versions: ?from=A&to=B (numbers)")
     base = f"/v1/job/{seg(job_id)}"
+    ns = request.query_params.get("namespace") or "default"
     async with UiApi(request) as api:
-        answer = await api.get(f"{base}/versions", diffs="true")
-        subs = [await api.get_or(f"{base}/submission", None, version=str(v)) for v in (a, b)]
+        answer = await api.get(f"{base}/versions", diffs="true", namespace=ns)
+        subs = [
+            await api.get_or(f"{base}/submission", None, version=str(v), namespace=ns)
+            for v in (a, b)
+        ]
     versions = answer.get("Versions") or []
     kept = {int(v.get("Version", -1)) for v in versions}
     missing = [v for v in (a, b) if v not in kept]
@@ -68,6 +75,7 @@ async def diff_page(request: Request) -> Response:
         {
             "title": f"Job {job_id}: v{a} → v{b}",
             "job_id": job_id,
+            "namespace": ns,
             "a": a,
             "b": b,
             "rows": rows,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from starlette.requests import Request
@@ -79,8 +80,15 @@ def error_text(err: object) -> str:
     return message[len(prefix) :] if message.startswith(prefix) else message
 
 
+def job_url(job_id: object, namespace: object = "") -> str:
+    """A job's page: ``/ui/job/<id>``, with ``?namespace=`` outside ``default``."""
+    url = "/ui/job/" + quote(str(job_id or ""), safe="")
+    ns = str(namespace or "")
+    return f"{url}?namespace={quote(ns, safe='')}" if ns and ns != "default" else url
+
+
 _ENV.filters.update(short=short, age=age, clock=clock, duration=duration, error_text=error_text)
-_ENV.globals.update(percent=percent)
+_ENV.globals.update(percent=percent, job_url=job_url)
 
 
 def page(
