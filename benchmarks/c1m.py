@@ -39,6 +39,7 @@ from gitorch.core import commands as c
 from gitorch.core.model import Job, Resources, Task, TaskGroup
 from gitorch.errors import NotLeaderError
 from gitorch.server.fsm import Fsm
+from gitorch.server.gcpolicy import tune_for_large_state
 from gitorch.server.log import RaftLog
 from gitorch.server.server import Server
 
@@ -134,6 +135,7 @@ def main() -> None:
     ap.add_argument("--job-size", type=int, default=1_000)
     args = ap.parse_args()
     target = 100_000 if args.quick else args.allocs
+    tune_for_large_state()  # as a server process does
     with cluster() as cl:
         server, fsm, log = cl.server, cl.fsm, cl.log
         t0 = time.perf_counter()

@@ -40,6 +40,7 @@ from gitorch.core.model import (
     TaskGroup,
 )
 from gitorch.server.fsm import Fsm
+from gitorch.server.gcpolicy import tune_for_large_state
 from gitorch.server.log import RaftLog
 from gitorch.server.server import Server
 
@@ -57,6 +58,7 @@ def follower(
     stop: mp.synchronize.Event,
     report: Connection | None = None,
 ) -> None:
+    tune_for_large_state()  # as a server process does
     fsm = Fsm()
     log = RaftLog(fsm, addr, peers, Path(data_dir))
     if report is not None:  # asked for the state at an index: answer once applied
@@ -130,6 +132,7 @@ def leader_cluster(
     ]
     for p in procs:
         p.start()
+    tune_for_large_state()
     fsm = Fsm()
     log = RaftLog(fsm, addrs[0], addrs, tmp / addrs[0])
     server = Server(fsm, log, num_workers=2, heartbeat_ttl_s=3600, heartbeat_grace_s=3600)

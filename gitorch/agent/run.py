@@ -41,6 +41,7 @@ from gitorch.plugins.validation import installed_driver_check
 from gitorch.server import bootstrap, raft
 from gitorch.server.cluster import Membership, read_cluster_id
 from gitorch.server.fsm import Fsm
+from gitorch.server.gcpolicy import tune_for_large_state
 from gitorch.server.log import RaftLog
 from gitorch.server.server import Server
 
@@ -172,6 +173,7 @@ class Agent:
             datacenter=cfg.datacenter,
             build=__version__,
         )
+        tune_for_large_state()
         fsm = Fsm()
         ready: dict[str, Any] = {}
         lock = threading.Lock()

@@ -42,7 +42,17 @@ from gitorch.core.pmap import PMap, pmap, without
 from gitorch.core.servicestate import ServiceTables
 from gitorch.core.statedump import ApplyResult as ApplyResult
 from gitorch.core.statedump import StateDump as StateDump
-from gitorch.core.stateindex import NOTHING, add_usage, drop_from, index, plan_touches, usage
+from gitorch.core.stateindex import (
+    NO_IDS,
+    NOTHING,
+    IdSet,
+    add_usage,
+    drop_from,
+    index,
+    plan_touches,
+    usage,
+    with_ids,
+)
 from gitorch.core.varstate import VariableTables
 
 JobKey = tuple[str, str]
@@ -70,20 +80,20 @@ class StateView:
         # Derived from ``allocs`` (kept in step by ``_set_allocs``, rebuilt by ``load``),
         # so a scheduler reads a node's usage in O(1) however many allocations it has.
         self.used_by_node: PMap[str, tuple[int, int, int]] = pmap()
-        self.by_job: PMap[JobKey, frozenset[str]] = pmap()
-        self.by_node: PMap[str, frozenset[str]] = pmap()
+        self.by_job: PMap[JobKey, IdSet] = pmap()
+        self.by_node: PMap[str, IdSet] = pmap()
         # Per node, the index at which its allocations last changed (what a client's
         # blocking watch on its allocations waits on); a node not in it: ``alloc_floor``.
         self.node_alloc_index: PMap[str, int] = pmap()
         self.alloc_floor = 0
         self.evals: PMap[str, Evaluation] = pmap()
-        self.evals_by_job: PMap[JobKey, frozenset[str]] = pmap()
+        self.evals_by_job: PMap[JobKey, IdSet] = pmap()
         self.gitsync = GitSync()
         self.cluster_id = ""  # named once by the first leader (SetClusterID)
         self.members: PMap[str, ServerMember] = pmap()  # raft address -> server
         self.launches = LaunchTables()  # periodic launch records, children by parent
         self.deployments: PMap[str, Deployment] = pmap()
-        self.deployments_by_job: PMap[JobKey, frozenset[str]] = pmap()
+        self.deployments_by_job: PMap[JobKey, IdSet] = pmap()
         self.svc = ServiceTables()  # service registrations and check results
         self.acl = AclTables()  # ACL tokens (secrets hashed), policies, roles, bootstrap
         self.vars = VariableTables()  # variables (encrypted) and root keys (wrapped)
@@ -105,11 +115,11 @@ class StateView:
 
     def deployments_for_job(self, namespace: str, job_id: str) -> list[Deployment]:
         """Newest first, as /v1/job/:id/deployments lists them."""
-        ids = self.deployments_by_job.get((namespace, job_id), frozenset())
+        ids = self.deployments_by_job.get((namespace, job_id), NO_IDS)
         return sorted((self.deployments[i] for i in ids), key=lambda d: -d.create_index)
 
     def allocs_for_job(self, namespace: str, job_id: str) -> list[Allocation]:
-        ids = self.by_job.get((namespace, job_id), frozenset())
+        ids = self.by_job.get((namespace, job_id), NO_IDS)
         return sorted((self.allocs[i] for i in ids), key=lambda a: (a.create_index, a.name))
 
     def node_allocs_index(self, node_id: str) -> int:
@@ -117,11 +127,11 @@ class StateView:
         return max(1, self.node_alloc_index.get(node_id, self.alloc_floor))
 
     def allocs_for_node(self, node_id: str) -> list[Allocation]:
-        ids = self.by_node.get(node_id, frozenset())
+        ids = self.by_node.get(node_id, NO_IDS)
         return sorted((self.allocs[i] for i in ids), key=lambda a: (a.create_index, a.name))
 
     def evals_for_job(self, namespace: str, job_id: str) -> list[Evaluation]:
-        ids = self.evals_by_job.get((namespace, job_id), frozenset())
+        ids = self.evals_by_job.get((namespace, job_id), NO_IDS)
         return sorted((self.evals[i] for i in ids), key=lambda e: e.create_index)
 
     def node_usage(self, node_id: str) -> Resources:
@@ -133,7 +143,7 @@ class StateView:
         """(cpu, memory, disk) the node's live allocations hold, less ``stopping`` ones."""
         cpu, mem, disk = self.used_by_node.get(node_id, NOTHING)
         if stopping:
-            on_node = self.by_node.get(node_id, frozenset())
+            on_node = self.by_node.get(node_id, NO_IDS)
             for alloc_id in stopping if len(stopping) < len(on_node) else on_node:
                 if alloc_id in stopping and alloc_id in on_node:
                     a = self.allocs[alloc_id]
@@ -429,7 +439,7 @@ class StateStore(StateView):
         if changes.get("status") == "down":  # a down node's services are gone (Nomad)
             self._drop_services(idx, [a.id for a in self.allocs_for_node(node_id)])
         if changes.get("status") == "disconnected":  # tolerant allocations go unknown
-            on_node = self.by_node.get(node_id, frozenset())
+            on_node = self.by_node.get(node_id, NO_IDS)
             allocs, marked = nodestate.mark_unknown(self.allocs, on_node, self._group_of, idx, now)
             self._set_allocs(allocs, on_node)
             if marked:
@@ -440,7 +450,7 @@ class StateStore(StateView):
         node = self.nodes.get(cmd.node_id)
         if node is None:
             return ApplyResult(index=idx, error=f"node {cmd.node_id!r} not found")
-        on_node = self.by_node.get(node.id, frozenset())
+        on_node = self.by_node.get(node.id, NO_IDS)
         if isinstance(cmd, c.UpdateNodeDrain):
             if cmd.strategy is not None:
                 node = nodestate.start_drain(node, cmd.strategy, cmd.meta, cmd.now)
@@ -522,7 +532,7 @@ class StateStore(StateView):
             )
             table[ev.id] = ev
             key = (ev.namespace, ev.job_id)
-            by_job[key] = by_job.get(key, frozenset()) | {ev.id}
+            by_job[key] = with_ids(by_job.get(key), (ev.id,))
             if ev.status == "pending":
                 ready.append(ev)
         self.evals, self.evals_by_job = table.finish(), by_job.finish()
@@ -616,11 +626,11 @@ class StateStore(StateView):
         self._drop_services(idx, lost)
         if placed_on:
             key = (plan.namespace, plan.job_id)
-            ids_of_job = self.by_job.get(key, frozenset()).union(*placed_on.values())
+            ids_of_job = with_ids(self.by_job.get(key), (a.id for a in placed))
             self.by_job = self.by_job.set(key, ids_of_job)
             by_node = self.by_node.mutate()
             for node_id, ids in placed_on.items():
-                by_node[node_id] = by_node.get(node_id, frozenset()) | ids
+                by_node[node_id] = with_ids(by_node.get(node_id), ids)
             self.by_node = by_node.finish()
         if plan.deployment is not None or plan.deployment_updates:
             self.deployments, self.deployments_by_job = ledger.record_plan(

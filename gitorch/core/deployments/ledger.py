@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from gitorch.core.model import Allocation, AllocDeploymentStatus, Deployment, Plan, replace
 from gitorch.core.model.deployment import DeploymentState
 from gitorch.core.pmap import PMap
+from gitorch.core.stateindex import IdSet, with_ids
 
 Table = PMap[str, Deployment]
-JobIndex = PMap[tuple[str, str], frozenset[str]]
+JobIndex = PMap[tuple[str, str], IdSet]
 
 
 def record_plan(
@@ -43,7 +44,7 @@ def record_plan(
     if old is None:
         d = replace(d, create_index=idx, create_time=now)
         key = (d.namespace, d.job_id)
-        by_job = by_job.set(key, by_job.get(key, frozenset()) | {d.id})
+        by_job = by_job.set(key, with_ids(by_job.get(key), (d.id,)))
     else:
         d = old
     groups = dict(d.task_groups)
