@@ -27,6 +27,10 @@ StateViewGetter = Callable[[], StateView]
 ApplyListener = Callable[[c.Command, ApplyResult], None]
 
 DEFAULT_RING = 4096  # frames (one per applied command that made events)
+# ... and at most this many events in all: one plan of 1,000 placements is a frame of
+# 1,000 events, so a ring bounded by frames only held a whole C1M run's million events
+# (about 500 MiB on the leader). The newest frame is always kept, however large.
+DEFAULT_RING_EVENTS = 65_536
 HEARTBEAT_S = 30.0  # Nomad sends ``{}`` when nothing happened for this long
 
 
@@ -70,8 +74,10 @@ def encode(event: Event) -> Encoded:
 class EventBroker:
     """The ring of recent frames and the readers waiting for the next one."""
 
-    def __init__(self, size: int = DEFAULT_RING) -> None:
-        self._frames: deque[Frame] = deque(maxlen=size)
+    def __init__(self, size: int = DEFAULT_RING, max_events: int = DEFAULT_RING_EVENTS) -> None:
+        self._frames: deque[Frame] = deque()
+        self._size, self._max_events = size, max_events
+        self._held = 0  # events in the ring
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.heartbeat_s = HEARTBEAT_S
@@ -92,6 +98,11 @@ class EventBroker:
     def publish(self, frame: Frame) -> None:
         with self._lock:
             self._frames.append(frame)
+            self._held += len(frame.events)
+            while len(self._frames) > 1 and (
+                len(self._frames) > self._size or self._held > self._max_events
+            ):
+                self._held -= len(self._frames.popleft().events)
             self.published += len(frame.events)
             waiters = list(self._waiters)
         for loop, ready in waiters:

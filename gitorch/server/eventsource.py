@@ -165,7 +165,8 @@ def _allocs(state: StateView, index: int, ids: Iterable[str], kind: str) -> Iter
     for alloc_id in dict.fromkeys(ids):
         alloc = state.allocs.get(alloc_id)
         if alloc is not None:
-            keys = tuple(k for k in (alloc.job_id, alloc.deployment_id) if k)
+            job, dep = alloc.job_id, alloc.deployment_id  # no generator: a plan has 1,000
+            keys = (job, dep) if job and dep else (job,) if job else (dep,) if dep else ()
             payload = {"Allocation": alloc}
             yield Event("Allocation", kind, alloc_id, alloc.namespace, index, payload, keys)
 
