@@ -606,7 +606,7 @@ class StateStore(StateView):
                 resources=asks.get(p.task_group) or Resources(),
                 previous_allocation=p.previous_allocation,
                 reschedule_tracker=tracker,
-                allocated_ports=p.ports,
+                allocated_ports=tuple(p.ports),
                 allocated_devices=p.devices,
                 deployment_id=deployment_id,
                 deployment_status=ledger.placed_status(plan, p.canary)[1],

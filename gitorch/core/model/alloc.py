@@ -94,7 +94,7 @@ class Allocation(Model, frozen=True, kw_only=True):
     job_version: int = 0
     task_group: str = ""
     resources: Resources = Resources()
-    allocated_ports: list[AllocatedPort] = []
+    allocated_ports: tuple[AllocatedPort, ...] = ()  # a tuple: () is shared and untracked by the gc
     allocated_devices: dict[str, list[AllocatedDevice]] = {}  # task name -> devices
     desired_status: DesiredStatus = "run"
     desired_description: str = ""

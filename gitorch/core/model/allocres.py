@@ -8,6 +8,8 @@ devices; the per-task figures come from its job's group at the allocation's vers
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 
 from gitorch.core.model.alloc import AllocatedDevice, AllocatedPort, Allocation
@@ -91,7 +93,7 @@ def allocated_resources(
     return AllocatedResources(
         tasks=held,
         shared=AllocatedSharedResources(
-            disk_mb=alloc.resources.disk_mb, networks=networks, ports=alloc.allocated_ports
+            disk_mb=alloc.resources.disk_mb, networks=networks, ports=list(alloc.allocated_ports)
         ),
     )
 
@@ -102,7 +104,7 @@ def _device(device: AllocatedDevice) -> AllocatedDeviceResource:
     )
 
 
-def _with_ports(network: NetworkResource, ports: list[AllocatedPort]) -> NetworkResource:
+def _with_ports(network: NetworkResource, ports: Iterable[AllocatedPort]) -> NetworkResource:
     """The group's network with each dynamic port's value as the scheduler gave it."""
     given = {p.label: p.value for p in ports}
 

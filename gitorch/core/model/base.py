@@ -9,7 +9,9 @@ import msgspec
 from gitorch.core.naming import nomad_name
 
 
-class Model(msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name, omit_defaults=False):
+class Model(
+    msgspec.Struct, frozen=True, kw_only=True, rename=nomad_name, omit_defaults=False, gc=False
+):
     """A frozen value with Nomad's PascalCase JSON keys. Change one with ``replace``."""
 
 

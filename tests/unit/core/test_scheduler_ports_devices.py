@@ -215,7 +215,7 @@ def test_a_static_port_keeps_allocations_apart_and_explains_the_third() -> None:
     assert metric.dimension_exhausted == {"network: reserved port collision http=8080": 2}
     assert plan.eval_update.queued_allocations == {"g": 1}
     allocs = c.store.allocs_for_job("default", "web")
-    assert [a.allocated_ports for a in allocs] == [p.ports for p in plan.placements]
+    assert [list(a.allocated_ports) for a in allocs] == [p.ports for p in plan.placements]
 
 
 def test_another_job_cannot_take_a_held_static_port() -> None:
