@@ -7,7 +7,7 @@ import signal as signals
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness import Agent, wait_for
 
@@ -42,6 +42,20 @@ class Node(Agent):
 
     def stale(self, path: str) -> Any:
         return self.get(path, stale="")
+
+
+N = TypeVar("N", bound="Node")
+
+
+def agreed_leader(nodes: list[N], timeout: float = 30) -> N:
+    """The one of ``nodes`` that every one of them names as leader (waits for it)."""
+
+    def agreed() -> N | None:
+        names = {n.get("/v1/status/leader") for n in nodes}
+        name = names.pop() if len(names) == 1 else None
+        return next((n for n in nodes if n.raft == name), None)
+
+    return wait_for(agreed, timeout, "one agreed leader", every=0.05)
 
 
 def server_config(path: Path, peers: list[str], extra: str = "", expect: int = 3) -> Path:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from harness import GitRepo, free_port, wait_for
-from servers import Node
+from servers import Node, agreed_leader
 
 from gitorch.cli.main import cli
 
@@ -97,16 +97,7 @@ class Cluster:
 
     def leader(self, among: list[Node] | None = None, timeout: float = 20) -> Node:
         """The server every one of ``among`` names as leader (and that leads)."""
-        nodes = among or self.live()
-
-        def agreed() -> Node | None:
-            names = {n.get("/v1/status/leader") for n in nodes}
-            if len(names) != 1:
-                return None
-            name = names.pop()
-            return next((s for s in self.servers if s.raft == name and s in nodes), None)
-
-        return wait_for(agreed, timeout, "one agreed leader", every=0.05)
+        return agreed_leader(among or self.live(), timeout)
 
     def all_processes(self) -> list[Node]:
         return [*self.servers, *self.extra, self.client]

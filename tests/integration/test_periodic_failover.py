@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from harness import wait_for
+from servers import agreed_leader
 from test_cluster import Node, server_config
 
 pytestmark = pytest.mark.timeout(150)
@@ -46,12 +47,7 @@ def servers(tmp_path: Path) -> Iterator[list[Node]]:
 
 
 def leader(nodes: list[Node]) -> Node:
-    def agreed() -> Node | None:
-        names = {n.get("/v1/status/leader") for n in nodes}
-        name = names.pop() if len(names) == 1 else None
-        return next((n for n in nodes if n.raft == name), None)
-
-    return wait_for(agreed, 30, "one agreed leader", every=0.05)
+    return agreed_leader(nodes)
 
 
 def launches(node: Node) -> dict[str, int]:

@@ -21,7 +21,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner, Result
 from harness import wait_for
-from servers import Node, server_config
+from servers import Node, agreed_leader, server_config
 
 from gitorch.cli.main import cli
 from gitorch.server import snapshotfile
@@ -43,12 +43,7 @@ class Cluster:
         server_config(hcl, [s.raft for s in self.servers])
 
     def leader(self) -> Node:
-        def agreed() -> Node | None:
-            names = {s.get("/v1/status/leader") for s in self.servers}
-            name = names.pop() if len(names) == 1 else ""
-            return next((s for s in self.servers if s.raft == name), None)
-
-        return wait_for(agreed, 30, "one agreed leader")
+        return agreed_leader(self.servers)
 
     def followers(self) -> list[Node]:
         leader = self.leader()

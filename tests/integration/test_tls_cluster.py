@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from harness import wait_for
-from servers import Node, resume_all, server_config
+from servers import Node, agreed_leader, resume_all, server_config
 
 from gitorch import tlsfiles
 
@@ -76,12 +76,7 @@ class Cluster:
         self.extra: list[TlsNode] = []
 
     def leader(self) -> TlsNode:
-        def agreed() -> TlsNode | None:
-            names = {n.get("/v1/status/leader") for n in self.servers}
-            name = names.pop() if len(names) == 1 else ""
-            return next((s for s in self.servers if s.raft == name), None)
-
-        return wait_for(agreed, 30, "one agreed leader")
+        return agreed_leader(self.servers)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +115,9 @@ def test_the_cluster_forms_and_a_follower_relays_writes_over_https(cluster: Clus
 def test_a_server_with_another_key_cannot_join(cluster: Cluster) -> None:
     root = cluster.root
     leader = cluster.leader()
-    wrong_hcl = server_config(root / "wrong.hcl", cluster.peers, tls_block(cluster.certs, new_key()))
+    wrong_hcl = server_config(
+        root / "wrong.hcl", cluster.peers, tls_block(cluster.certs, new_key())
+    )
     wrong = TlsNode(root / "wrong", cluster.certs, "-config", str(wrong_hcl))
     cluster.extra.append(wrong)
     wrong.launch()
@@ -130,7 +127,9 @@ def test_a_server_with_another_key_cannot_join(cluster: Cluster) -> None:
     assert wrong.raft not in leader.get("/v1/status/peers")
     assert cluster.leader() is leader
     # The control: the same config with the cluster's key joins.
-    right_hcl = server_config(root / "right.hcl", cluster.peers, tls_block(cluster.certs, cluster.key))
+    right_hcl = server_config(
+        root / "right.hcl", cluster.peers, tls_block(cluster.certs, cluster.key)
+    )
     right = TlsNode(root / "right", cluster.certs, "-config", str(right_hcl))
     cluster.extra.append(right)
     right.launch().healthy(timeout=60)
