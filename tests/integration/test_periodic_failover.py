@@ -46,10 +46,6 @@ def servers(tmp_path: Path) -> Iterator[list[Node]]:
             n.stop(signal.SIGKILL)
 
 
-def leader(nodes: list[Node]) -> Node:
-    return agreed_leader(nodes)
-
-
 def launches(node: Node) -> dict[str, int]:
     """Child ID -> its launch time (unix seconds), from a server's own state."""
     kids = [j for j in node.stale("/v1/jobs?prefix=tick/") if j["ParentID"] == "tick"]
@@ -57,7 +53,7 @@ def launches(node: Node) -> dict[str, int]:
 
 
 def test_leader_kill_neither_doubles_nor_misses(servers: list[Node]) -> None:
-    first = leader(servers)
+    first = agreed_leader(servers)
     assert first.http.put("/v1/jobs", json={"Job": TICK}).status_code == 200
     wait_for(lambda: len(launches(first)) >= 2, 15, "two launches before the kill")
     killed_at = time.time()
@@ -67,7 +63,7 @@ def test_leader_kill_neither_doubles_nor_misses(servers: list[Node]) -> None:
     rest[0].signal(signal.SIGSTOP)
     time.sleep(4.5)
     rest[0].signal(signal.SIGCONT)
-    second = leader(rest)
+    second = agreed_leader(rest)
     took_over = time.time()
     wait_for(
         lambda: len([t for t in launches(second).values() if t > took_over + 1]) >= 2,

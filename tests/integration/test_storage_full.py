@@ -101,8 +101,11 @@ def test_a_full_data_dir_refuses_writes_keeps_reads_and_recovers(
             agent.start(timeout=5)
         assert agent.proc is not None and agent.proc.poll() is None, agent.output()
         # reads are served once its API is up (a slow machine may take over 5 s to start)
-        jobs = lambda: {j["ID"] for j in agent.get("/v1/jobs")} == {"before", "after"}  # noqa: E731
-        wait_for(jobs, 30, "reads served on a full disk")
+        wait_for(
+            lambda: {j["ID"] for j in agent.get("/v1/jobs")} == {"before", "after"},
+            30,
+            "reads served on a full disk",
+        )
         assert register(agent, "full-again")[0] == 503
         filler.unlink()
         wait_for(lambda: register(agent, "last")[0] == 200, 10, "writes accepted again")
