@@ -20,6 +20,7 @@ from gitorch.core import clusterstate, nodestate, submissions
 from gitorch.core import commands as c
 from gitorch.core.aclstate import AclTables
 from gitorch.core.deployments import ledger
+from gitorch.core.idset import NO_IDS
 from gitorch.core.launchstate import LaunchTables
 from gitorch.core.model import (
     Allocation,
@@ -38,7 +39,6 @@ from gitorch.core.servicestate import ServiceTables
 from gitorch.core.statedump import ApplyResult as ApplyResult
 from gitorch.core.statedump import StateDump as StateDump
 from gitorch.core.stateindex import (
-    NO_IDS,
     add_usage,
     drop_from,
     index,
@@ -328,28 +328,35 @@ class StateStore(StateView):
     def _collect(self, idx: int, cmd: c.GarbageCollect) -> ApplyResult:
         allocs, by_job, by_node = self.allocs.mutate(), self.by_job.mutate(), self.by_node.mutate()
         gone: list[str] = []
+        of_job: dict[JobKey, list[str]] = {}
+        of_node: dict[str, list[str]] = {}
         for alloc_id in cmd.alloc_ids:
             a = allocs.get(alloc_id)
             if a is None or not a.client_terminal():
                 continue
             del allocs[alloc_id]
             gone.append(alloc_id)
-            drop_from(by_job, (a.namespace, a.job_id), alloc_id)
-            drop_from(by_node, a.node_id, alloc_id)
+            of_job.setdefault((a.namespace, a.job_id), []).append(alloc_id)
+            of_node.setdefault(a.node_id, []).append(alloc_id)
+        for job_key, ids in of_job.items():
+            drop_from(by_job, job_key, ids)
+        for node_id, ids in of_node.items():
+            drop_from(by_node, node_id, ids)
         if gone:
             self.by_job, self.by_node = by_job.finish(), by_node.finish()
             self._set_allocs(allocs.finish(), gone)
             self._touch(idx, "allocs")
         evals, evals_by_job = self.evals.mutate(), self.evals_by_job.mutate()
-        dropped = False
+        evals_of_job: dict[JobKey, list[str]] = {}
         for eval_id in cmd.eval_ids:
             ev = evals.get(eval_id)
             if ev is None or not ev.terminal():
                 continue
             del evals[eval_id]
-            drop_from(evals_by_job, (ev.namespace, ev.job_id), eval_id)
-            dropped = True
-        if dropped:
+            evals_of_job.setdefault((ev.namespace, ev.job_id), []).append(eval_id)
+        for job_key, ids in evals_of_job.items():
+            drop_from(evals_by_job, job_key, ids)
+        if evals_of_job:
             self.evals, self.evals_by_job = evals.finish(), evals_by_job.finish()
             self._touch(idx, "evals")
         return ApplyResult(index=idx)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any, Protocol, TypeVar
 
+from gitorch.core.idset import NO_IDS, IdSet
 from gitorch.core.model import Allocation, Plan
-from gitorch.core.pmap import PMap, pmap
+from gitorch.core.pmap import PMap
 
 K = TypeVar("K", bound=Hashable)
 Usage = tuple[int, int, int]  # (cpu, memory MB, disk MB) of a node's live allocations
@@ -21,36 +22,28 @@ class Sums(Protocol):
     def __setitem__(self, key: str, value: Usage, /) -> None: ...
 
 
-IdSet = PMap[str, None]
-"""A secondary index's set of IDs under one key: a persistent map of ID -> None, so adding
-or dropping one ID costs O(log n) and shares the rest. (A frozenset was copied whole on
-every change: a node holding 200 allocations copied 200 IDs for each placement on it,
-which made the placement rate fall as the cluster filled.) Read it as a set: ``in``,
-``len``, iteration."""
-
-NO_IDS: IdSet = pmap()
-
-
 def index(pairs: Iterable[tuple[K, str]]) -> PMap[K, IdSet]:
     """A secondary index (key -> the IDs under it) built in one pass."""
     groups: dict[K, dict[str, None]] = {}
     for key, item_id in pairs:
         groups.setdefault(key, {})[item_id] = None
-    return PMap((key, PMap(ids)) for key, ids in groups.items())
+    return PMap((key, IdSet(ids)) for key, ids in groups.items())
 
 
 def with_ids(ids: IdSet | None, more: Iterable[str]) -> IdSet:
     """``ids`` (none: empty) with ``more`` added."""
-    return (NO_IDS if ids is None else ids).update(dict.fromkeys(more))
+    return (NO_IDS if ids is None else ids).with_ids(more)
 
 
-def drop_from(idx: Any, key: Any, item: str) -> None:
-    """Remove ``item`` from the set at ``key`` of a mutating index (the key too, once
+def drop_from(idx: Any, key: Any, items: Iterable[str]) -> None:
+    """Remove ``items`` from the set at ``key`` of a mutating index (the key too, once
     empty, as a reload would build it)."""
     ids = idx.get(key)
-    if ids is None or item not in ids:
+    if ids is None:
         return
-    rest = ids.delete(item)
+    rest = ids.without(items)
+    if rest is ids:
+        return
     if rest:
         idx[key] = rest
     else:

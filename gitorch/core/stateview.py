@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from gitorch.core import submissions
 from gitorch.core.aclstate import AclTables
+from gitorch.core.idset import NO_IDS, IdSet
 from gitorch.core.launchstate import LaunchTables
 from gitorch.core.model import (
     Allocation,
@@ -23,7 +24,7 @@ from gitorch.core.model.cluster import ServerMember
 from gitorch.core.opstate import OperatorTables
 from gitorch.core.pmap import PMap, pmap
 from gitorch.core.servicestate import ServiceTables
-from gitorch.core.stateindex import NO_IDS, NOTHING, IdSet
+from gitorch.core.stateindex import NOTHING
 from gitorch.core.varstate import VariableTables
 
 if TYPE_CHECKING:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gitorch.core.idset import IdSet
 from gitorch.core.model import Allocation, AllocDeploymentStatus, Deployment, Plan, replace
 from gitorch.core.model.deployment import DeploymentState
 from gitorch.core.pmap import PMap
-from gitorch.core.stateindex import IdSet, with_ids
+from gitorch.core.stateindex import with_ids
 
 Table = PMap[str, Deployment]
 JobIndex = PMap[tuple[str, str], IdSet]
