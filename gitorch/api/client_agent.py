@@ -27,8 +27,8 @@ from gitorch.api.http import endpoint, error_response, json_response, text_respo
 from gitorch.api.nodehop import NodeHop
 from gitorch.api.routes_status import client_health
 from gitorch.api.wsclient import WsRefused
+from gitorch.core.bucketmap import BucketMap
 from gitorch.core.model import Allocation
-from gitorch.core.pmap import PMap
 from gitorch.core.state import StateView
 from gitorch.server.backend import Backend, ClientBackend
 
@@ -44,7 +44,7 @@ class _LocalAllocs:
     @property
     def state(self) -> StateView:
         view = StateView()
-        view.allocs = PMap(self._allocs())
+        view.allocs = BucketMap(self._allocs())
         return view
 
 

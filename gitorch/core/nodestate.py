@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from gitorch.core.bucketmap import BucketMap
 from gitorch.core.disconnects import tolerates
 from gitorch.core.model import Allocation, Node, TaskGroup, replace
 from gitorch.core.model.drain import DesiredTransition, DrainMetadata, DrainStrategy, rfc3339
-from gitorch.core.pmap import PMap
 
-Allocs = PMap[str, Allocation]
+Allocs = BucketMap[str, Allocation]
 
 
 def start_drain(node: Node, strategy: DrainStrategy, meta: dict[str, str], now: int) -> Node:

@@ -19,6 +19,7 @@ import msgspec
 from gitorch.core import clusterstate, nodestate, submissions
 from gitorch.core import commands as c
 from gitorch.core.aclstate import AclTables
+from gitorch.core.bucketmap import BucketMap
 from gitorch.core.deployments import ledger
 from gitorch.core.idset import NO_IDS
 from gitorch.core.launchstate import LaunchTables
@@ -601,7 +602,7 @@ class StateStore(StateView):
         self._touch(idx, "jobs")
         return ApplyResult(index=idx)
 
-    def _set_allocs(self, new: PMap[str, Allocation], touched: Iterable[str]) -> None:
+    def _set_allocs(self, new: BucketMap[str, Allocation], touched: Iterable[str]) -> None:
         """Install ``new`` as the allocation table, keeping ``used_by_node`` in step for
         the ``touched`` IDs (every allocation that may differ from the current table).
         Every change to ``allocs`` goes through here."""
@@ -655,7 +656,7 @@ class StateStore(StateView):
         store.versions = PMap(((v[0].namespace, v[0].id), tuple(v)) for v in dump.versions if v)
         store.nodes = PMap((n.id, n) for n in dump.nodes)
         store.nodes_by_secret = PMap((n.secret_id, n.id) for n in dump.nodes if n.secret_id)
-        store.allocs = PMap((a.id, a) for a in dump.allocs)
+        store.allocs = BucketMap((a.id, a) for a in dump.allocs)
         store.used_by_node = usage(dump.allocs)
         store.by_job = index(((a.namespace, a.job_id), a.id) for a in dump.allocs)
         store.by_node = index((a.node_id, a.id) for a in dump.allocs)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from gitorch.core import submissions
 from gitorch.core.aclstate import AclTables
+from gitorch.core.bucketmap import BucketMap, empty
 from gitorch.core.idset import NO_IDS, IdSet
 from gitorch.core.launchstate import LaunchTables
 from gitorch.core.model import (
@@ -48,7 +49,7 @@ class StateView:
         self.versions: PMap[JobKey, tuple[Job, ...]] = pmap()
         self.nodes: PMap[str, Node] = pmap()
         self.nodes_by_secret: PMap[str, str] = pmap()  # SHA-256 of a node's secret -> ID
-        self.allocs: PMap[str, Allocation] = pmap()
+        self.allocs: BucketMap[str, Allocation] = empty()
         # Per node, what its live (non-terminal) allocations hold: (cpu, memory, disk).
         # Derived from ``allocs`` (kept in step by ``_set_allocs``, rebuilt by ``load``),
         # so a scheduler reads a node's usage in O(1) however many allocations it has.
