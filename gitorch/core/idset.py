@@ -23,8 +23,6 @@ from collections.abc import Iterable, Iterator
 BUCKET = 64
 """The most IDs a bucket holds on average before the set doubles its buckets."""
 
-_EMPTY: frozenset[str] = frozenset()
-
 
 def _buckets_for(count: int) -> int:
     n = 1
@@ -79,42 +77,67 @@ class IdSet:
 
     def _grouped(self, ids: Iterable[str], present: bool) -> dict[int, set[str]]:
         """``ids`` that are (``present``) or are not in the set, by bucket."""
-        mask = len(self._buckets) - 1
+        buckets = self._buckets
+        mask = len(buckets) - 1
         groups: dict[int, set[str]] = {}
         for item in ids:
             slot = hash(item) & mask
-            if (item in self._buckets[slot]) == present:
-                groups.setdefault(slot, set()).add(item)
+            if (item in buckets[slot]) is present:
+                if slot in groups:
+                    groups[slot].add(item)
+                else:
+                    groups[slot] = {item}
         return groups
+
+    def _replaced(self, groups: dict[int, set[str]], length: int, add: bool) -> IdSet:
+        """A set of ``length`` IDs whose buckets are these, with ``groups`` added to
+        (``add``) or taken from theirs."""
+        buckets = self._buckets
+        if len(groups) == 1:  # the common case: one placement on a node
+            ((slot, changed),) = groups.items()
+            bucket = buckets[slot] | changed if add else buckets[slot] - changed
+            return IdSet._of((*buckets[:slot], bucket, *buckets[slot + 1 :]), length)
+        out = list(buckets)
+        for slot, changed in groups.items():
+            out[slot] = out[slot] | changed if add else out[slot] - changed
+        return IdSet._of(tuple(out), length)
 
     def with_ids(self, more: Iterable[str]) -> IdSet:
         """This set with ``more`` added (itself when nothing is new)."""
+        if isinstance(more, (set, frozenset, tuple, list)) and len(more) == 1:
+            return self._with_one(next(iter(more)))
         groups = self._grouped(more, present=False)
-        added = sum(map(len, groups.values()))
-        if not added:
+        if not groups:
             return self
-        length = self._len + added
+        length = self._len + sum(map(len, groups.values()))
         if length > BUCKET * len(self._buckets):  # grown past its buckets: spread it out
             return IdSet([*self, *(item for new in groups.values() for item in new)])
-        buckets = list(self._buckets)
-        for slot, new in groups.items():
-            buckets[slot] = buckets[slot] | new
-        return IdSet._of(tuple(buckets), length)
+        return self._replaced(groups, length, add=True)
+
+    def _with_one(self, item: str) -> IdSet:
+        """``with_ids`` of one ID, the common case (a placement on a node), inlined."""
+        buckets = self._buckets
+        slot = hash(item) & (len(buckets) - 1)
+        bucket = buckets[slot]
+        if item in bucket:
+            return self
+        if self._len >= BUCKET * len(buckets):
+            return IdSet([*self, item])
+        made: IdSet = object.__new__(IdSet)
+        made._buckets = (*buckets[:slot], bucket | {item}, *buckets[slot + 1 :])
+        made._len = self._len + 1
+        return made
 
     def without(self, gone: Iterable[str]) -> IdSet:
         """This set less ``gone`` (itself when none of them is in it)."""
         groups = self._grouped(gone, present=True)
-        dropped = sum(map(len, groups.values()))
-        if not dropped:
+        if not groups:
             return self
-        length = self._len - dropped
+        length = self._len - sum(map(len, groups.values()))
         if length * 8 < BUCKET * len(self._buckets) and len(self._buckets) > 1:
             dead = set().union(*groups.values())  # shrunk well below its buckets
             return IdSet([item for item in self if item not in dead])
-        buckets = list(self._buckets)
-        for slot, old in groups.items():
-            buckets[slot] = buckets[slot] - old or _EMPTY
-        return IdSet._of(tuple(buckets), length)
+        return self._replaced(groups, length, add=False)
 
 
 NO_IDS = IdSet()

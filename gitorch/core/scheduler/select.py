@@ -45,9 +45,27 @@ NodeState = list[float]
 _NORM = 1.0 / 18.0
 
 
+_READY: dict[tuple[str, tuple[str, ...]], tuple[object, list[Node]]] = {}
+"""The last candidate list per (node pool, datacenters), with the node table it was
+read from: tables are immutable, so while no node changes (a C1M run's thousand
+evaluations) each one copies a list instead of testing 5,000 nodes three times."""
+
+
 def candidates(snap: StateView, job: Job) -> list[Node]:
     """Nomad's readyNodesInDCsAndPool: ready, eligible, not draining, in the job's node
-    pool and one of its DCs."""
+    pool and one of its DCs. A new list each call (the selector shuffles it)."""
+    key = (job.node_pool, tuple(job.datacenters))
+    last = _READY.get(key)
+    if last is not None and last[0] is snap.nodes:
+        return list(last[1])
+    found = _candidates(snap, job)
+    if len(_READY) >= 64:  # many pools or DC sets: start over rather than grow
+        _READY.clear()
+    _READY[key] = (snap.nodes, found)
+    return list(found)
+
+
+def _candidates(snap: StateView, job: Job) -> list[Node]:
     ready = [
         n
         for n in snap.nodes.values()
