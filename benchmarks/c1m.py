@@ -7,7 +7,8 @@ registered through Raft, then jobs of ``--job-size`` allocations (default 1,000)
 registered back to back, a few in flight at once, until ``--allocs`` allocations
 (default 1,000,000; ``--quick``: 100,000) are placed and committed. Reported:
 
-- placements per second for each 100,000-allocation slice, the last slice's rate as a
+- placements per second for each 100,000-allocation slice (with the CPU seconds each
+  server process spent on it), the last slice's rate as a
   share of the first's (goal >= 80 %) and the whole run's rate (goal >= 3,750/s,
   Nomad's C1M);
 - leader and follower RSS at the end (goal <= 2 GiB each);
@@ -97,6 +98,20 @@ class Cluster:
         proc.start()
         self.followers[addr] = (proc, parent)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user and system) so far of the leader's process and of each
+        follower's, each with its finished children (the forked dump writers)."""
+
+        def total(proc: psutil.Process) -> float:
+            t = proc.cpu_times()
+            return float(t.user + t.system + t.children_user + t.children_system)
+
+        out = {"leader": total(psutil.Process())}
+        for addr, (proc, _) in self.followers.items():
+            with contextlib.suppress(psutil.Error):
+                out[addr] = total(psutil.Process(proc.pid))
+        return out
+
     def digests(self, index: int) -> list[tuple[int, int, str]]:
         for _, pipe in self.followers.values():
             pipe.send(index)
@@ -146,15 +161,20 @@ def main() -> None:
         pending: list[str] = []
         submitted = 0
         start = slice_start = time.perf_counter()
+        cpu_start = cl.cpu_seconds()
         next_mark = SLICE
         while True:
             placed = len(fsm.state.allocs)
             while placed >= next_mark:
-                now = time.perf_counter()
+                now, cpu = time.perf_counter(), cl.cpu_seconds()
                 slices.append(
-                    {"upto": next_mark, "placements_per_s": round(SLICE / (now - slice_start))}
+                    {
+                        "upto": next_mark,
+                        "placements_per_s": round(SLICE / (now - slice_start)),
+                        "cpu_s": {k: round(v - cpu_start.get(k, 0.0), 1) for k, v in cpu.items()},
+                    }
                 )
-                slice_start, next_mark = now, next_mark + SLICE
+                slice_start, cpu_start, next_mark = now, cpu, next_mark + SLICE
             if placed >= target:
                 break
             if not log.is_leader():
