@@ -21,11 +21,12 @@ from gitorch.core import commands as c
 from gitorch.core.aclstate import AclTables
 from gitorch.core.bucketmap import BucketMap
 from gitorch.core.deployments import ledger
-from gitorch.core.idset import NO_IDS
+from gitorch.core.idset import NO_IDS, IdSet
 from gitorch.core.launchstate import LaunchTables
 from gitorch.core.model import (
     Allocation,
     Evaluation,
+    Node,
     Plan,
     RescheduleEvent,
     Resources,
@@ -257,7 +258,7 @@ class StateStore(StateView):
             node = replace(
                 node, drain=old.drain, drain_strategy=old.drain_strategy, last_drain=old.last_drain
             )
-        self.nodes = self.nodes.set(node.id, node)
+        self._put_node(node)
         if old is not None and old.secret_id and old.secret_id != node.secret_id:
             self.nodes_by_secret = without(self.nodes_by_secret, old.secret_id)
         if node.secret_id:
@@ -271,6 +272,7 @@ class StateStore(StateView):
         if node is None:
             return ApplyResult(index=idx, error=f"node {cmd.node_id!r} not found")
         self.nodes = self.nodes.delete(node.id)
+        self.draining = self.draining.without([node.id])
         self.nodes_by_secret = without(self.nodes_by_secret, node.secret_id)
         self._touch(idx, "nodes")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
@@ -281,7 +283,7 @@ class StateStore(StateView):
         node = self.nodes.get(node_id)
         if node is None:
             return ApplyResult(index=idx, error=f"node {node_id!r} not found")
-        self.nodes = self.nodes.set(node_id, replace(node, modify_index=idx, **changes))
+        self._put_node(replace(node, modify_index=idx, **changes))
         self._touch(idx, "nodes")
         if changes.get("status") == "down":  # a down node's services are gone (Nomad)
             self._drop_services(idx, [a.id for a in self.allocs_for_node(node_id)])
@@ -313,9 +315,19 @@ class StateStore(StateView):
             self._touch(idx, "allocs")
             if cmd.done:
                 node = nodestate.finish_drain(node, cmd.now)
-        self.nodes = self.nodes.set(node.id, replace(node, modify_index=idx))
+        self._put_node(replace(node, modify_index=idx))
         self._touch(idx, "nodes")
         return ApplyResult(index=idx, new_evals=self._upsert_evals(idx, cmd.evals, cmd.now))
+
+    def _put_node(self, node: Node) -> None:
+        """Install ``node``, keeping ``draining`` in step. Every change to a node in
+        ``nodes`` goes through here (a purge drops it from both)."""
+        self.nodes = self.nodes.set(node.id, node)
+        if (node.drain_strategy is not None) != (node.id in self.draining):
+            if node.drain_strategy is None:
+                self.draining = self.draining.without([node.id])
+            else:
+                self.draining = self.draining.with_ids([node.id])
 
     def _stop_alloc(self, idx: int, cmd: c.StopAllocation) -> ApplyResult:
         alloc = self.allocs.get(cmd.alloc_id)
@@ -656,6 +668,7 @@ class StateStore(StateView):
         store.versions = PMap(((v[0].namespace, v[0].id), tuple(v)) for v in dump.versions if v)
         store.nodes = PMap((n.id, n) for n in dump.nodes)
         store.nodes_by_secret = PMap((n.secret_id, n.id) for n in dump.nodes if n.secret_id)
+        store.draining = IdSet(n.id for n in dump.nodes if n.drain_strategy is not None)
         store.allocs = BucketMap((a.id, a) for a in dump.allocs)
         store.used_by_node = usage(dump.allocs)
         store.by_job = index(((a.namespace, a.job_id), a.id) for a in dump.allocs)

@@ -23,14 +23,6 @@ DRAINING_TABLES = ("nodes", "allocs", "jobs", "checks")
 IDLE_TABLES = ("nodes",)
 
 
-def draining(state: StateView) -> list[Node]:
-    return sorted((n for n in state.nodes.values() if n.drain_strategy is not None), key=_id)
-
-
-def _id(node: Node) -> str:
-    return node.id
-
-
 def view_of(state: StateView, nodes: list[Node]) -> DrainView:
     """The pure step's input: the draining nodes, their allocations, their jobs and the
     live replacements of the allocations marked for migration."""
@@ -76,7 +68,7 @@ class Drainer(StateLoop):
     def tick(self, state: StateView, now: int) -> tuple[bool, int]:
         """One step over every draining node; return whether any node drains, and the
         next wake time (0: none)."""
-        nodes = draining(state)
+        nodes = state.draining_nodes()
         if not nodes:
             return False, 0
         out = step(view_of(state, nodes), now)

@@ -32,7 +32,7 @@ from gitorch.core.model import (
 from gitorch.core.model.drain import DrainStrategy
 from gitorch.core.scheduler import schedule
 from gitorch.core.state import StateStore
-from gitorch.server.drainer import draining, view_of
+from gitorch.server.drainer import view_of
 
 SECOND = 1_000_000_000
 T0 = 1_700_000_000 * SECOND
@@ -125,7 +125,7 @@ class Sim:
 
     def drain_tick(self) -> int:
         """One drainer step (as the leader's loop takes it); its wake time."""
-        nodes = draining(self.store)
+        nodes = self.store.draining_nodes()
         if not nodes:
             return 0
         out = step(view_of(self.store, nodes), self.now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from gitorch.core.commands import (
+    PurgeNode,
     RegisterNode,
     UpdateNodeDrain,
     UpdateNodeEligibility,
@@ -14,6 +15,7 @@ from gitorch.core.commands import (
 from gitorch.core.model import Job, Task, TaskGroup, replace
 from gitorch.core.model.drain import MigrateStrategy
 from gitorch.core.model.service import CheckResult, Service, ServiceCheck
+from gitorch.core.state import StateStore
 from tests.unit.core.clustersim import SECOND, Sim, service
 
 MIGRATE = MigrateStrategy(max_parallel=1, min_healthy_time=5 * SECOND, healthy_deadline=60 * SECOND)
@@ -29,6 +31,10 @@ def started(count: int = 3, **group: object) -> Sim:
     return sim
 
 
+def draining_ids(sim: Sim) -> list[str]:
+    return [n.id for n in sim.store.draining_nodes()]
+
+
 def on(sim: Sim, node_id: str) -> list[str]:
     return sorted(a.name for a in sim.running() if a.node_id == node_id)
 
@@ -40,6 +46,7 @@ def test_allocations_leave_one_at_a_time_after_their_replacement_is_healthy() ->
     assert node.drain and node.scheduling_eligibility == "ineligible"
     assert node.drain_strategy is not None and node.last_drain is not None
     assert node.last_drain.status == "draining"
+    assert draining_ids(sim) == ["node-a"]
     moved: list[int] = []
     for _ in range(40):
         wake = sim.drain_tick()
@@ -58,6 +65,7 @@ def test_allocations_leave_one_at_a_time_after_their_replacement_is_healthy() ->
     assert not node.drain and node.drain_strategy is None
     assert node.scheduling_eligibility == "ineligible"
     assert node.last_drain is not None and node.last_drain.status == "complete"
+    assert draining_ids(sim) == []
     assert moved == sorted(moved)  # one by one, never back
 
 
@@ -126,6 +134,7 @@ def test_cancel_leaves_one_copy_and_marks_eligible() -> None:
     node = sim.store.nodes["node-a"]
     assert node.scheduling_eligibility == "eligible" and node.drain_strategy is None
     assert node.last_drain is not None and node.last_drain.status == "canceled"
+    assert draining_ids(sim) == []
 
 
 def test_registration_keeps_the_operators_drain() -> None:
@@ -134,6 +143,20 @@ def test_registration_keeps_the_operators_drain() -> None:
     again = replace(sim.store.nodes["node-a"], drain=False, drain_strategy=None)
     sim.apply(RegisterNode(now=sim.now, node=again))
     assert sim.store.nodes["node-a"].drain_strategy is not None
+    assert draining_ids(sim) == ["node-a"]
+
+
+def test_the_draining_nodes_survive_a_restore_and_leave_with_a_purge() -> None:
+    sim = started(1)
+    sim.drain("node-b")
+    sim.drain("node-a")
+    assert draining_ids(sim) == ["node-a", "node-b"]
+    assert [n.id for n in StateStore.load(sim.store.dump()).draining_nodes()] == [
+        "node-a",
+        "node-b",
+    ]
+    sim.apply(PurgeNode(now=sim.now, node_id="node-b"))
+    assert draining_ids(sim) == ["node-a"]
 
 
 def test_with_health_check_checks_an_original_waits_for_its_replacements_checks() -> None:
