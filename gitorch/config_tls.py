@@ -58,11 +58,16 @@ class TlsSettings:
         ctx.check_hostname = self.verify_server_hostname
         return ctx
 
+    def server_name(self, region: str = "global") -> str | None:
+        """The name a hop checks on the far side's certificate, when it checks one."""
+        if self.http and self.verify_server_hostname:
+            return f"server.{region}.nomad"
+        return None
+
     def sni(self, region: str = "global") -> dict[str, object]:
         """httpx request extensions: the server name a hop checks, when it checks one."""
-        if self.http and self.verify_server_hostname:
-            return {"sni_hostname": f"server.{region}.nomad"}
-        return {}
+        name = self.server_name(region)
+        return {"sni_hostname": name} if name else {}
 
 
 def parse(body: hcl.Body, old: TlsSettings, file: str, line: int) -> TlsSettings:

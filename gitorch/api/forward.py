@@ -15,19 +15,17 @@ retried until ``retry_s``; a write whose connection broke after it was sent is n
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import anyio
-import httpx
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gitorch.api.hop import Answer, Broken, HopClient, NotSent
 from gitorch.api.http import parse_wait, text_response
 from gitorch.config_tls import TlsSettings
 from gitorch.errors import BadRequestError
@@ -42,8 +40,8 @@ NOT_LEADER = "X-Gitorch-Not-Leader"
 LOCAL_PREFIXES = ("/v1/agent/", "/v1/status/", "/v1/client/", "/v1/event/", "/v1/metrics")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HOP = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
-_HOP_BACK = _HOP | {"content-encoding", "date", "server"}  # decoded body; ours
-SHARDS = 8  # HTTP clients a relay spreads its requests over (see Relay._client)
+_HOP_BACK = _HOP | {"date", "server"}  # this agent's own
+_NOT_LEADER = NOT_LEADER.lower()
 
 
 def needs_leader(method: str, path: str, query: str) -> bool:
@@ -69,20 +67,14 @@ def request_timeout(request: Request, default: float = 60.0) -> float:
     return default
 
 
-@dataclass(frozen=True)
-class Upstream:
-    """What came back from the far side, ready to relay."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def response(self) -> Response:
-        resp = Response(self.body, status_code=self.status)
-        for key, value in self.headers:
-            if key.lower() not in _HOP_BACK:
-                resp.headers.append(key, value)
-        return resp
+def relayed(answer: Answer) -> Response:
+    """The far side's answer, as this agent's response: its status, body (as sent: any
+    ``Content-Encoding`` stays with it) and headers, less the hop's own."""
+    resp = Response(answer.body, status_code=answer.status)
+    for key, value in answer.headers:
+        if key.lower() not in _HOP_BACK:
+            resp.headers.append(key, value)
+    return resp
 
 
 class Relay:
@@ -93,35 +85,22 @@ class Relay:
         *,
         retry_s: float = 5.0,
         mark: str | None = FORWARDED,
-        transport: httpx.AsyncBaseTransport | None = None,
         tls: TlsSettings | None = None,
         region: str = "global",
     ) -> None:
         self.retry_s = retry_s
-        # With tls.http every hop is HTTPS, trusting ca_file, showing the agent's cert.
+        # With tls.http every hop is HTTPS, trusting ca_file, showing the agent's cert;
+        # with verify_server_hostname the far side must be server.<region>.nomad.
         self._tls = tls or TlsSettings()
-        self._sni = self._tls.sni(region)
         self.mark = mark  # the header that stops the far side from relaying again
-        self._transport = transport  # tests: httpx.ASGITransport
-        self._http: list[httpx.AsyncClient] = []
-        self._turn = itertools.count()
+        self._context = self._tls.client_context()
+        self._server_name = self._tls.server_name(region)
+        self._client: HopClient | None = None
 
-    def _client(self) -> httpx.AsyncClient:
-        """One of ``SHARDS`` clients, in turn. httpcore scans its whole pool (every
-        connection, every queued request) on each request and each response, so one
-        client relaying hundreds of concurrent requests (a follower forwarding 10,000
-        clients' heartbeats and registrations) spends its core in that scan; small
-        pools keep the scan short."""
-        if not self._http:
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
-            verify = self._tls.client_context() or True
-            self._http = [
-                httpx.AsyncClient(
-                    limits=limits, trust_env=False, transport=self._transport, verify=verify
-                )
-                for _ in range(SHARDS)
-            ]
-        return self._http[next(self._turn) % SHARDS]
+    def _hop(self) -> HopClient:
+        if self._client is None:
+            self._client = HopClient(self._context, self._server_name)
+        return self._client
 
     async def send(
         self, request: Request, body: bytes, targets: Callable[[], Sequence[str]]
@@ -132,47 +111,39 @@ class Relay:
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP]
         if self.mark:
             headers.append((self.mark, "1"))
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         timeout = request_timeout(request)
         errors: list[str] = []
         while True:
             for target in targets():
-                url = f"{self._tls.scheme}://{target}{request.url.path}"
                 try:
-                    up = await self._client().request(
-                        request.method,
-                        url,
-                        params=request.url.query,
-                        headers=headers,
-                        content=body,
-                        timeout=timeout,
-                        extensions=self._sni,
+                    up = await self._hop().request(
+                        target, request.method, path, headers, body, timeout
                     )
-                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                    errors.append(f"{target}: {exc or type(exc).__name__}")
+                except NotSent as exc:
+                    errors.append(f"{target}: {exc}")
                     continue  # never sent: safe to try again
-                except httpx.HTTPError as exc:
+                except Broken as exc:
                     if write:
                         return text_response(
-                            f"{target} did not answer ({type(exc).__name__}: {exc}); the write "
-                            "may or may not have been applied: read it back before retrying",
+                            f"{target} did not answer ({exc}); the write may or may not "
+                            "have been applied: read it back before retrying",
                             503,
                         )
-                    errors.append(f"{target}: {type(exc).__name__}: {exc}")
+                    errors.append(f"{target}: {exc}")
                     continue
-                if up.status_code == 503 and up.headers.get(NOT_LEADER):
+                if up.status == 503 and any(k.lower() == _NOT_LEADER for k, _ in up.headers):
                     errors.append(f"{target}: not the leader")
                     continue  # it did nothing: safe to try again
-                return Upstream(
-                    up.status_code, list(up.headers.multi_items()), up.content
-                ).response()
+                return relayed(up)
             if time.monotonic() >= deadline:
                 tried = "; ".join(errors[-3:]) or "no cluster leader is known"
                 return text_response(f"No cluster leader: {tried}; retry shortly", 503)
             await anyio.sleep(0.05)
 
     async def aclose(self) -> None:
-        clients, self._http = self._http, []
-        for client in clients:
+        client, self._client = self._client, None
+        if client is not None:
             await client.aclose()
 
 

@@ -1,9 +1,11 @@
-"""Follower-to-leader forwarding in the HTTP layer (gitorch.api.forward), with two
-in-memory servers and httpx's ASGI transport as the network."""
+"""Follower-to-leader forwarding in the HTTP layer (gitorch.api.forward): two in-memory
+servers, the leader's app served by uvicorn on 127.0.0.1 (the relay's real hop), the
+follower's app called through httpx's ASGI transport."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import anyio
@@ -14,6 +16,7 @@ from gitorch.api.app import make_app
 from gitorch.api.forward import FORWARDED, NOT_LEADER, LeaderForwarding, Relay, needs_leader
 from gitorch.server.cluster import AgentMembers, RaftConfiguration
 from gitorch.server.server import Server
+from tests.unit.api.fakes import serve
 
 JOB = {
     "ID": "web",
@@ -62,6 +65,12 @@ class Seen:
 
 
 @pytest.fixture
+def served() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
 def servers() -> Iterator[tuple[Server, Server]]:
     leader, follower = Server.in_memory(), Server.in_memory()
     try:
@@ -80,10 +89,9 @@ def call(app: Any, method: str, path: str, **kw: Any) -> httpx.Response:
     return anyio.run(go)
 
 
-def follower_app(
-    follower: Server, leader_app: Any, cluster: FakeCluster, retry_s: float = 2.0
-) -> Any:
-    relay = Relay(retry_s=retry_s, transport=httpx.ASGITransport(app=leader_app))
+def follower_app(follower: Server, cluster: FakeCluster, retry_s: float = 2.0) -> Any:
+    """The follower's app, relaying to wherever ``cluster`` says the leader is."""
+    relay = Relay(retry_s=retry_s)
     return LeaderForwarding(make_app(follower), cluster=cluster, relay=relay)
 
 
@@ -102,11 +110,12 @@ def test_rules_writes_and_consistent_reads_go_to_the_leader() -> None:
 
 
 def test_follower_relays_writes_and_reads_and_answers_stale_reads_itself(
-    servers: tuple[Server, Server],
+    servers: tuple[Server, Server], served: ExitStack
 ) -> None:
     leader, follower = servers
     seen = Seen(make_app(leader, cluster=FakeCluster(leader=True)))
-    app = follower_app(follower, seen, FakeCluster(leader=False, leader_http="leader:4646"))
+    addr = served.enter_context(serve(seen))
+    app = follower_app(follower, FakeCluster(leader=False, leader_http=addr))
 
     resp = call(app, "PUT", "/v1/jobs", json={"Job": JOB})
     assert resp.status_code == 200, resp.text
@@ -128,16 +137,18 @@ def test_follower_relays_writes_and_reads_and_answers_stale_reads_itself(
 
 def test_no_leader_is_a_503_after_the_retry_window(servers: tuple[Server, Server]) -> None:
     leader, follower = servers
-    app = follower_app(follower, make_app(leader), FakeCluster(False, None), retry_s=0.3)
+    app = follower_app(follower, FakeCluster(False, None), retry_s=0.3)
     resp = call(app, "PUT", "/v1/jobs", json={"Job": JOB})
     assert resp.status_code == 503 and "No cluster leader" in resp.text
     assert leader.state.job("default", "web") is None
 
 
-def test_forwarded_requests_are_never_forwarded_again(servers: tuple[Server, Server]) -> None:
+def test_forwarded_requests_are_never_forwarded_again(
+    servers: tuple[Server, Server], served: ExitStack
+) -> None:
     leader, follower = servers
     # The "leader" it relays to has just lost leadership: it must say so, not relay on.
-    demoted = follower_app(leader, make_app(follower), FakeCluster(False, "elsewhere:1"))
+    demoted = follower_app(leader, FakeCluster(False, "127.0.0.1:1"))
     resp = call(demoted, "PUT", "/v1/jobs", json={"Job": JOB}, headers={FORWARDED: "1"})
     assert resp.status_code == 503 and resp.headers.get(NOT_LEADER) == "1"
     assert (
@@ -145,7 +156,8 @@ def test_forwarded_requests_are_never_forwarded_again(servers: tuple[Server, Ser
     )
 
     # A relaying follower retries such an answer until the window ends, then gives up.
-    app = follower_app(follower, demoted, FakeCluster(False, "leader:1"), retry_s=0.3)
+    addr = served.enter_context(serve(demoted))
+    app = follower_app(follower, FakeCluster(False, addr), retry_s=0.3)
     resp = call(app, "PUT", "/v1/jobs", json={"Job": JOB})
     assert resp.status_code == 503 and "not the leader" in resp.text
     assert leader.state.job("default", "web") is None
