@@ -27,6 +27,7 @@ import h11
 
 IDLE_S: Final = 4.0  # below uvicorn's keep-alive (5 s): the far side never closes first
 MAX_IDLE: Final = 32  # idle connections kept per target
+MAX_CONNS: Final = 256  # connections open at once per target
 _READ: Final = 1 << 16
 
 
@@ -66,6 +67,7 @@ class HopClient:
     def __init__(self, tls: ssl.SSLContext | None = None, server_name: str | None = None) -> None:
         self._tls, self._server_name = tls, server_name
         self._idle: dict[str, list[_Conn]] = {}
+        self._slot: dict[str, asyncio.Semaphore] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # the one the idle ones are on
 
     async def request(
@@ -79,18 +81,31 @@ class HopClient:
     ) -> Answer:
         """Send ``method path`` (``path`` with its query) to ``target`` and read the
         answer, within ``timeout`` seconds in all."""
+        sent = False
         try:
             async with asyncio.timeout(timeout):
-                conn = await self._conn(target)
-                return await self._exchange(conn, target, method, path, headers, body)
+                async with self._slots(target):
+                    conn = await self._conn(target)
+                    sent = True  # from here on the far side may see it
+                    return await self._exchange(conn, target, method, path, headers, body)
         except TimeoutError:
+            if not sent:
+                raise NotSent(f"no connection within {timeout:g} s") from None
             raise Broken(f"no answer within {timeout:g} s") from None
 
-    async def _conn(self, target: str) -> _Conn:
+    def _slots(self, target: str) -> asyncio.Semaphore:
+        """At most ``MAX_CONNS`` requests in flight to ``target``; the rest wait their
+        turn (a follower relaying thousands of blocking queries keeps its descriptors)."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # connections serve the loop that made them
+        if loop is not self._loop:  # connections and semaphores serve the loop that made them
             self._drop_idle()
-            self._loop = loop
+            self._slot, self._loop = {}, loop
+        slots = self._slot.get(target)
+        if slots is None:
+            slots = self._slot[target] = asyncio.Semaphore(MAX_CONNS)
+        return slots
+
+    async def _conn(self, target: str) -> _Conn:
         idle, now = self._idle.get(target), time.monotonic()
         while idle:
             conn = idle.pop()

@@ -7,7 +7,8 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 import pytest
 from starlette.applications import Starlette
@@ -15,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gitorch.api.hop import Broken, HopClient, NotSent
+from gitorch.api import hop
+from gitorch.api.hop import Answer, Broken, HopClient, NotSent
 from tests.unit.api.fakes import free_port, serve
 
 
@@ -48,6 +50,7 @@ async def slow(request: Request) -> Response:
     return Response("late")
 
 
+T = TypeVar("T")
 APP = Starlette(
     routes=[
         Route("/echo", echo, methods=["GET", "PUT", "POST"]),
@@ -63,8 +66,8 @@ def addr() -> Iterator[str]:
         yield address
 
 
-def run(coro_fn: object) -> object:
-    return asyncio.run(coro_fn())  # type: ignore[operator]
+def run(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(fn())
 
 
 def test_a_request_and_its_answer_go_through_whole(addr: str) -> None:
@@ -100,7 +103,7 @@ def test_requests_one_after_another_reuse_one_connection(addr: str) -> None:
         finally:
             await hop.aclose()
 
-    assert len(run(go)) == 1  # type: ignore[arg-type]
+    assert len(run(go)) == 1
 
 
 def test_nothing_listening_is_not_sent(addr: str) -> None:
@@ -142,3 +145,28 @@ def test_a_far_side_that_hangs_up_without_answering_is_broken() -> None:
     finally:
         thread.join(timeout=5)
         listener.close()
+
+
+def test_requests_beyond_the_cap_wait_and_are_not_sent_if_none_frees_in_time(
+    addr: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hop, "MAX_CONNS", 2)
+
+    async def go() -> list[Answer | BaseException]:
+        client = HopClient()
+        try:
+            return list(
+                await asyncio.gather(
+                    client.request(addr, "GET", "/slow", [], b"", 5.0),
+                    client.request(addr, "GET", "/slow", [], b"", 5.0),
+                    client.request(addr, "PUT", "/echo", [], b"x", 0.5),
+                    return_exceptions=True,
+                )
+            )
+        finally:
+            await client.aclose()
+
+    first, second, third = run(go)
+    assert isinstance(first, Answer) and first.body == b"late"
+    assert isinstance(second, Answer) and second.body == b"late"
+    assert isinstance(third, NotSent) and "no connection within 0.5 s" in str(third)
