@@ -111,7 +111,9 @@ class Relay:
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP]
         if self.mark:
             headers.append((self.mark, "1"))
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raw = request.scope.get("raw_path") or request.url.path.encode()  # as it came
+        query = request.scope.get("query_string", b"")
+        path = (raw + b"?" + query if query else raw).decode("latin-1")
         timeout = request_timeout(request)
         errors: list[str] = []
         while True:

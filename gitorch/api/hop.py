@@ -79,8 +79,8 @@ class HopClient:
         body: bytes,
         timeout: float,
     ) -> Answer:
-        """Send ``method path`` (``path`` with its query) to ``target`` and read the
-        answer, within ``timeout`` seconds in all."""
+        """Send ``method path`` (``path`` as it goes on the wire: percent-encoded, with
+        its query) to ``target`` and read the answer, within ``timeout`` seconds in all."""
         sent = False
         try:
             async with asyncio.timeout(timeout):
@@ -113,6 +113,7 @@ class HopClient:
                 return conn
             conn.close()
         host, _, port = target.rpartition(":")
+        host = host.strip("[]")  # an IPv6 address: [::1]:4646
         try:
             reader, writer = await asyncio.open_connection(
                 host,

@@ -133,6 +133,8 @@ def test_follower_relays_writes_and_reads_and_answers_stale_reads_itself(
 
     missing = call(app, "GET", "/v1/job/nope")
     assert missing.status_code == 404 and "not found" in missing.text
+    spaced = call(app, "GET", "/v1/job/no%20pe", params={"namespace": "a b"})
+    assert spaced.status_code == 404 and seen.requests[-1] == ("GET", "/v1/job/no pe", True)
 
 
 def test_no_leader_is_a_503_after_the_retry_window(servers: tuple[Server, Server]) -> None:
