@@ -83,6 +83,13 @@ def extend_tracker(
     return RescheduleTracker(events=events[-keep:])
 
 
+NO_DEVICES: dict[str, list[AllocatedDevice]] = {}
+NO_TASK_STATES: dict[str, TaskState] = {}
+"""The empty ``allocated_devices`` and ``task_states`` the state store gives every new
+allocation that has none, shared: models are never changed in place, and a dict of its
+own cost each allocation 64 bytes (128 for both, ~120 MiB a server at 1,000,000)."""
+
+
 class Allocation(Model, frozen=True, kw_only=True):
     id: str
     name: str

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from gitorch.core import commands as c
 from gitorch.core.commands import AllocClientUpdate
 from gitorch.core.model import (
+    AllocatedDevice,
     AllocStop,
     DriverInfo,
     Job,
@@ -21,7 +22,9 @@ from gitorch.core.model import (
     Resources,
     Task,
     TaskGroup,
+    TaskState,
 )
+from gitorch.core.model.alloc import NO_DEVICES, NO_TASK_STATES
 from gitorch.core.state import StateDump, StateStore
 
 NODES = [f"n{i}" for i in range(3)]
@@ -101,3 +104,25 @@ def test_stopping_allocations_are_left_out() -> None:
     assert store.node_used("n0") == (900, 900, 0)
     assert store.node_used("n0", {"a1", "zzz"}) == (600, 600, 0)
     assert store.node_used("n1", {"a1"}) == (0, 0, 0)
+
+
+def test_new_allocations_share_one_empty_dict_and_nothing_fills_it() -> None:
+    """Allocations without devices or task states share the model's empty dicts (memory
+    at a million allocations); a client's task states and a placement's devices are
+    each allocation's own, and the shared ones stay empty."""
+    store = setup()
+    gpu = {"t": [AllocatedDevice(vendor="nvidia", type="gpu", name="a100", device_ids=["0"])]}
+    placements = [
+        Placement(id="plain", task_group="g", index=0, node_id="n0"),
+        Placement(id="with-gpu", task_group="g", index=1, node_id="n1", devices=gpu),
+    ]
+    store.apply(c.ApplyPlan(now=1, plan=Plan(eval_id="e", job_id="big", placements=placements)))
+    plain, with_gpu = store.allocs["plain"], store.allocs["with-gpu"]
+    assert plain.task_states is NO_TASK_STATES and plain.allocated_devices is NO_DEVICES
+    assert with_gpu.allocated_devices == gpu and with_gpu.task_states is NO_TASK_STATES
+    running = {"t": TaskState(state="running", started_at=2)}
+    update = AllocClientUpdate(id="plain", client_status="running", task_states=running)
+    store.apply(c.UpdateAllocsFromClient(now=2, updates=[update]))
+    assert store.allocs["plain"].task_states == running
+    assert store.allocs["with-gpu"].task_states == {}
+    assert NO_TASK_STATES == {} and NO_DEVICES == {}
