@@ -33,7 +33,7 @@ from gitorch.core.model import (
     TaskGroup,
     replace,
 )
-from gitorch.core.model.alloc import NO_DEVICES, NO_TASK_STATES, extend_tracker
+from gitorch.core.model.alloc import NO_DEVICES, extend_tracker
 from gitorch.core.model.node import compute_class
 from gitorch.core.opstate import OperatorTables
 from gitorch.core.pmap import PMap, pmap, without
@@ -474,7 +474,6 @@ class StateStore(StateView):
                 reschedule_tracker=tracker,
                 allocated_ports=tuple(p.ports),
                 allocated_devices=p.devices or NO_DEVICES,
-                task_states=NO_TASK_STATES,
                 deployment_id=deployment_id,
                 deployment_status=ledger.placed_status(plan, p.canary)[1],
                 create_index=idx,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from msgspec import field
+
 from gitorch.core.model.base import Model
 from gitorch.core.model.deployment import AllocDeploymentStatus
 from gitorch.core.model.drain import DesiredTransition
@@ -85,9 +87,17 @@ def extend_tracker(
 
 NO_DEVICES: dict[str, list[AllocatedDevice]] = {}
 NO_TASK_STATES: dict[str, TaskState] = {}
-"""The empty ``allocated_devices`` and ``task_states`` the state store gives every new
-allocation that has none, shared: models are never changed in place, and a dict of its
-own cost each allocation 64 bytes (128 for both, ~120 MiB a server at 1,000,000)."""
+"""The empty ``allocated_devices`` and ``task_states`` of every allocation that has none,
+made or decoded, shared: models are never changed in place, and a dict of its own cost
+each allocation 64 bytes (128 for both, ~120 MiB a server at 1,000,000)."""
+
+
+def _no_devices() -> dict[str, list[AllocatedDevice]]:
+    return NO_DEVICES
+
+
+def _no_task_states() -> dict[str, TaskState]:
+    return NO_TASK_STATES
 
 
 class Allocation(Model, frozen=True, kw_only=True):
@@ -102,13 +112,13 @@ class Allocation(Model, frozen=True, kw_only=True):
     task_group: str = ""
     resources: Resources = Resources()
     allocated_ports: tuple[AllocatedPort, ...] = ()  # a tuple: () is shared and untracked by the gc
-    allocated_devices: dict[str, list[AllocatedDevice]] = {}  # task name -> devices
+    allocated_devices: dict[str, list[AllocatedDevice]] = field(default_factory=_no_devices)
     desired_status: DesiredStatus = "run"
     desired_description: str = ""
     desired_transition: DesiredTransition = DesiredTransition()
     client_status: ClientStatus = "pending"
     client_description: str = ""
-    task_states: dict[str, TaskState] = {}
+    task_states: dict[str, TaskState] = field(default_factory=_no_task_states)
     previous_allocation: str = ""
     next_allocation: str = ""
     reschedule_tracker: RescheduleTracker | None = None
