@@ -3,6 +3,7 @@ whatever sequence of plans, client updates and stops is applied (Hypothesis)."""
 
 from __future__ import annotations
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -126,3 +127,9 @@ def test_new_allocations_share_one_empty_dict_and_nothing_fills_it() -> None:
     assert store.allocs["plain"].task_states == running
     assert store.allocs["with-gpu"].task_states == {}
     assert NO_TASK_STATES == {} and NO_DEVICES == {}
+    payload = msgspec.msgpack.encode(store.dump())  # a dump writes {}: decoded, its own
+    restored = StateStore.load(msgspec.msgpack.decode(payload, type=StateDump))
+    assert restored.allocs["with-gpu"].task_states is NO_TASK_STATES
+    assert restored.allocs["plain"].allocated_devices is NO_DEVICES
+    assert restored.allocs["plain"].task_states == running
+    assert restored.allocs["with-gpu"].allocated_devices == gpu
