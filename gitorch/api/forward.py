@@ -93,14 +93,7 @@ class Relay:
         # with verify_server_hostname the far side must be server.<region>.nomad.
         self._tls = tls or TlsSettings()
         self.mark = mark  # the header that stops the far side from relaying again
-        self._context = self._tls.client_context()
-        self._server_name = self._tls.server_name(region)
-        self._client: HopClient | None = None
-
-    def _hop(self) -> HopClient:
-        if self._client is None:
-            self._client = HopClient(self._context, self._server_name)
-        return self._client
+        self._client = HopClient(self._tls.client_context(), self._tls.server_name(region))
 
     async def send(
         self, request: Request, body: bytes, targets: Callable[[], Sequence[str]]
@@ -119,7 +112,7 @@ class Relay:
         while True:
             for target in targets():
                 try:
-                    up = await self._hop().request(
+                    up = await self._client.request(
                         target, request.method, path, headers, body, timeout
                     )
                 except NotSent as exc:
@@ -144,9 +137,7 @@ class Relay:
             await anyio.sleep(0.05)
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self._client.aclose()
 
 
 class LeaderForwarding:

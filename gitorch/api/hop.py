@@ -169,8 +169,6 @@ class HopClient:
         idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:
-                if conn.writer.transport.get_extra_info("socket") is None:
-                    continue
                 with contextlib.suppress(RuntimeError):  # its loop has closed
                     conn.close()
 
