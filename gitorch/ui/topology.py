@@ -41,8 +41,8 @@ def capacity(node: dict[str, Any]) -> tuple[int, int]:
     """What the scheduler may hand out: (CPU MHz, memory MB), reserved taken off."""
     res = node.get("NodeResources") or {}
     rsv = node.get("ReservedResources") or {}
-    cpu = _num((res.get("CPU") or {}).get("CpuShares")) - _num(
-        (rsv.get("CPU") or {}).get("CpuShares")
+    cpu = _num((res.get("Cpu") or {}).get("CpuShares")) - _num(
+        (rsv.get("Cpu") or {}).get("CpuShares")
     )
     mem = _num((res.get("Memory") or {}).get("MemoryMB")) - _num(
         (rsv.get("Memory") or {}).get("MemoryMB")

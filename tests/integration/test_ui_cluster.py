@@ -155,7 +155,7 @@ def assert_safe(html: str) -> None:
 def test_nodes_list_shows_pool_devices_and_usage(agent: Agent) -> None:
     dev = agent.get(f"/v1/node/{agent.running('web')[0]['NodeID']}")
     res, rsv = dev["NodeResources"], dev["ReservedResources"]
-    cpu_cap = res["CPU"]["CpuShares"] - rsv["CPU"]["CpuShares"]
+    cpu_cap = res["Cpu"]["CpuShares"] - rsv["Cpu"]["CpuShares"]
     mem_cap = res["Memory"]["MemoryMB"] - rsv["Memory"]["MemoryMB"]
     html = page(agent, "/ui/nodes")
     assert_safe(html)

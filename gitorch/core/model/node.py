@@ -49,12 +49,24 @@ class NodeDeviceResource(Model, frozen=True, kw_only=True):
 
 
 class NodeResources(Model, frozen=True, kw_only=True):
-    cpu: NodeCpu = NodeCpu()
+    # Nomad spells this one "Cpu" (a node's, as in AllocatedTaskResources), not "CPU"
+    # (a task's Resources): the JSON of /v1/node/<id> must match for dict readers.
+    cpu: NodeCpu = msgspec.field(default=NodeCpu(), name="Cpu")
     memory: NodeMemory = NodeMemory()
     disk: NodeDisk = NodeDisk()
     devices: list[NodeDeviceResource] = []
     min_dynamic_port: int = 20000
     max_dynamic_port: int = 32000
+    # Read, never written: "CPU", as gitorch wrote it before 2026-12-06 (Raft logs,
+    # dumps, older clients' registrations) and as Go's case-blind decoding lets a Nomad
+    # client send it. ``__post_init__`` moves it into ``cpu``; UNSET is never encoded.
+    legacy_cpu: NodeCpu | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="CPU")
+
+    def __post_init__(self) -> None:
+        if self.legacy_cpu is not msgspec.UNSET:
+            if self.cpu == NodeCpu():
+                msgspec.structs.force_setattr(self, "cpu", self.legacy_cpu)
+            msgspec.structs.force_setattr(self, "legacy_cpu", msgspec.UNSET)
 
 
 class DriverInfo(Model, frozen=True, kw_only=True):

@@ -94,11 +94,11 @@ def test_node_list_adds_resources_when_asked(client: TestClient) -> None:
     assert "NodeResources" not in plain and "ReservedResources" not in plain
     row = client.get("/v1/nodes", params={"resources": "true"}).json()[0]
     assert row["ID"] == NODE and row["NodePool"] == "gpu"
-    assert row["NodeResources"]["CPU"]["CpuShares"] == 8000
+    assert row["NodeResources"]["Cpu"]["CpuShares"] == 8000
     assert row["NodeResources"]["Memory"]["MemoryMB"] == 16384
     assert row["NodeResources"]["Disk"]["DiskMB"] == 100_000
     assert row["NodeResources"]["Devices"][0]["Instances"][0]["ID"] == "GPU-0"
-    assert row["ReservedResources"]["CPU"]["CpuShares"] == 500
+    assert row["ReservedResources"]["Cpu"]["CpuShares"] == 500
     assert row["ReservedResources"]["Memory"]["MemoryMB"] == 1024
     # the same resources as the node itself
     node = client.get(f"/v1/node/{NODE}").json()
