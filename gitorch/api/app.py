@@ -61,6 +61,11 @@ def _gated(path: str) -> bool:
     return path not in OPEN_PATHS and path not in ("/", "/ui") and not path.startswith("/ui/")
 
 
+def _actions_of(backend: Backend) -> UserActions | None:
+    actions = getattr(backend, "actions", None)
+    return actions if isinstance(actions, UserActions) else None
+
+
 def make_app(
     backend: Backend,
     client: ClientBackend | None = None,
@@ -92,7 +97,7 @@ def make_app(
         *routes_services.routes(backend),
         *routes_internal.routes(backend),
         *routes_search.routes(backend),
-        *routes_namespaces.routes(backend),
+        *routes_namespaces.routes(backend, _actions_of(backend)),
         *routes_scaling.routes(backend),
         *(routes_operator.routes(cluster) if cluster is not None else []),
         *ui_routes(),
@@ -100,8 +105,8 @@ def make_app(
     events = getattr(backend, "events", None)
     if isinstance(events, EventBroker):
         routes.extend(routes_events.routes(events))
-    actions = getattr(backend, "actions", None)
-    if isinstance(actions, UserActions):
+    actions = _actions_of(backend)
+    if actions is not None:
         routes.extend(routes_jobactions.routes(backend, actions))
         routes.extend(routes_system.routes(actions))
     if isinstance(backend, routes_agent.AgentServer):

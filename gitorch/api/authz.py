@@ -158,6 +158,10 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/regions"): OPEN,
     ("GET", "/v1/namespaces"): OPEN,
     ("GET", "/v1/namespace/{name:str}"): OPEN,
+    # declaring and deleting namespaces: a management token, as Nomad's Namespace.Upsert
+    ("POST", "/v1/namespace"): MANAGEMENT,
+    ("POST", "/v1/namespace/{name:str}"): MANAGEMENT,
+    ("DELETE", "/v1/namespace/{name:str}"): MANAGEMENT,
     # status, agent, operator
     ("GET", "/v1/status/leader"): OPEN,
     ("GET", "/v1/status/peers"): OPEN,

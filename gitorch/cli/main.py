@@ -24,6 +24,7 @@ from gitorch.cli.drain import drain
 from gitorch.cli.evals import evals
 from gitorch.cli.gitops import diff, gitops, sync
 from gitorch.cli.job import job
+from gitorch.cli.namespace import namespace
 from gitorch.cli.node import node
 from gitorch.cli.opstate import scheduler, snapshot
 from gitorch.cli.options import TlsOptions, general_options, hoist
@@ -89,7 +90,7 @@ operator.add_command(root)
 operator.add_command(scheduler)
 operator.add_command(snapshot)
 agentcmds.register(cli, server)
-for _command in (evals, deployment, service, status, completion, sync, diff, gitops):
+for _command in (evals, deployment, service, status, completion, sync, diff, gitops, namespace):
     cli.add_command(_command)
 cli.add_command(importlib.import_module("gitorch.cli.tls").tls)
 for _group, _sub in ((cli, system), (alloc, alloc_stop), (job, job_scale)):

@@ -30,6 +30,7 @@ from gitorch.core.model import (
 )
 from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.drain import DrainStrategy
+from gitorch.core.model.namespace import Namespace
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.model.submission import JobSubmission
 from gitorch.core.naming import nomad_name
@@ -233,6 +234,19 @@ class SetJobStable(_Cmd, frozen=True, kw_only=True):
     stable: bool
 
 
+class UpsertNamespaces(_Cmd, frozen=True, kw_only=True):
+    """Declare or change namespaces (``/v1/namespace``, ``nomad namespace apply``)."""
+
+    namespaces: list[Namespace]
+
+
+class DeleteNamespaces(_Cmd, frozen=True, kw_only=True):
+    """Delete namespaces; refused, all of them, while one still holds live jobs or
+    variables (``gitorch.core.nsstate``)."""
+
+    names: list[str]
+
+
 Command = (
     RegisterJob
     | LaunchPeriodic
@@ -271,6 +285,8 @@ Command = (
     | UpsertRootKey
     | SetSchedulerConfig
     | StageRestore
+    | UpsertNamespaces
+    | DeleteNamespaces
 )
 
 __all__ = [
@@ -278,6 +294,7 @@ __all__ = [
     "DeleteACLPolicies",
     "DeleteACLRoles",
     "DeleteACLTokens",
+    "DeleteNamespaces",
     "DeleteVariable",
     "UpsertRootKey",
     "UpsertVariable",
@@ -315,5 +332,6 @@ __all__ = [
     "UpsertCheckResults",
     "UpsertEvals",
     "UpsertServerMember",
+    "UpsertNamespaces",
     "UpsertServices",
 ]

@@ -16,7 +16,7 @@ from typing import assert_never
 
 import msgspec
 
-from gitorch.core import clusterstate, nodestate, submissions
+from gitorch.core import clusterstate, nodestate, nsstate, submissions
 from gitorch.core import commands as c
 from gitorch.core.aclstate import AclTables
 from gitorch.core.bucketmap import BucketMap
@@ -145,6 +145,11 @@ class StateStore(StateView):
                 self.vars, error, touched = self.vars.apply(idx, cmd)
                 for table in touched:
                     self._touch(idx, table)
+                return ApplyResult(index=idx, error=error)
+            case c.UpsertNamespaces() | c.DeleteNamespaces():
+                self.namespaces, error = nsstate.apply(self, idx, cmd)
+                if not error:
+                    self._touch(idx, "namespaces")
                 return ApplyResult(index=idx, error=error)
             case c.SetSchedulerConfig() | c.StageRestore():
                 self.operator, error, touched, restore = self.operator.apply(idx, cmd)
@@ -657,6 +662,7 @@ class StateStore(StateView):
             variables=self.vars.dump(),
             operator=self.operator.dump(),
             submissions=self.submissions.dump(),
+            namespaces=list(self.namespaces.values()),
         )
 
     @classmethod
@@ -688,4 +694,5 @@ class StateStore(StateView):
         store.vars = VariableTables.build(dump.variables)
         store.operator = OperatorTables.build(dump.operator)
         store.submissions = submissions.SubmissionTables.build(dump.submissions)
+        store.namespaces = PMap((n.name, n) for n in dump.namespaces)
         return store

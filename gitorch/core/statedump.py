@@ -10,6 +10,7 @@ from gitorch.core.aclstate import AclDump
 from gitorch.core.model import Allocation, Deployment, Evaluation, GitSync, Job, Node
 from gitorch.core.model.cluster import ServerMember
 from gitorch.core.model.launch import PeriodicLaunch
+from gitorch.core.model.namespace import Namespace
 from gitorch.core.model.service import CheckResult, ServiceRegistration
 from gitorch.core.model.submission import JobSubmission
 from gitorch.core.opstate import OperatorDump
@@ -46,3 +47,4 @@ class StateDump(msgspec.Struct, frozen=True, kw_only=True):
     variables: VariablesDump = msgspec.field(default_factory=VariablesDump)
     operator: OperatorDump = msgspec.field(default_factory=OperatorDump)
     submissions: list[JobSubmission] = []
+    namespaces: list[Namespace] = []

@@ -22,6 +22,7 @@ from gitorch.core.model import (
     Resources,
 )
 from gitorch.core.model.cluster import ServerMember
+from gitorch.core.model.namespace import Namespace
 from gitorch.core.opstate import OperatorTables
 from gitorch.core.pmap import PMap, pmap
 from gitorch.core.servicestate import ServiceTables
@@ -35,6 +36,7 @@ JobKey = tuple[str, str]
 TABLES = (
     "jobs", "nodes", "allocs", "evals", "gitops", "members", "deployments", "services", "checks",
     "acl_token", "acl_policy", "acl_role", "variables", "root_keys", "scheduler_config",
+    "namespaces",
 )  # fmt: skip
 V = TypeVar("V", bound="StateView")
 
@@ -77,6 +79,7 @@ class StateView:
         self.vars = VariableTables()  # variables (encrypted) and root keys (wrapped)
         self.operator = OperatorTables()  # scheduler configuration, a restore's chunks
         self.submissions = submissions.SubmissionTables()  # kept versions' sources (by "jobs")
+        self.namespaces: PMap[str, Namespace] = pmap()  # declared ones (``core/nsstate``)
 
     def job(self, namespace: str, job_id: str) -> Job | None:
         return self.jobs.get((namespace, job_id))
@@ -188,6 +191,7 @@ def copy_into(src: StateView, snap: V) -> V:
     snap.vars = src.vars
     snap.operator = src.operator
     snap.submissions = src.submissions
+    snap.namespaces = src.namespaces
     return snap
 
 

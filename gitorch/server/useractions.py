@@ -1,6 +1,7 @@
 """What an operator asks of a server beside registering jobs: stop one allocation
-(Nomad's ``Alloc.Stop``) and evaluate a job again (``Job.Evaluate``). Each fixes its
-time and IDs here, before its command enters the Raft log."""
+(Nomad's ``Alloc.Stop``), evaluate a job again (``Job.Evaluate``), collect garbage,
+declare or delete a namespace. Each fixes its time and IDs here, before its command
+enters the Raft log."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import time
 from collections.abc import Callable
 
 from gitorch.core import commands as c
+from gitorch.core import nsstate
 from gitorch.core.gc import collectable
 from gitorch.core.model import Evaluation, Job
+from gitorch.core.model.namespace import Namespace
 from gitorch.core.state import ApplyResult, StateView
 from gitorch.errors import BadRequestError, NotFoundError
 from gitorch.server.ids import new_id
@@ -27,6 +30,22 @@ class UserActions:
         self._state = state
         self._submit = submit
         self._clock = clock
+
+    def upsert_namespace(self, ns: Namespace) -> int:
+        """Declare or change a namespace; the index that did."""
+        result = self._submit(c.UpsertNamespaces(now=self._clock(), namespaces=[ns]))
+        if result.error:
+            raise BadRequestError(result.error)
+        return result.index
+
+    def delete_namespace(self, name: str) -> int:
+        """Delete a namespace nothing lives in any more; the index that did."""
+        result = self._submit(c.DeleteNamespaces(now=self._clock(), names=[name]))
+        if result.error.startswith(nsstate.NOT_FOUND):
+            raise NotFoundError(result.error)
+        if result.error:
+            raise BadRequestError(result.error)
+        return result.index
 
     def _eval(self, job: Job, trigger: str) -> Evaluation:
         return Evaluation(
