@@ -1,9 +1,14 @@
 """A real Nomad API client (python-nomad) against a live gitorch HTTP API over an
-in-memory server whose scheduler workers run."""
+in-memory server whose scheduler workers run: jobs, allocations, evaluations, nodes,
+status, validation, errors, and the features grown since (namespaces, variables,
+ACLs, deployments, scaling, drain, search, system GC, metrics, regions). A server
+agent's own routes are in tests/integration/test_python_nomad_agent.py."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
+from typing import Any
 
 import nomad
 import nomad.api.exceptions as nomad_errors
@@ -114,3 +119,115 @@ def test_acl_token(backend: Server) -> None:
             anonymous.jobs.get_jobs()
         authorized = nomad.Nomad(host=host, port=int(port), token="s3cr3t", timeout=10)
         assert authorized.jobs.get_jobs() == []
+
+
+def scaled_job(job_id: str = "web", count: int = 2) -> dict[str, Any]:
+    job = copy.deepcopy(simple_job(job_id, count))
+    job["TaskGroups"][0]["Scaling"] = {"Min": 1, "Max": 5, "Enabled": True, "Policy": {}}
+    job["TaskGroups"][0]["Update"] = {"MaxParallel": 1, "MinHealthyTime": 0}
+    return job
+
+
+def test_namespaces(api: nomad.Nomad) -> None:
+    assert api.namespace.create_namespace({"Name": "dev", "Description": "for devs"}).ok
+    assert api.namespace.get_namespace("dev")["Description"] == "for devs"
+    names = [n["Name"] for n in api.namespaces.get_namespaces()]
+    assert "default" in names and "dev" in names
+    assert api.namespace.update_namespace("dev", {"Name": "dev", "Description": "d2"}).ok
+    assert api.namespace.get_namespace("dev")["Description"] == "d2"
+    assert api.namespace.delete_namespace("dev").ok
+    with pytest.raises(nomad_errors.URLNotFoundNomadException):
+        api.namespace.get_namespace("dev")
+
+
+def test_variables(api: nomad.Nomad) -> None:
+    made = api.variable.create_variable("app/db", {"Items": {"user": "u", "pass": "p"}})
+    assert made["Path"] == "app/db"
+    got = api.variable.get_variable("app/db")
+    assert got["Items"] == {"user": "u", "pass": "p"}
+    listed = api.variables.get_variables(prefix="app/")
+    assert [v["Path"] for v in listed] == ["app/db"]
+    assert "Items" not in listed[0]  # listings carry metadata only, as Nomad's
+    with pytest.raises(nomad_errors.BaseNomadException):  # 409: a stale check-and-set
+        api.variable.create_variable("app/db", {"Items": {"user": "x"}}, cas=0)
+    index = got["ModifyIndex"]
+    api.variable.create_variable("app/db", {"Items": {"user": "v"}}, cas=index)
+    assert api.variable.get_variable("app/db")["Items"] == {"user": "v"}
+    assert api.variable.delete_variable("app/db").ok
+    with pytest.raises(nomad_errors.URLNotFoundNomadException):
+        api.variable.get_variable("app/db")
+
+
+def test_deployments_and_scaling(api: nomad.Nomad) -> None:
+    api.jobs.register_job({"Job": scaled_job("web")})
+    wait_for(lambda: len(api.job.get_allocations("web")) == 2)
+    api.job.register_job("web", {"Job": scaled_job("web", count=3)})
+    wait_for(lambda: bool(api.deployments.get_deployments()))
+    deployment = api.job.get_deployment("web")
+    assert deployment["JobID"] == "web"
+    assert api.deployment.get_deployment(deployment["ID"])["ID"] == deployment["ID"]
+    ids = [d["ID"] for d in api.job.get_deployments("web")]  # one per version: 0 and 1
+    assert len(ids) == 2 and deployment["ID"] in ids
+    assert isinstance(api.deployment.get_deployment_allocations(deployment["ID"]), list)
+
+    policies = api.scaling.get_scaling_policies(job="web")
+    assert len(policies) == 1 and policies[0]["Target"]["Group"] == "web"
+    policy = api.scaling.get_scaling_policy(policies[0]["ID"])
+    assert policy["Min"] == 1 and policy["Max"] == 5
+
+
+def test_drain_node(api: nomad.Nomad) -> None:
+    answer = api.node.drain_node_with_spec(NODE, {"Deadline": 60_000_000_000})
+    assert answer["NodeModifyIndex"] > 0
+    # Nothing runs on the node, so the drain is done at once (as Nomad's): no strategy
+    # left, the node ineligible, the last drain recorded as complete.
+    wait_for(lambda: api.node.get_node(NODE)["LastDrain"] is not None)
+    node = api.node.get_node(NODE)
+    assert node["SchedulingEligibility"] == "ineligible"
+    assert node["DrainStrategy"] is None and node["LastDrain"]["Status"] == "complete"
+    api.node.drain_node_with_spec(NODE, None, mark_eligible=True)
+    node = api.node.get_node(NODE)
+    assert node["DrainStrategy"] is None and node["SchedulingEligibility"] == "eligible"
+
+
+def test_search_gc_metrics_regions(api: nomad.Nomad) -> None:
+    api.jobs.register_job({"Job": simple_job("searchable")})
+    found = api.search.search("search", "jobs")
+    assert [m for m in found["Matches"]["jobs"]] == ["searchable"]
+    fuzzy = api.search.fuzzy_search("archab", "jobs")
+    assert [m["ID"] for m in fuzzy["Matches"]["jobs"]] == ["searchable"]
+    assert api.system.initiate_garbage_collection() is True
+    assert api.system.reconcile_summaries() is True
+    assert "Gauges" in api.metrics.get_metrics()
+    assert api.regions.get_regions() == ["global"]
+
+
+def test_acl_bootstrap_policies_tokens(backend: Server) -> None:
+    with serve(make_app(backend, acl_tokens=set())) as address:
+        host, port = address.split(":")
+        anonymous = nomad.Nomad(host=host, port=int(port), timeout=10)
+        root = anonymous.acl.generate_bootstrap()
+        assert root["Type"] == "management" and root["SecretID"]
+        api = nomad.Nomad(host=host, port=int(port), token=root["SecretID"], timeout=10)
+        assert api.acl.get_self_token()["AccessorID"] == root["AccessorID"]
+
+        rules = 'namespace "default" {\n  policy = "read"\n}\n'
+        api.acl.create_policy("readonly", {"Name": "readonly", "Rules": rules})
+        assert api.acl.get_policy("readonly")["Rules"] == rules
+        assert [p["Name"] for p in api.acl.get_policies()] == ["readonly"]
+
+        token = api.acl.create_token({"Name": "ci", "Type": "client", "Policies": ["readonly"]})
+        assert token["Policies"] == ["readonly"] and token["SecretID"]
+        assert api.acl.get_token(token["AccessorID"])["Name"] == "ci"
+        assert {t["AccessorID"] for t in api.acl.get_tokens()} >= {token["AccessorID"]}
+
+        reader = nomad.Nomad(host=host, port=int(port), token=token["SecretID"], timeout=10)
+        assert reader.jobs.get_jobs() == []
+        with pytest.raises(nomad_errors.URLNotAuthorizedNomadException):
+            reader.jobs.register_job({"Job": simple_job("nope")})
+
+        api.acl.delete_token(token["AccessorID"])
+        with pytest.raises(nomad_errors.BaseNomadException):
+            reader.jobs.get_jobs()
+        api.acl.delete_policy("readonly")
+        assert api.acl.get_policies() == []
