@@ -149,13 +149,15 @@ class Agent:
         def stopped() -> bool:
             # GitOps re-registers a job its repository still holds when it syncs (as
             # after an agent restart): suspend it first, and purge again what comes back.
-            for job in self.get("/v1/jobs"):
-                job_id = job["ID"]
+            for job in self.get("/v1/jobs", namespace="*"):
+                job_id, ns = job["ID"], job["Namespace"]
                 self.http.post(f"/v1/gitops/job/{job_id}/suspend")  # 404 without GitOps
-                self.http.delete(f"/v1/job/{job_id}", params={"purge": "true", "force": "true"})
+                self.http.delete(
+                    f"/v1/job/{job_id}", params={"purge": "true", "force": "true", "namespace": ns}
+                )
             return all(
                 a["ClientStatus"] in ("complete", "failed", "lost")
-                for a in self.get("/v1/allocations")
+                for a in self.get("/v1/allocations", namespace="*")
             )
 
         wait_for(stopped, timeout, "all tasks stopped", every=0.5)

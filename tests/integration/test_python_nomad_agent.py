@@ -42,6 +42,7 @@ def agent(tmp_path: Path) -> Iterator[Agent]:
     try:
         yield a
     finally:
+        a.stop_jobs()  # its task outlives the agent otherwise (as Nomad's do)
         a.stop()
 
 
