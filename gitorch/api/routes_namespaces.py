@@ -88,8 +88,8 @@ def routes(backend: Backend, actions: UserActions | None = None) -> list[BaseRou
         prefix = request.query_params.get("prefix", "")
         who = identity_of(request)
         names = [n for n in namespace_names(state) if n.startswith(prefix) and visible(who, n)]
-        found = (nsstate.get(state, n) for n in names)
-        return json_response([namespace_object(ns) for ns in found if ns], index=index)
+        found = [namespace_object(nsstate.shown(state, n)) for n in names]
+        return json_response(found, index=index)
 
     @endpoint
     async def read_namespace(request: Request) -> Response:

@@ -32,14 +32,20 @@ def names(state: StateView) -> list[str]:
     return [DEFAULT, *sorted(found)]
 
 
-def get(state: StateView, name: str) -> Namespace | None:
-    """The namespace ``name`` as the API shows it (declared or in use), or None."""
+def shown(state: StateView, name: str) -> Namespace:
+    """The namespace ``name``, which exists, as the API shows it."""
     declared = state.namespaces.get(name)
     if declared is not None:
         return declared
     if name == DEFAULT:
         return Namespace(name=DEFAULT, description="Default shared namespace")
-    return Namespace(name=name) if name in names(state) else None
+    return Namespace(name=name)
+
+
+def get(state: StateView, name: str) -> Namespace | None:
+    """The namespace ``name`` as the API shows it (declared or in use), or None."""
+    exists = name in state.namespaces or name == DEFAULT or name in names(state)
+    return shown(state, name) if exists else None
 
 
 def in_use(state: StateView, name: str) -> str:
