@@ -89,6 +89,7 @@ class Client:
         timeout: float = 30.0,
         verify: ssl.SSLContext | bool = True,
         transport: httpx.BaseTransport | None = None,
+        server_name: str = "",
     ) -> None:
         self.address = base_url(address or default_address())
         self.namespace = namespace
@@ -96,6 +97,10 @@ class Client:
         token = token if token is not None else default_token()
         headers = {"X-Nomad-Token": token} if token else {}
         self._token, self._verify = token, verify
+        # -tls-server-name: the name the agent's certificate is checked against (and
+        # sent as SNI) instead of the address's host, as Nomad's TLSServerName.
+        self._server_name = server_name
+        self._tls: dict[str, Any] = {"sni_hostname": server_name} if server_name else {}
         self._http = httpx.Client(
             base_url=self.address,
             headers=headers,
@@ -136,6 +141,7 @@ class Client:
                 method,
                 path,
                 params=query,
+                extensions=self._tls,
                 json=None if body is None else to_builtins(body),
                 content=content,
                 **extra,
@@ -291,7 +297,11 @@ class Client:
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
             with self._http.stream(
-                "GET", f"/v1/client/fs/logs/{alloc_id}", params=params, **extra
+                "GET",
+                f"/v1/client/fs/logs/{alloc_id}",
+                params=params,
+                extensions=self._tls,
+                **extra,
             ) as resp:
                 if resp.status_code >= 400:
                     text = resp.read().decode(errors="replace").strip()
@@ -313,13 +323,17 @@ class Client:
             if self._verify is False:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-        return SyncWs.open(url, headers, context)
+        return SyncWs.open(url, headers, context, self._server_name)
 
     def stream_plain(self, path: str, params: Mapping[str, str]) -> Iterator[bytes]:
         """A streaming GET's bytes as they arrive (``/v1/agent/monitor?plain=true``)."""
         try:
             with self._http.stream(
-                "GET", path, params=params, timeout=httpx.Timeout(10.0, read=None)
+                "GET",
+                path,
+                params=params,
+                timeout=httpx.Timeout(10.0, read=None),
+                extensions=self._tls,
             ) as resp:
                 if resp.status_code >= 400:
                     text = resp.read().decode(errors="replace").strip()

@@ -76,16 +76,23 @@ class SyncWs:
 
     @classmethod
     def open(
-        cls, url: str, headers: Mapping[str, str], context: ssl.SSLContext | None = None
+        cls,
+        url: str,
+        headers: Mapping[str, str],
+        context: ssl.SSLContext | None = None,
+        server_hostname: str = "",
     ) -> SyncWs:
+        """Connect (``server_hostname`` as for ``AsyncWs.open``)."""
+        secure = url.startswith("wss://")
         try:
             conn = sync_connect(
                 url,
                 additional_headers=dict(headers),
-                ssl=context if url.startswith("wss://") else None,
+                ssl=context if secure else None,
                 open_timeout=OPEN_TIMEOUT_S,
                 max_size=MAX_MESSAGE,
                 proxy=None,
+                server_hostname=(server_hostname or None) if secure else None,
             )
         except (InvalidHandshake, OSError, TimeoutError) as exc:
             raise _refused(exc) from exc

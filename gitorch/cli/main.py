@@ -55,11 +55,14 @@ class GitorchGroup(click.Group):
 @general_options
 @click.version_option(package_name="gitorch")
 @click.pass_context
-def cli(ctx: click.Context, /, as_json: bool, tls_skip_verify: bool, **given: str | None) -> None:
+def cli(
+    ctx: click.Context, /, as_json: bool, tls_skip_verify: bool, no_color: bool, **given: str | None
+) -> None:
     """gitorch: a Git-driven workload orchestrator in the shape of Nomad.
 
     The general options (-address, -token, -namespace, -region, -ca-cert, -ca-path,
-    -client-cert, -client-key, -tls-skip-verify, -json) may also follow any command.
+    -client-cert, -client-key, -tls-server-name, -tls-skip-verify, -json, -no-color) may
+    also follow any command.
     """
     tls = TlsOptions.resolve(
         ca_cert=given["ca_cert"],
@@ -67,6 +70,7 @@ def cli(ctx: click.Context, /, as_json: bool, tls_skip_verify: bool, **given: st
         client_cert=given["client_cert"],
         client_key=given["client_key"],
         skip_verify=tls_skip_verify,
+        server_name=given["tls_server_name"],
     )
     ctx.obj = Context(
         address=given["address"],

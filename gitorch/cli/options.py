@@ -1,8 +1,8 @@
 """Nomad's general options: ``-address``, ``-token``, ``-namespace``, ``-region``, the TLS
-options and ``-json``, accepted before the command (``gitorch -address=X job status``)
-and after it (``gitorch job status -address=X web``), with one dash or two, ``=VALUE`` or
-a separate value; each falls back to ``GITORCH_*`` and then ``NOMAD_*`` environment
-variables.
+options (``-tls-server-name`` too), ``-json`` and ``-no-color``, accepted before the
+command (``gitorch -address=X job status``) and after it (``gitorch job status
+-address=X web``), with one dash or two, ``=VALUE`` or a separate value; each falls back
+to ``GITORCH_*`` and then ``NOMAD_*`` environment variables.
 
 The root group calls :func:`hoist` on its arguments: every general option is moved in
 front of the command, so click parses it once, at the root.
@@ -27,8 +27,10 @@ GENERAL: dict[str, bool] = {
     "ca-path": True,
     "client-cert": True,
     "client-key": True,
+    "tls-server-name": True,
     "tls-skip-verify": False,
     "json": False,
+    "no-color": False,
 }
 TRUE = ("1", "true", "t", "yes")
 FALSE = ("0", "false", "f", "no", "")
@@ -81,6 +83,7 @@ class TlsOptions:
     client_cert: str | None = None
     client_key: str | None = None
     skip_verify: bool = False
+    server_name: str | None = None  # checked in the agent's certificate instead of the host
 
     @classmethod
     def resolve(
@@ -91,6 +94,7 @@ class TlsOptions:
         client_cert: str | None,
         client_key: str | None,
         skip_verify: bool,
+        server_name: str | None = None,
     ) -> TlsOptions:
         skip_env = (from_env("SKIP_VERIFY") or "").lower() in TRUE
         return cls(
@@ -99,6 +103,7 @@ class TlsOptions:
             client_cert=client_cert or from_env("CLIENT_CERT"),
             client_key=client_key or from_env("CLIENT_KEY"),
             skip_verify=skip_verify or skip_env,
+            server_name=server_name or from_env("TLS_SERVER_NAME"),
         )
 
     def configured(self) -> bool:
@@ -140,6 +145,11 @@ def general_options(fn: click.decorators.FC) -> click.decorators.FC:
         ("ca-path", "Folder of PEM CA files (env NOMAD_CAPATH)."),
         ("client-cert", "PEM client certificate (env NOMAD_CLIENT_CERT)."),
         ("client-key", "PEM client key (env NOMAD_CLIENT_KEY)."),
+        (
+            "tls-server-name",
+            "Name to check in the agent's certificate instead of the address's host "
+            "(env NOMAD_TLS_SERVER_NAME).",
+        ),
     ]
     for name, text in reversed(specs):
         dest = name.replace("-", "_")
@@ -147,5 +157,9 @@ def general_options(fn: click.decorators.FC) -> click.decorators.FC:
     fn = click.option(
         "-tls-skip-verify", "--tls-skip-verify", "tls_skip_verify", is_flag=True,
         help="Do not verify the agent's certificate (env NOMAD_SKIP_VERIFY).",
+    )(fn)  # fmt: skip
+    fn = click.option(
+        "-no-color", "--no-color", "no_color", is_flag=True,
+        help="Accepted for Nomad's scripts: gitorch prints no colour.",
     )(fn)  # fmt: skip
     return click.option("-json", "--json", "as_json", is_flag=True, help="Print JSON.")(fn)

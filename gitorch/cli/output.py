@@ -42,6 +42,7 @@ class Context:
                 namespace=self.namespace or from_env("NAMESPACE") or "default",
                 region=self.region or from_env("REGION") or "",
                 verify=self.tls.context(),
+                server_name=self.tls.server_name or "",
             )
         return self._client
 

@@ -360,10 +360,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Starlette) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yield its address."""
+def serve(app: Starlette, **tls: str) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yield its address.
+    ``tls``: uvicorn's ``ssl_certfile`` and ``ssl_keyfile`` to serve HTTPS."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        # a refused TLS handshake leaves a connection uvicorn would wait out for 10 s
+        timeout_graceful_shutdown=1 if tls else None,
+        **tls,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
