@@ -236,8 +236,9 @@ def plan(ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...
 
 @job.command()
 @click.argument("job_id", required=False)
+@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs, and the job's evaluations.")
 @pass_context
-def status(ctx: Context, job_id: str | None) -> None:
+def status(ctx: Context, job_id: str | None, verbose: bool) -> None:
     """List jobs, or show one job with its allocations."""
     client = ctx.client()
     if job_id is not None:
@@ -291,7 +292,24 @@ def status(ctx: Context, job_id: str | None) -> None:
             group_rows,
         )
     )
-    done = [e for e in client.job_evaluations(job_id) if e.status in ("complete", "failed")]
+    ident = str if verbose else short
+    evals = client.job_evaluations(job_id)
+    if verbose:  # Nomad's -verbose adds the evaluations, newest first
+        click.echo("\nEvaluations")
+        eval_rows = [
+            (
+                e.id,
+                e.priority,
+                e.triggered_by,
+                e.status,
+                str(bool(e.failed_tg_allocs)).lower(),
+            )
+            for e in sorted(evals, key=lambda e: e.create_index, reverse=True)
+        ]
+        click.echo(
+            table(("ID", "Priority", "Triggered By", "Status", "Placement Failures"), eval_rows)
+        )
+    done = [e for e in evals if e.status in ("complete", "failed")]
     latest = max(done, key=lambda e: e.modify_index, default=None)  # the last scheduling run
     failures = placement_failures(latest) if latest is not None else []
     if failures:
@@ -304,8 +322,8 @@ def status(ctx: Context, job_id: str | None) -> None:
         return
     alloc_rows = [
         (
-            short(a.id),
-            short(a.node_id),
+            ident(a.id),
+            ident(a.node_id),
             a.task_group,
             a.job_version,
             a.desired_status,

@@ -112,7 +112,14 @@ def test_job_run_status_plan_stop(address: str, jobfile: Path, server: Server) -
     detail = run(address, "job", "status", "web")
     assert detail.exit_code == 0
     assert "Summary" in detail.output and "Allocations" in detail.output
-    assert NODE[:8] in detail.output
+    assert NODE[:8] in detail.output and NODE not in detail.output
+    assert "Evaluations" not in detail.output
+    verbose = run(address, "job", "status", "-verbose", "web")
+    assert verbose.exit_code == 0, verbose.output
+    assert NODE in verbose.output  # full IDs
+    evals = server.state.evals_for_job("default", "web")
+    assert evals and all(e.id in verbose.output for e in evals)
+    assert "Triggered By" in verbose.output and "job-register" in verbose.output
 
     as_json = run(address, "--json", "job", "status")
     assert [j["ID"] for j in json.loads(as_json.output)] == ["web"]
