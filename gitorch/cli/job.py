@@ -237,8 +237,9 @@ def plan(ctx: Context, file: str, var: tuple[str, ...], var_file: tuple[str, ...
 @job.command()
 @click.argument("job_id", required=False)
 @click.option("-verbose", "--verbose", is_flag=True, help="Full IDs, and the job's evaluations.")
+@click.option("-evals", "--evals", "show_evals", is_flag=True, help="The job's evaluations.")
 @pass_context
-def status(ctx: Context, job_id: str | None, verbose: bool) -> None:
+def status(ctx: Context, job_id: str | None, verbose: bool, show_evals: bool) -> None:
     """List jobs, or show one job with its allocations."""
     client = ctx.client()
     if job_id is not None:
@@ -294,11 +295,11 @@ def status(ctx: Context, job_id: str | None, verbose: bool) -> None:
     )
     ident = str if verbose else short
     evals = client.job_evaluations(job_id)
-    if verbose:  # Nomad's -verbose adds the evaluations, newest first
+    if verbose or show_evals:  # the evaluations, newest first, as Nomad's
         click.echo("\nEvaluations")
         eval_rows = [
             (
-                e.id,
+                ident(e.id),
                 e.priority,
                 e.triggered_by,
                 e.status,

@@ -120,6 +120,9 @@ def test_job_run_status_plan_stop(address: str, jobfile: Path, server: Server) -
     evals = server.state.evals_for_job("default", "web")
     assert evals and all(e.id in verbose.output for e in evals)
     assert "Triggered By" in verbose.output and "job-register" in verbose.output
+    with_evals = run(address, "job", "status", "-evals", "web")
+    assert with_evals.exit_code == 0, with_evals.output
+    assert all(e.id[:8] in with_evals.output and e.id not in with_evals.output for e in evals)
 
     as_json = run(address, "--json", "job", "status")
     assert [j["ID"] for j in json.loads(as_json.output)] == ["web"]
