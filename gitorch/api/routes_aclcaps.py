@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gitorch.api.http import blocking_index, endpoint, json_response
-from gitorch.api.routes_namespaces import namespace_names
+from gitorch.core import nsstate
 from gitorch.core.acl import DENY, NAMESPACE_CAPABILITIES, SCOPE_LEVELS, Capability
 from gitorch.errors import BadRequestError, PermissionDeniedError
 from gitorch.server.acl import Identity
@@ -68,7 +68,7 @@ def routes(backend: Backend, *, enabled: bool) -> list[BaseRoute]:
         index = await blocking_index(request, backend, _TABLES)
         asked = request.query_params.get("namespace") or "default"
         wildcard = asked == "*"
-        names = namespace_names(backend.state) if wildcard else [asked]
+        names = nsstate.names(backend.state) if wildcard else [asked]
         body = granted(who, names)
         if wildcard:  # only the namespaces where the token holds something
             body["Namespaces"] = {ns: caps for ns, caps in body["Namespaces"].items() if caps}

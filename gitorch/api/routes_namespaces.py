@@ -23,7 +23,6 @@ from gitorch.api.http import blocking_index, decode_as, endpoint, json_response,
 from gitorch.core import nsstate
 from gitorch.core.acl import Capability
 from gitorch.core.model.namespace import Namespace
-from gitorch.core.state import StateView
 from gitorch.errors import BadRequestError, NotFoundError, PermissionDeniedError
 from gitorch.server.acl import Identity
 from gitorch.server.backend import Backend
@@ -32,11 +31,6 @@ from gitorch.server.useractions import UserActions
 READS = (Capability("namespace", "read-job"), Capability("namespace", "list-jobs"))
 TABLES = ("jobs", "namespaces")
 UNSUPPORTED = ("Quota", "Capabilities", "NodePoolConfiguration", "VaultConfiguration")
-
-
-def namespace_names(state: StateView) -> list[str]:
-    """Every namespace that exists, ``default`` first, the others sorted."""
-    return nsstate.names(state)
 
 
 def namespace_object(ns: Namespace) -> dict[str, Any]:
@@ -87,7 +81,7 @@ def routes(backend: Backend, actions: UserActions | None = None) -> list[BaseRou
         state = backend.state
         prefix = request.query_params.get("prefix", "")
         who = identity_of(request)
-        names = [n for n in namespace_names(state) if n.startswith(prefix) and visible(who, n)]
+        names = [n for n in nsstate.names(state) if n.startswith(prefix) and visible(who, n)]
         found = [namespace_object(nsstate.shown(state, n)) for n in names]
         return json_response(found, index=index)
 

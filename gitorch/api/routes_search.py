@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from gitorch.api.authz import HOW_TO_PASS
 from gitorch.api.http import endpoint, json_response, read_object
-from gitorch.api.routes_namespaces import namespace_names
+from gitorch.core import nsstate
 from gitorch.core.acl import Capability
 from gitorch.core.state import StateView
 from gitorch.errors import BadRequestError, PermissionDeniedError
@@ -105,7 +105,7 @@ def prefix_matches(
         ),
         "namespaces": lambda: [
             n
-            for n in namespace_names(state)
+            for n in nsstate.names(state)
             if n.startswith(prefix) and (access.identity is None or _any_in(access.identity, n))
         ],
     }
@@ -156,7 +156,7 @@ def fuzzy_matches(
     if "namespaces" in contexts:
         found["namespaces"] = [
             {"ID": n, "Scope": []}
-            for n in namespace_names(state)
+            for n in nsstate.names(state)
             if hit(n) and (access.identity is None or _any_in(access.identity, n))
         ]
     return _answer(found)

@@ -11,14 +11,8 @@ import sys
 from typing import Any
 
 import click
-import msgspec
 
-from gitorch.cli.output import Context, emit_json, fields, pass_context, table
-
-
-def _call(ctx: Context, method: str, path: str, body: Any = None) -> Any:
-    resp = ctx.client().request(method, path, body=body)
-    return msgspec.json.decode(resp.content) if resp.content.strip() else None
+from gitorch.cli.output import Context, call_json, emit_json, fields, pass_context, table
 
 
 def _token_fields(token: dict[str, Any]) -> str:
@@ -54,7 +48,7 @@ def acl() -> None:
 @pass_context
 def bootstrap(ctx: Context, as_json: bool) -> None:
     """Create the first management token (once per cluster)."""
-    token = _call(ctx, "POST", "/v1/acl/bootstrap")
+    token = call_json(ctx, "POST", "/v1/acl/bootstrap")
     _show(ctx, token, as_json, _token_fields(token))
 
 
@@ -79,7 +73,7 @@ def policy_apply(ctx: Context, description: str, name: str, path: str) -> None:
         except OSError as exc:
             raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
     body = {"Name": name, "Description": description, "Rules": rules}
-    _call(ctx, "POST", f"/v1/acl/policy/{name}", body)
+    call_json(ctx, "POST", f"/v1/acl/policy/{name}", body)
     click.echo(f"Successfully wrote {name!r} ACL policy!")
 
 
@@ -88,7 +82,7 @@ def policy_apply(ctx: Context, description: str, name: str, path: str) -> None:
 @pass_context
 def policy_list(ctx: Context, as_json: bool) -> None:
     """List the policies the token may see."""
-    found = _call(ctx, "GET", "/v1/acl/policies")
+    found = call_json(ctx, "GET", "/v1/acl/policies")
     rows = [(p["Name"], p.get("Description", "")) for p in found]
     _show(
         ctx, found, as_json, table(("Name", "Description"), rows) if rows else "No policies found"
@@ -101,7 +95,7 @@ def policy_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 def policy_info(ctx: Context, as_json: bool, name: str) -> None:
     """Show a policy and its rules."""
-    p = _call(ctx, "GET", f"/v1/acl/policy/{name}")
+    p = call_json(ctx, "GET", f"/v1/acl/policy/{name}")
     text = fields([("Name", p["Name"]), ("Description", p.get("Description", ""))])
     _show(ctx, p, as_json, f"{text}\n\nRules\n\n{p.get('Rules', '')}")
 
@@ -111,7 +105,7 @@ def policy_info(ctx: Context, as_json: bool, name: str) -> None:
 @pass_context
 def policy_delete(ctx: Context, name: str) -> None:
     """Delete a policy."""
-    _call(ctx, "DELETE", f"/v1/acl/policy/{name}")
+    call_json(ctx, "DELETE", f"/v1/acl/policy/{name}")
     click.echo(f"Successfully deleted {name!r} ACL policy!")
 
 
@@ -151,7 +145,7 @@ def token_create(
     }
     if ttl:
         body["ExpirationTTL"] = _duration_ns(ttl)
-    created = _call(ctx, "POST", "/v1/acl/token", body)
+    created = call_json(ctx, "POST", "/v1/acl/token", body)
     _show(ctx, created, as_json, _token_fields(created))
 
 
@@ -160,7 +154,7 @@ def token_create(
 @pass_context
 def token_list(ctx: Context, as_json: bool) -> None:
     """List tokens (accessor IDs only; secrets are never listed)."""
-    found = _call(ctx, "GET", "/v1/acl/tokens")
+    found = call_json(ctx, "GET", "/v1/acl/tokens")
     rows = [
         (t.get("Name", ""), t["Type"], str(t.get("Global", False)).lower(), t["AccessorID"],
          t.get("ExpirationTime") or "<none>")
@@ -176,7 +170,7 @@ def token_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 def token_info(ctx: Context, as_json: bool, accessor_id: str) -> None:
     """Show a token by accessor ID."""
-    found = _call(ctx, "GET", f"/v1/acl/token/{accessor_id}")
+    found = call_json(ctx, "GET", f"/v1/acl/token/{accessor_id}")
     _show(ctx, found, as_json, _token_fields(found))
 
 
@@ -185,7 +179,7 @@ def token_info(ctx: Context, as_json: bool, accessor_id: str) -> None:
 @pass_context
 def token_self(ctx: Context, as_json: bool) -> None:
     """Show the token this command runs with."""
-    found = _call(ctx, "GET", "/v1/acl/token/self")
+    found = call_json(ctx, "GET", "/v1/acl/token/self")
     _show(ctx, found, as_json, _token_fields(found))
 
 
@@ -194,7 +188,7 @@ def token_self(ctx: Context, as_json: bool) -> None:
 @pass_context
 def token_delete(ctx: Context, accessor_id: str) -> None:
     """Delete a token by accessor ID."""
-    _call(ctx, "DELETE", f"/v1/acl/token/{accessor_id}")
+    call_json(ctx, "DELETE", f"/v1/acl/token/{accessor_id}")
     click.echo(f"Token {accessor_id} successfully deleted")
 
 

@@ -7,15 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import msgspec
 
 from gitorch.api.client import ApiError
-from gitorch.cli.output import Context, emit_json, pass_context, table
-
-
-def _call(ctx: Context, method: str, path: str, body: Any = None) -> Any:
-    resp = ctx.client().request(method, path, body=body)
-    return msgspec.json.decode(resp.content) if resp.content.strip() else None
+from gitorch.cli.output import Context, call_json, emit_json, pass_context, table
 
 
 @click.group()
@@ -27,7 +21,7 @@ def namespace() -> None:
 @pass_context
 def list_namespaces(ctx: Context) -> None:
     """Every namespace: declared, or in use by a job, service or variable."""
-    found = _call(ctx, "GET", "/v1/namespaces") or []
+    found = call_json(ctx, "GET", "/v1/namespaces") or []
     if ctx.json:
         emit_json(found)
         return
@@ -39,7 +33,7 @@ def list_namespaces(ctx: Context) -> None:
 @pass_context
 def status(ctx: Context, name: str) -> None:
     """One namespace's description and meta."""
-    found = _call(ctx, "GET", f"/v1/namespace/{name}")
+    found = call_json(ctx, "GET", f"/v1/namespace/{name}")
     if ctx.json:
         emit_json(found)
         return
@@ -65,14 +59,14 @@ def apply(ctx: Context, name: str, description: str | None, meta: tuple[str, ...
         body["Meta"] = {key: value for key, _, value in pairs}
     if description is None or not meta:  # keep what is not given, as Nomad's apply
         try:
-            old = _call(ctx, "GET", f"/v1/namespace/{name}") or {}
+            old = call_json(ctx, "GET", f"/v1/namespace/{name}") or {}
         except ApiError as exc:
             if exc.status != 404:
                 raise
             old = {}
         body.setdefault("Description", old.get("Description", ""))
         body.setdefault("Meta", old.get("Meta") or {})
-    _call(ctx, "POST", f"/v1/namespace/{name}", body)
+    call_json(ctx, "POST", f"/v1/namespace/{name}", body)
     click.echo(f'Successfully applied namespace "{name}"!')
 
 
@@ -81,5 +75,5 @@ def apply(ctx: Context, name: str, description: str | None, meta: tuple[str, ...
 @pass_context
 def delete(ctx: Context, name: str) -> None:
     """Delete NAME; refused while jobs that are not dead or variables remain in it."""
-    _call(ctx, "DELETE", f"/v1/namespace/{name}")
+    call_json(ctx, "DELETE", f"/v1/namespace/{name}")
     click.echo(f'Successfully deleted namespace "{name}"!')

@@ -50,6 +50,12 @@ class Context:
 pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
+def call_json(ctx: Context, method: str, path: str, body: Any = None) -> Any:
+    """One request's decoded JSON answer (None when the body is empty)."""
+    resp = ctx.client().request(method, path, body=body)
+    return msgspec.json.decode(resp.content) if resp.content.strip() else None
+
+
 def emit_json(value: Any) -> None:
     """Print ``value`` as indented JSON (Nomad's wire names)."""
     click.echo(msgspec.json.format(to_json(value), indent=2).decode())
